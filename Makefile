@@ -1,0 +1,33 @@
+# Two commands matter: `make demo` and `make test`. Both set up a private virtual environment
+# in .venv on first use, so a fresh clone needs nothing but Python 3.11+ and make.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint typecheck unit setup clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(PY) -m bot demo
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check bot tests
+	$(PY) -m ruff format --check bot tests
+
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

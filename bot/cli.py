@@ -1,0 +1,97 @@
+"""``python -m bot``: the operator's commands.
+
+Every failure an operator can cause (a bad config value, a missing secret) ends in one line on
+standard error that names what to fix, and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+from bot.crypto import MasterKey
+from bot.logs import configure_logging, get_logger
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def _config_path(value: str | None) -> Path:
+    return Path(value or os.environ.get("BOT_CONFIG") or DEFAULT_CONFIG)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the bot (long polling against telegram.base_url)")
+    run.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    check = sub.add_parser("check-config", help="load the config, report the first problem")
+    check.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    sub.add_parser("keygen", help="print a new master key alone on standard output")
+    sub.add_parser("demo", help="try the bot in this terminal, with no Telegram and no setup")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "keygen":
+        print(MasterKey.generate().to_text())
+        return 0
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return run_demo()
+    try:
+        config = load_config(_config_path(args.config))
+        if args.command == "check-config":
+            from bot.intake.questionnaire import QuestionnaireError, load_questionnaire
+
+            try:
+                load_questionnaire(
+                    config.intake.questionnaire, languages=list(config.intake.languages)
+                )
+            except QuestionnaireError as exc:
+                raise ConfigError(str(exc)) from None
+            for line in config.describe():
+                print(line)
+            print("config ok")
+            return 0
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return _run(config)
+
+
+def _run(config: Config) -> int:
+    from bot.intake.questionnaire import QuestionnaireError
+    from bot.runtime import open_runtime, serve
+
+    configure_logging(level=config.logging.level, fmt=config.logging.format)
+    log = get_logger("bot.cli")
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_runtime(config) as runtime:
+            await serve(runtime, stop)
+
+    try:
+        asyncio.run(go())
+    except QuestionnaireError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one line, no traceback with values in it
+        log.error("bot_crashed", error=type(exc).__name__)
+        print(f"error: the bot stopped: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,649 @@
+"""The operator's settings: one TOML file, with secrets from the environment or secret files.
+
+Every bad value stops start-up with one line that names the key to fix, because an operator
+reading a container log at night needs the key, not a validation dump. No message ever carries a
+secret's value: a token pasted into the wrong key must not end up in the same log it was meant
+to stay out of.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from bot.crypto.keys import MasterKey
+
+#: Languages a catalogue exists for; keep in step with ``bot.i18n.LANGUAGES``.
+KNOWN_LANGUAGES: tuple[str, ...] = ("en", "my", "my-zawgyi")
+
+TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
+# Telegram's rule for a webhook secret_token, with a floor so it cannot be guessed.
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+# Anything token-shaped inside a URL we might print (base_url, webhook_url).
+_TOKEN_INSIDE = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,12})?", re.IGNORECASE)
+# A secret file is a line or two, never megabytes; a wrong path to a big file stops here.
+_MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
+class ConfigError(Exception):
+    """A config problem, as the single line an operator sees: ``config error: <key>: <reason>``."""
+
+    def __init__(self, message: str) -> None:
+        line = " ".join(message.split())
+        super().__init__(line if line.startswith("config error: ") else f"config error: {line}")
+
+
+# --- field types --------------------------------------------------------------------------------
+
+
+def _to_path(value: object) -> object:
+    """TOML has no path type: accept a string, keep anything else for pydantic to refuse."""
+    if isinstance(value, str):
+        return Path(value).expanduser()
+    return value
+
+
+def _empty_to_none(value: object) -> object:
+    """An empty string in the example file means "not set", not "the current folder"."""
+    if value == "":
+        return None
+    return _to_path(value)
+
+
+def _to_master_key(value: object) -> object:
+    if isinstance(value, str):
+        return MasterKey.from_text(value)
+    return value
+
+
+ConfigPath = Annotated[Path, BeforeValidator(_to_path)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_empty_to_none)]
+
+
+def _under_base(path: Path, info: ValidationInfo) -> Path:
+    """Relative paths count from the config file's folder, so the bot finds its files whatever
+    folder it was started from."""
+    context = info.context if isinstance(info.context, dict) else {}
+    base = context.get("base_dir")
+    if path.is_absolute() or not isinstance(base, Path):
+        return path
+    return base / path
+
+
+def _maybe_under_base(path: Path | None, info: ValidationInfo) -> Path | None:
+    return None if path is None else _under_base(path, info)
+
+
+def _key_error(key: str, reason: str) -> PydanticCustomError:
+    """An error raised by a whole-section check but about one key, so the message can name it."""
+    return PydanticCustomError("config_key", "{reason}", {"key": key, "reason": reason})
+
+
+def _check_http_url(value: str, *, https_only: bool = False) -> str:
+    parts = urlsplit(value)
+    schemes = ("https",) if https_only else ("http", "https")
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(
+            "must be an https:// URL" if https_only else "must be an http:// or https:// URL"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or a fragment")
+    if _TOKEN_INSIDE.search(value):
+        raise ValueError("must not contain the bot token")
+    return value
+
+
+def check_token(value: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is shaped like a bot token; never echoes it."""
+    if not TOKEN_PATTERN.fullmatch(value):
+        raise ValueError(
+            "does not look like a bot token (digits, a colon, then 30 or more letters, digits, "
+            "_ or -; get one from @BotFather)"
+        )
+
+
+def check_webhook_secret(value: str) -> None:
+    if not WEBHOOK_SECRET_PATTERN.fullmatch(value):
+        raise ValueError("must be 16 to 256 characters of A-Z, a-z, 0-9, _ and -")
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Section):
+    token: SecretStr
+    token_file: OptionalPath = Field(default=None, validate_default=True)
+    base_url: StrictStr = "https://api.telegram.org/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    poll_timeout_seconds: StrictInt = Field(default=30, ge=1, le=90)
+    webhook_listen: StrictStr = Field(default="127.0.0.1", min_length=1)
+    webhook_port: StrictInt = Field(default=8443, ge=1, le=65535)
+    webhook_url: StrictStr = ""
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: OptionalPath = Field(default=None, validate_default=True)
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        check_token(value.get_secret_value())
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_webhook_secret(value.get_secret_value())
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        return value and _check_http_url(value, https_only=True)
+
+    @field_validator("token_file", "webhook_secret_file")
+    @classmethod
+    def _relative_paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _maybe_under_base(value, info)
+
+    @model_validator(mode="after")
+    def _webhook_needs(self) -> TelegramConfig:
+        if self.mode == "webhook":
+            if not self.webhook_url:
+                raise _key_error("webhook_url", "required when telegram.mode is webhook")
+            if self.webhook_secret is None:
+                raise _key_error(
+                    "webhook_secret",
+                    "required when telegram.mode is webhook; set BOT_WEBHOOK_SECRET, "
+                    "BOT_WEBHOOK_SECRET_FILE or telegram.webhook_secret_file",
+                )
+        return self
+
+
+class StorageConfig(_Section):
+    database: ConfigPath = Field(default=Path("data/bot.sqlite3"), validate_default=True)
+
+    @field_validator("database")
+    @classmethod
+    def _relative(cls, value: Path, info: ValidationInfo) -> Path:
+        return _under_base(value, info)
+
+
+class SecurityConfig(_Section):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    master_key: Annotated[MasterKey, BeforeValidator(_to_master_key)]
+    master_key_file: OptionalPath = Field(default=None, validate_default=True)
+    previous_master_key_files: tuple[ConfigPath, ...] = ()
+    argon2_memory_kib: StrictInt = Field(default=65536, ge=8192, le=4 * 1024 * 1024)
+    argon2_iterations: StrictInt = Field(default=3, ge=1, le=64)
+    argon2_lanes: StrictInt = Field(default=4, ge=1, le=64)
+
+    _previous_master_keys: tuple[MasterKey, ...] = PrivateAttr(default=())
+
+    @property
+    def previous_master_keys(self) -> tuple[MasterKey, ...]:
+        """Old master keys read from ``previous_master_key_files``, so drafts wrapped under them
+        can still be opened (and rewrapped) during a rotation."""
+        return self._previous_master_keys
+
+    @field_validator("master_key_file")
+    @classmethod
+    def _relative_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _maybe_under_base(value, info)
+
+    @field_validator("previous_master_key_files")
+    @classmethod
+    def _relative_files(cls, value: tuple[Path, ...], info: ValidationInfo) -> tuple[Path, ...]:
+        return tuple(_under_base(v, info) for v in value)
+
+
+class IntakeConfig(_Section):
+    questionnaire: OptionalPath = Field(default=None, validate_default=True)
+    languages: tuple[StrictStr, ...] = KNOWN_LANGUAGES
+    draft_ttl_hours: StrictInt = Field(default=168, ge=1, le=2160)
+    max_text_length: StrictInt = Field(default=1000, ge=10, le=4000)
+    flood_messages_per_minute: StrictInt = Field(default=30, ge=1, le=600)
+    status_attempts_per_hour: StrictInt = Field(default=5, ge=1, le=100)
+
+    @field_validator("questionnaire")
+    @classmethod
+    def _relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _maybe_under_base(value, info)
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("must list at least one language")
+        for lang in value:
+            if lang not in KNOWN_LANGUAGES:
+                # Quote only what looks like a language code: this could be a pasted secret.
+                shown = f" {lang!r}" if _LANGUAGE_CODE.fullmatch(lang) else ""
+                known = ", ".join(KNOWN_LANGUAGES)
+                raise ValueError(f"unknown language{shown}; known: {known}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a language twice")
+        return value
+
+
+class CoordinationConfig(_Section):
+    group_chat_id: StrictInt
+    two_person_approval: StrictBool = False
+    case_view_ttl_seconds: StrictInt = Field(default=300, ge=10, le=86400)
+    unlock_idle_minutes: StrictInt = Field(default=15, ge=1, le=1440)
+    invite_ttl_hours: StrictInt = Field(default=48, ge=1, le=720)
+
+    @field_validator("group_chat_id")
+    @classmethod
+    def _a_group(cls, value: int) -> int:
+        # Positive ids are people: a notice sent there would tell a stranger a case exists.
+        if value >= 0:
+            raise ValueError(
+                "must be a negative group id (a positive id is a person's private chat)"
+            )
+        return value
+
+
+class RetentionConfig(_Section):
+    """Days after which each kind of record is shredded."""
+
+    submitted_days: StrictInt = Field(default=90, ge=1)
+    rejected_days: StrictInt = Field(default=14, ge=1)
+    handed_off_days: StrictInt = Field(default=30, ge=1)
+    closed_days: StrictInt = Field(default=7, ge=1)
+    audit_days: StrictInt = Field(default=365, ge=1)
+    outbox_days: StrictInt = Field(default=7, ge=1)
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Config(_Section):
+    telegram: TelegramConfig
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    security: SecurityConfig
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    coordination: CoordinationConfig
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    _path: Path | None = PrivateAttr(default=None)
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def path(self) -> Path | None:
+        """The file this config was read from; ``None`` when it came from the environment."""
+        return self._path
+
+    def secret_source(self, key: str) -> str | None:
+        """Where a secret came from (``"BOT_TOKEN"``, ``"telegram.token_file /run/…"``)."""
+        return self._sources.get(key)
+
+    def describe(self) -> list[str]:
+        """A summary safe to print: secrets appear only as where they came from."""
+        lines = [f"config file: {self._path if self._path else '(none: environment only)'}"]
+        for section_name, section in self:
+            if not isinstance(section, BaseModel):
+                continue
+            for key, value in section:
+                dotted = f"{section_name}.{key}"
+                lines.append(f"{dotted}: {self._describe_value(dotted, value)}")
+        previous = len(self.security.previous_master_keys)
+        lines.append(f"security.previous_master_keys: {previous} loaded")
+        return lines
+
+    def _describe_value(self, dotted: str, value: object) -> str:
+        if isinstance(value, SecretStr | MasterKey):
+            return f"set (from {self._sources.get(dotted, 'config')})"
+        if dotted in _HIDDEN_VALUES:
+            return "set" if value is not None else "not set"
+        if value is None or value == "":
+            return "not set"
+        if isinstance(value, tuple):
+            return "[" + ", ".join(str(v) for v in value) + "]"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+# Not secrets, but a Telegram id: printed as present or absent only.
+_HIDDEN_VALUES = frozenset({"coordination.group_chat_id"})
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SecretSpec:
+    section: str
+    key: str
+    file_key: str
+    env: str
+    env_file: str
+    check: Callable[[str], None]
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    def missing(self) -> str:
+        return f"missing; set {self.env}, {self.env_file} or {self.section}.{self.file_key}"
+
+
+def _check_master_key(text: str) -> None:
+    MasterKey.from_text(text)
+
+
+_TOKEN = _SecretSpec("telegram", "token", "token_file", "BOT_TOKEN", "BOT_TOKEN_FILE", check_token)
+_WEBHOOK_SECRET = _SecretSpec(
+    "telegram",
+    "webhook_secret",
+    "webhook_secret_file",
+    "BOT_WEBHOOK_SECRET",
+    "BOT_WEBHOOK_SECRET_FILE",
+    check_webhook_secret,
+)
+_MASTER_KEY = _SecretSpec(
+    "security",
+    "master_key",
+    "master_key_file",
+    "BOT_MASTER_KEY",
+    "BOT_MASTER_KEY_FILE",
+    _check_master_key,
+)
+
+_MISSING_HINTS = {
+    "coordination.group_chat_id": (
+        "missing; set it to the coordinators' group id (a negative number) or BOT_GROUP_CHAT_ID"
+    ),
+    _TOKEN.dotted: _TOKEN.missing(),
+    _MASTER_KEY.dotted: _MASTER_KEY.missing(),
+}
+
+
+def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (or only defaults and the environment if ``None``) into a checked ``Config``.
+
+    Raises ``ConfigError`` with one line naming the first problem.
+    """
+    env = os.environ if environ is None else environ
+    text = ""
+    data: dict[str, Any] = {}
+    if path is not None:
+        text = _read_config_text(path)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path.name} {_toml_reason(str(exc))}") from None
+        base_dir = path.absolute().parent
+    else:
+        base_dir = Path.cwd()
+
+    sources: dict[str, str] = {}
+    # Every section goes through validation with the base folder, even one the file leaves out,
+    # so its default relative paths are resolved like written ones.
+    sections = {name: _section(data, name, text, path) for name in Config.model_fields}
+    telegram, security, coordination = (
+        sections[n] for n in ("telegram", "security", "coordination")
+    )
+
+    token, sources[_TOKEN.dotted] = _required_secret(_TOKEN, telegram, env, base_dir)
+    telegram["token"] = token
+    webhook = _resolve_secret(_WEBHOOK_SECRET, telegram, env, base_dir)
+    if webhook is not None:
+        telegram["webhook_secret"], sources[_WEBHOOK_SECRET.dotted] = webhook
+    else:
+        telegram.pop("webhook_secret", None)  # "" in the file means not set
+    key_text, sources[_MASTER_KEY.dotted] = _required_secret(_MASTER_KEY, security, env, base_dir)
+    security["master_key"] = MasterKey.from_text(key_text)
+    group = env.get("BOT_GROUP_CHAT_ID", "").strip()
+    if group:
+        try:
+            coordination["group_chat_id"] = int(group)
+        except ValueError:
+            raise ConfigError(
+                "coordination.group_chat_id (from BOT_GROUP_CHAT_ID): must be an integer"
+            ) from None
+
+    try:
+        config = Config.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(_describe_error(exc.errors()[0], data, text, path)) from None
+
+    previous: list[MasterKey] = []
+    for index, key_path in enumerate(config.security.previous_master_key_files):
+        name = f"security.previous_master_key_files[{index}]"
+        try:
+            previous.append(MasterKey.from_text(_read_secret_file(name, key_path)))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: the key in {key_path} {exc}") from None
+    config.security._previous_master_keys = tuple(previous)
+    config._path = path.absolute() if path is not None else None
+    config._sources = sources
+    return config
+
+
+def _read_config_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {_os_reason(exc)}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name}: not UTF-8 text") from None
+
+
+_TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column \d+\)$")
+
+
+def _toml_reason(message: str) -> str:
+    """``"line 3: <reason>"`` from tomllib's ``"<reason> (at line 3, column 7)"``."""
+    found = _TOML_POSITION.match(message)
+    if found:
+        return f"line {found['line']}: {found['reason']}"
+    return f"line ?: {message.replace('(at end of document)', '(at the end of the file)')}"
+
+
+def _section(data: dict[str, Any], name: str, text: str, path: Path | None) -> dict[str, Any]:
+    section = data.setdefault(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{name}: must be a table ([{name}]){_where(text, (name,), path)}")
+    return section
+
+
+def _where(text: str, loc: tuple[str | int, ...], path: Path | None) -> str:
+    line = _line_of(text, loc) if text and path is not None else None
+    return f" ({path.name} line {line})" if path is not None and line is not None else ""
+
+
+def _required_secret(
+    spec: _SecretSpec, section: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
+) -> tuple[str, str]:
+    found = _resolve_secret(spec, section, env, base_dir)
+    if found is None:
+        raise ConfigError(f"{spec.dotted}: {spec.missing()}")
+    return found
+
+
+def _resolve_secret(
+    spec: _SecretSpec, section: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
+) -> tuple[str, str] | None:
+    """The secret's value and where it came from, by precedence: environment, environment-named
+    file, file named in the config, value in the config. An empty value counts as unset."""
+    value: str
+    if env.get(spec.env, "").strip():
+        value, source = env[spec.env].strip(), spec.env
+    elif env.get(spec.env_file, "").strip():
+        file = Path(env[spec.env_file].strip()).expanduser()
+        value, source = _read_secret_file(spec.env_file, file), f"{spec.env_file} {file}"
+    elif (named := section.get(spec.file_key)) not in (None, ""):
+        if not isinstance(named, str):
+            raise ConfigError(f"{spec.section}.{spec.file_key}: must be a path string")
+        file = Path(named).expanduser()
+        file = file if file.is_absolute() else base_dir / file
+        name = f"{spec.section}.{spec.file_key}"
+        value, source = _read_secret_file(name, file), f"{name} {file}"
+    elif (inline := section.get(spec.key)) not in (None, ""):
+        if not isinstance(inline, str):
+            raise ConfigError(f"{spec.dotted}: must be a string")
+        value, source = inline.strip(), f"{spec.dotted} in the config file"
+    else:
+        return None
+    try:
+        spec.check(value)
+    except ValueError as exc:
+        raise ConfigError(f"{spec.dotted} (from {source}): {exc}") from None
+    return value, source
+
+
+def _read_secret_file(name: str, path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {_os_reason(exc)}") from None
+    if len(raw) > _MAX_SECRET_FILE_BYTES:
+        raise ConfigError(f"{name}: {path} is too large to be a secret file")
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}: {path} is not UTF-8 text") from None
+    if not text:
+        raise ConfigError(f"{name}: {path} is empty")
+    return text
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+# --- pydantic errors as one line ------------------------------------------------------------------
+
+
+def _describe_error(
+    error: ErrorDetails, data: Mapping[str, Any], text: str, path: Path | None
+) -> str:
+    loc: tuple[str | int, ...] = tuple(error["loc"])
+    ctx = error.get("ctx") or {}
+    if error["type"] == "config_key":
+        loc = (*loc, str(ctx["key"]))
+    dotted = _dotted(loc)
+    reason = _reason(error, loc, data)
+    if error["type"] == "missing" and dotted in _MISSING_HINTS:
+        reason = _MISSING_HINTS[dotted]
+    return f"{dotted}: {reason}{_where(text, loc, path)}"
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "config"
+
+
+def _reason(error: ErrorDetails, loc: tuple[str | int, ...], data: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        section = len(loc) == 1 and isinstance(data.get(str(loc[0])), dict)
+        return "unknown section" if section else "unknown key"
+    simple = {
+        "missing": "missing",
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "string_type": "must be a string (in quotes)",
+        "tuple_type": 'must be a list, like ["a", "b"]',
+        "list_type": 'must be a list, like ["a", "b"]',
+        "model_type": "must be a table",
+        "model_attributes_type": "must be a table",
+        "dict_type": "must be a table",
+        "path_type": "must be a path string",
+        "is_instance_of": "must be a string",
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    message = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+_TABLE_HEADER = re.compile(r"^\s*\[(?!\[)\s*(?P<name>[^\]]+?)\s*\]\s*(?:#.*)?$")
+_KEY_LINE = re.compile(r"^\s*(?P<key>[A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+
+def _split_key(key: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip("\"'") for part in key.split("."))
+
+
+def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """Best-effort line of the key at ``loc``: the deepest table header or key that leads to it."""
+    want = tuple(part for part in loc if isinstance(part, str))
+    table: tuple[str, ...] = ()
+    best: tuple[int, int] | None = None  # (depth matched, line number)
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            table = _split_key(header["name"])
+            full = table
+        elif key := _KEY_LINE.match(line):
+            full = table + _split_key(key["key"])
+        else:
+            continue
+        if full and want[: len(full)] == full and (best is None or len(full) > best[0]):
+            best = (len(full), number)
+    return best[1] if best else None

@@ -1,0 +1,142 @@
+"""``python -m bot demo``: the whole bot on this machine, in a terminal chat.
+
+A local Bot API server stands in for Telegram; the real bot runs against it with a throwaway
+master key and database in a temporary folder, deleted at the end. The person at the keyboard
+is the applicant: type an answer, a button's number, or a command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bot.config import load_config
+from bot.crypto import MasterKey
+from bot.devserver import DevServer, MessageRecord
+from bot.devserver.settle import settle
+from bot.logs import configure_logging
+from bot.runtime import open_runtime, serve
+
+APPLICANT_ID = 700_001
+GROUP_CHAT_ID = -1_000_000_000_001
+RULE = "─" * 60
+
+INTRO = f"""{RULE}
+Demo: you are an applicant writing to the bot. No Telegram is involved.
+  • type an answer and press Enter
+  • type a button's number, shown as [1], to tap it
+  • commands work as in Telegram: /start /back /language /help /delete ...
+  • type q to quit (the demo's database and key are thrown away)
+{RULE}"""
+
+
+def demo_config(folder: Path, base_url: str) -> Path:
+    path = folder / "config.toml"
+    path.write_text(
+        f"""[telegram]
+base_url = "{base_url}"
+poll_timeout_seconds = 1
+
+[storage]
+database = "{folder / "demo.sqlite3"}"
+
+[coordination]
+group_chat_id = {GROUP_CHAT_ID}
+
+[logging]
+level = "WARNING"
+format = "console"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def render(messages: list[MessageRecord], toast: str | None) -> tuple[str, list[str]]:
+    """The chat as a phone shows it, with the buttons of the last message numbered."""
+    lines = [RULE]
+    buttons: list[str] = []
+    for message in messages:
+        who = "bot" if message.from_bot else "you"
+        body = message.text if message.text is not None else f"[{message.kind}]"
+        lines.append(f"{who}: " + body.replace("\n", "\n     "))
+        if message.from_bot and message.buttons:
+            buttons = [b["callback_data"] or "" for b in message.buttons]
+            number = 0
+            for row in message.reply_markup:
+                cells = []
+                for button in row:
+                    number += 1
+                    cells.append(f"[{number}] {button['text']}")
+                lines.append("     " + "   ".join(cells))
+        elif message.from_bot:
+            buttons = []
+    if toast:
+        lines.append(f"  ({toast})")
+    return "\n".join(lines), buttons
+
+
+async def chat_loop(
+    server: DevServer, read: Callable[[], Awaitable[str | None]], write: Callable[[str], None]
+) -> None:
+    user = APPLICANT_ID
+    await server.send_text(user, "/start", first_name="Demo")
+    toast: str | None = None
+    while True:
+        await settle(server)
+        screen, buttons = render(await server.messages(user), toast)
+        write(screen)
+        toast = None
+        line = await read()
+        if line is None or line.strip().lower() in ("q", "quit", "exit"):
+            return
+        choice = line.strip()
+        if choice.isdigit() and 1 <= int(choice) <= len(buttons):
+            last = [m for m in await server.messages(user) if m.from_bot and m.buttons][-1]
+            query = await server.press_button(user, last.message_id, buttons[int(choice) - 1])
+            with contextlib.suppress(TimeoutError):
+                answer = await server.wait_for_callback_answer(query, timeout=10.0)
+                toast = answer.text
+        elif choice:
+            await server.send_text(user, choice, first_name="Demo")
+
+
+async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], None]) -> None:
+    with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp:
+        folder = Path(tmp)
+        async with DevServer() as server:
+            environ = {"BOT_TOKEN": server.token, "BOT_MASTER_KEY": MasterKey.generate().to_text()}
+            config = load_config(demo_config(folder, server.base_url), environ)
+            configure_logging(level=config.logging.level, fmt=config.logging.format)
+            stop = asyncio.Event()
+            async with open_runtime(config) as runtime:
+                bot = asyncio.create_task(serve(runtime, stop))
+                try:
+                    write(INTRO)
+                    await chat_loop(server, read, write)
+                finally:
+                    stop.set()
+                    await bot
+
+
+def _read_line() -> str | None:
+    try:
+        return input("> ")
+    except EOFError:
+        return None
+
+
+async def _read_async() -> str | None:
+    # input() blocks; the bot and the local server share this event loop, so read in a thread.
+    return await asyncio.to_thread(_read_line)
+
+
+def run_demo() -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(_read_async, lambda text: print(text, flush=True)))
+    print("demo ended; its key and database are gone.", file=sys.stderr)
+    return 0

@@ -1,0 +1,1 @@
+"""The intake: the questionnaire an applicant answers, and the conversation that walks it."""

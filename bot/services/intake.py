@@ -1,0 +1,433 @@
+"""The applicant's side: run the intake engine over a draft that lives only as ciphertext.
+
+Each update is handled under a per-applicant lock: load and decrypt the draft, let the pure
+engine decide, write what changed in one transaction, and only then hand replies back. A crash
+at any point leaves either the old draft or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import aiosqlite
+
+from bot.crypto import (
+    Argon2Cost,
+    CaseKey,
+    DecryptionError,
+    Vault,
+    hash_secret,
+    new_case_code,
+    new_receipt_secret,
+    new_verification_phrase,
+    verify_secret,
+)
+from bot.i18n import Catalog
+from bot.intake import engine
+from bot.intake.draft import Draft
+from bot.intake.engine import Context, Effect, Outcome
+from bot.intake.events import Button, Command, Event, Press, Reply, Unsupported
+from bot.intake.questionnaire import Questionnaire
+from bot.logs import get_logger
+from bot.services.limits import AttemptLimiter
+from bot.services.trace import ChatTrace
+from bot.store import Database
+from bot.store import cases as store
+
+log = get_logger(__name__)
+
+STATUS_DELAY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing an applicant did, as the transport saw it."""
+
+    user_id: int
+    chat_id: int
+    event: Event
+    message_id: int | None = None  # the applicant's own message, if it was one
+    pressed_message_id: int | None = None  # the message whose button was tapped
+    language_hint: str | None = None  # Telegram's language code, for users with no draft
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the transport must do: send ``replies`` (or edit ``edit_message_id`` with the one
+    prompt), delete ``delete`` and answer a tap with ``toast``; then call ``remember``."""
+
+    replies: tuple[Reply, ...] = ()
+    toast: str | None = None
+    edit_message_id: int | None = None
+    delete: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A draft just turned into a case; handed to whoever seals it and tells the team."""
+
+    case_id: str
+    code: str
+    case_key: CaseKey
+    triage: Mapping[str, object]
+
+
+SubmitHook = Callable[[Database, Submission], Awaitable[None]]
+
+
+@dataclass
+class IntakeSettings:
+    draft_ttl_seconds: int = 7 * 24 * 3600
+    max_text_length: int = 1000
+    status_attempts_per_hour: int = 5
+    argon2: Argon2Cost | None = None
+    languages: tuple[str, ...] = ("en", "my", "my-zawgyi")
+
+
+@dataclass
+class _Loaded:
+    case_id: str
+    key: CaseKey
+    draft: Draft
+    fields: dict[str, bytes] = field(default_factory=dict)
+
+
+class IntakeService:
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        questionnaire: Questionnaire,
+        catalog: Catalog,
+        settings: IntakeSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_submit: SubmitHook | None = None,
+    ) -> None:
+        self.db = db
+        self.vault = vault
+        self.questionnaire = questionnaire
+        self.catalog = catalog
+        self.settings = settings
+        self.clock = clock
+        self.on_submit = on_submit
+        self._locks: weakref.WeakValueDictionary[bytes, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._status_limiter = AttemptLimiter(settings.status_attempts_per_hour, 3600.0)
+
+    # --- entry points used by the transport --------------------------------------------------
+
+    async def handle(self, incoming: Incoming) -> Response:
+        pseudonym = self.vault.pseudonym(incoming.user_id)
+        lock = self._locks.setdefault(pseudonym, asyncio.Lock())
+        async with lock:
+            return await self._handle(pseudonym, incoming)
+
+    async def remember(
+        self, user_id: int, incoming: Incoming, response: Response, sent: list[int]
+    ) -> None:
+        """Record which messages are now visible in the chat, after the transport acted."""
+        pseudonym = self.vault.pseudonym(user_id)
+        now = self._now()
+        async with self._locks.setdefault(pseudonym, asyncio.Lock()):
+            trace = await self._trace(pseudonym, now)
+            for gone in response.delete:
+                trace.visible.pop(gone, None)
+            if not response.delete or incoming.message_id not in response.delete:
+                trace.add(incoming.message_id, now)
+            for message_id in sent:
+                trace.add(message_id, now)
+            prompts = [m for m, r in zip(sent, _sent_replies(response), strict=False) if r.prompt]
+            if prompts:
+                trace.prompt = prompts[-1]
+            elif response.edit_message_id is not None:
+                trace.prompt = response.edit_message_id
+            async with self.db.transaction() as conn:
+                await self._save_trace(conn, pseudonym, trace)
+
+    # --- the work ----------------------------------------------------------------------------
+
+    async def _handle(self, pseudonym: bytes, incoming: Incoming) -> Response:
+        event = incoming.event
+        if isinstance(event, Command) and event.name == "status":
+            return await self._status(pseudonym, incoming, event.arg)
+        if isinstance(event, Command) and event.name == "delete":
+            lang = await self._language(pseudonym, incoming)
+            return await self._clearing(pseudonym, incoming, (self._delete_question(lang),))
+        if isinstance(event, Press) and event.data in ("W:y", "X:y"):
+            return await self._wipe(pseudonym, incoming, destroy_draft=event.data == "X:y")
+        if isinstance(event, Press) and event.data == "W:n":
+            lang = await self._language(pseudonym, incoming)
+            return Response(toast=self.catalog.text(lang, "kept"))
+
+        now = self._now()
+        loaded = await self._load(pseudonym, now)
+        draft = loaded.draft if loaded else None
+        if isinstance(event, Press) and event.data == "X:n":
+            if draft is None:
+                return Response(toast=self.catalog.text(incoming.language_hint, "kept"))
+            outcome = Outcome(draft, (engine.prompt(self._context(now), draft),))
+        else:
+            outcome = engine.handle(self._context(now), draft, event)
+
+        if outcome.effect is Effect.SAVE and outcome.draft is not None:
+            await self._save(pseudonym, loaded, outcome.draft, now)
+        elif outcome.effect is Effect.DISCARD and loaded is not None:
+            async with self.db.transaction() as conn:
+                await store.delete_case(conn, loaded.case_id)
+            log.info("draft_discarded")
+        elif outcome.effect is Effect.SUBMIT and loaded is not None:
+            replies = await self._submit(loaded, incoming, now)
+            return await self._clearing(pseudonym, incoming, replies)
+
+        clears = any(r.prompt for r in outcome.replies) or outcome.effect is Effect.DISCARD
+        if clears:
+            return await self._clearing(pseudonym, incoming, outcome.replies, outcome.toast)
+        delete = (incoming.message_id,) if _is_media(event) and incoming.message_id else ()
+        return Response(outcome.replies, outcome.toast, delete=delete)
+
+    async def _clearing(
+        self,
+        pseudonym: bytes,
+        incoming: Incoming,
+        replies: tuple[Reply, ...],
+        toast: str | None = None,
+    ) -> Response:
+        """Show only the new messages: earlier prompts and the applicant's answers disappear.
+
+        A tap on the current prompt that yields one new prompt edits that message in place,
+        which costs the applicant less data than a new message.
+        """
+        trace = await self._trace(pseudonym, self._now())
+        edit = None
+        if (
+            incoming.pressed_message_id is not None
+            and len(replies) == 1
+            and replies[0].prompt
+            and not replies[0].protect  # protection cannot be added by an edit
+            and incoming.pressed_message_id in trace.visible
+        ):
+            edit = incoming.pressed_message_id
+        delete = trace.take_all(keep=edit)
+        if incoming.message_id is not None:
+            delete.append(incoming.message_id)
+        return Response(replies, toast, edit_message_id=edit, delete=tuple(delete))
+
+    def _context(self, now: int) -> Context:
+        return Context(
+            questionnaire=self.questionnaire,
+            catalog=self.catalog,
+            languages=self.settings.languages,
+            max_text_length=self.settings.max_text_length,
+            today=datetime.fromtimestamp(now, UTC).date(),
+        )
+
+    async def _load(self, pseudonym: bytes, now: int) -> _Loaded | None:
+        row = await store.find_draft(self.db.conn, pseudonym)
+        if row is None:
+            return None
+        if row.updated_at < now - self.settings.draft_ttl_seconds:
+            async with self.db.transaction() as conn:
+                await store.delete_case(conn, row.case_id)
+            log.info("draft_expired")
+            return None
+        key = self.vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
+        encrypted = await store.read_fields(self.db.conn, row.case_id)
+        plain = {
+            name: key.decrypt(value, case_id=row.case_id, field=name)
+            for name, value in encrypted.items()
+        }
+        return _Loaded(row.case_id, key, Draft.from_fields(plain), plain)
+
+    async def _save(self, pseudonym: bytes, loaded: _Loaded | None, draft: Draft, now: int) -> None:
+        fields = draft.to_fields()
+        async with self.db.transaction() as conn:
+            if loaded is None:
+                case_id = secrets.token_hex(16)
+                key = CaseKey.generate()
+                await store.create_draft(
+                    conn,
+                    case_id=case_id,
+                    pseudonym=pseudonym,
+                    wrapped_key=self.vault.wrap_case_key(key, case_id=case_id),
+                    now=now,
+                )
+                changed = fields
+                log.info("draft_created")
+            else:
+                case_id, key = loaded.case_id, loaded.key
+                changed = {n: v for n, v in fields.items() if loaded.fields.get(n) != v}
+            sealed = {
+                name: key.encrypt(value, case_id=case_id, field=name)
+                for name, value in changed.items()
+            }
+            await store.write_fields(conn, case_id, sealed, now=now)
+
+    async def _submit(self, loaded: _Loaded, incoming: Incoming, now: int) -> tuple[Reply, ...]:
+        draft = loaded.draft
+        answers = engine.submitted_answers(self.questionnaire, draft)
+        kept = replace(draft, answers=answers).to_fields()
+        kept.pop("progress", None)
+        phrase = new_verification_phrase()
+        secret = new_receipt_secret()
+        receipt_hash = await asyncio.to_thread(self._hash, secret)
+        extra = {
+            "language": draft.language.encode(),
+            "chat_id": str(incoming.chat_id).encode(),
+            "verification_phrase": phrase.encode(),
+        }
+        triage = {
+            qid: answers[qid].value for qid in answers if self.questionnaire.question(qid).triage
+        }
+        case_id, key = loaded.case_id, loaded.key
+        async with self.db.transaction() as conn:
+            code = new_case_code()
+            while await store.code_in_use(conn, code):
+                code = new_case_code()
+            obsolete = [n for n in loaded.fields if n not in kept]
+            await store.delete_fields(conn, case_id, obsolete)
+            fields = {**kept, **extra}
+            await store.write_fields(
+                conn,
+                case_id,
+                {n: key.encrypt(v, case_id=case_id, field=n) for n, v in fields.items()},
+                now=now,
+            )
+            await store.mark_submitted(
+                conn,
+                case_id=case_id,
+                code=code,
+                receipt_hash=receipt_hash,
+                triage=self.vault.seal_local(
+                    json.dumps(triage).encode(), purpose="triage", context=case_id
+                ),
+                now=now,
+            )
+        log.info("case_submitted", case_code=code)
+        if self.on_submit is not None:
+            await self.on_submit(self.db, Submission(case_id, code, key, triage))
+        lang = draft.language
+        receipt = f"{code}-{secret}"
+        return (
+            Reply(
+                self.catalog.text(lang, "submitted", receipt=receipt, phrase=phrase), protect=True
+            ),
+            Reply(
+                self.catalog.text(lang, "wipe_offer"),
+                (
+                    (
+                        Button(self.catalog.text(lang, "wipe_now"), "W:y"),
+                        Button(self.catalog.text(lang, "wipe_keep"), "W:n"),
+                    ),
+                ),
+            ),
+        )
+
+    def _hash(self, secret: str) -> str:
+        if self.settings.argon2 is None:
+            return hash_secret(secret)
+        return hash_secret(secret, cost=self.settings.argon2)
+
+    async def _status(self, pseudonym: bytes, incoming: Incoming, arg: str) -> Response:
+        lang = await self._language(pseudonym, incoming)
+        code, _, secret = arg.strip().upper().partition("-")
+        if not code or not secret:
+            return Response((Reply(self.catalog.text(lang, "status_usage")),))
+        if not self._status_limiter.allow(pseudonym, self.clock()):
+            return Response((Reply(self.catalog.text(lang, "status_limited")),))
+        case = await store.get_case_by_code(self.db.conn, code)
+        stored = case.receipt_hash if case else None
+        ok = stored is not None and await asyncio.to_thread(verify_secret, secret, stored)
+        if not ok or case is None:
+            await asyncio.sleep(STATUS_DELAY_SECONDS)
+            return Response((Reply(self.catalog.text(lang, "status_unknown")),))
+        self._status_limiter.forgive(pseudonym)
+        return Response((Reply(self.catalog.text(lang, f"status_{case.status}")),))
+
+    async def _wipe(self, pseudonym: bytes, incoming: Incoming, *, destroy_draft: bool) -> Response:
+        lang = await self._language(pseudonym, incoming)
+        now = self._now()
+        trace = await self._trace(pseudonym, now)
+        delete = trace.take_all()
+        if incoming.message_id is not None:
+            delete.append(incoming.message_id)
+        async with self.db.transaction() as conn:
+            if destroy_draft:
+                row = await store.find_draft(conn, pseudonym)
+                if row is not None:
+                    await store.delete_case(conn, row.case_id)
+            await store.delete_trace(conn, pseudonym)
+        log.info("chat_wiped", count=len(delete))
+        return Response(toast=self.catalog.text(lang, "wiped"), delete=tuple(delete))
+
+    def _delete_question(self, lang: str | None) -> Reply:
+        buttons = (
+            (Button(self.catalog.text(lang, "delete_yes"), "X:y"),),
+            (Button(self.catalog.text(lang, "delete_no"), "X:n"),),
+        )
+        return Reply(self.catalog.text(lang, "delete_confirm"), buttons, prompt=True)
+
+    async def _language(self, pseudonym: bytes, incoming: Incoming) -> str | None:
+        row = await store.find_draft(self.db.conn, pseudonym)
+        if row is not None:
+            try:
+                key = self.vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
+                fields = await store.read_fields(self.db.conn, row.case_id)
+                progress = key.decrypt(fields["progress"], case_id=row.case_id, field="progress")
+                return str(json.loads(progress)["language"])
+            except (DecryptionError, KeyError):
+                pass
+        return incoming.language_hint
+
+    async def _trace(self, pseudonym: bytes, now: int) -> ChatTrace:
+        raw = await store.read_trace(self.db.conn, pseudonym, now=now)
+        if raw is None:
+            return ChatTrace()
+        try:
+            body = self.vault.open_local(raw, purpose="trace", context=pseudonym.hex())
+        except DecryptionError:
+            return ChatTrace()
+        return ChatTrace.load(body).fresh(now)
+
+    async def _save_trace(
+        self, conn: aiosqlite.Connection, pseudonym: bytes, trace: ChatTrace
+    ) -> None:
+        if not trace.visible:
+            await store.delete_trace(conn, pseudonym)
+            return
+        body = self.vault.seal_local(trace.dump(), purpose="trace", context=pseudonym.hex())
+        await store.write_trace(conn, pseudonym, body, expires_at=trace.expires_at())
+
+    async def purge_expired(self) -> int:
+        """Destroy drafts idle past their lifetime and traces Telegram no longer honours."""
+        now = self._now()
+        async with self.db.transaction() as conn:
+            ids = await store.expired_draft_ids(
+                conn, idle_since=now - self.settings.draft_ttl_seconds
+            )
+            for case_id in ids:
+                await store.delete_case(conn, case_id)
+            await store.delete_expired_traces(conn, now=now)
+        if ids:
+            log.info("drafts_expired", count=len(ids))
+        return len(ids)
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+
+def _sent_replies(response: Response) -> tuple[Reply, ...]:
+    """The replies that became new messages (an in-place edit sends none)."""
+    return () if response.edit_message_id is not None else response.replies
+
+
+def _is_media(event: Event) -> bool:
+    return event is Unsupported.MEDIA

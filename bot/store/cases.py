@@ -1,0 +1,179 @@
+"""Rows of cases, their encrypted fields, and the chat traces used to wipe a conversation.
+
+Every function takes an open connection so the caller decides the transaction: an answer, the
+draft's progress and anything it causes are written together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+@dataclass(frozen=True)
+class DraftRow:
+    case_id: str
+    wrapped_key: bytes
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    case_id: str
+    code: str | None
+    status: str
+    wrapped_key: bytes | None
+    receipt_hash: str | None
+    triage: bytes | None
+    created_at: int
+    updated_at: int
+    submitted_at: int | None
+
+
+async def find_draft(conn: aiosqlite.Connection, pseudonym: bytes) -> DraftRow | None:
+    async with conn.execute(
+        "SELECT id, wrapped_key, updated_at FROM cases WHERE pseudonym = ? AND status = 'draft'",
+        (pseudonym,),
+    ) as cur:
+        row = await cur.fetchone()
+    return DraftRow(row[0], bytes(row[1]), int(row[2])) if row else None
+
+
+async def create_draft(
+    conn: aiosqlite.Connection, *, case_id: str, pseudonym: bytes, wrapped_key: bytes, now: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO cases (id, status, pseudonym, wrapped_key, created_at, updated_at)"
+        " VALUES (?, 'draft', ?, ?, ?, ?)",
+        (case_id, pseudonym, wrapped_key, now, now),
+    )
+
+
+_CASE_COLUMNS = (
+    "SELECT id, code, status, wrapped_key, receipt_hash, triage, created_at, updated_at,"
+    " submitted_at FROM cases"
+)
+
+
+async def get_case(conn: aiosqlite.Connection, case_id: str) -> CaseRow | None:
+    return await _one_case(conn, _CASE_COLUMNS + " WHERE id = ?", case_id)
+
+
+async def get_case_by_code(conn: aiosqlite.Connection, code: str) -> CaseRow | None:
+    return await _one_case(conn, _CASE_COLUMNS + " WHERE code = ?", code)
+
+
+async def _one_case(conn: aiosqlite.Connection, query: str, value: str) -> CaseRow | None:
+    async with conn.execute(query, (value,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return CaseRow(
+        case_id=row[0],
+        code=row[1],
+        status=row[2],
+        wrapped_key=bytes(row[3]) if row[3] is not None else None,
+        receipt_hash=row[4],
+        triage=bytes(row[5]) if row[5] is not None else None,
+        created_at=int(row[6]),
+        updated_at=int(row[7]),
+        submitted_at=int(row[8]) if row[8] is not None else None,
+    )
+
+
+async def code_in_use(conn: aiosqlite.Connection, code: str) -> bool:
+    async with conn.execute("SELECT 1 FROM cases WHERE code = ?", (code,)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def read_fields(conn: aiosqlite.Connection, case_id: str) -> dict[str, bytes]:
+    async with conn.execute(
+        "SELECT name, value FROM case_fields WHERE case_id = ?", (case_id,)
+    ) as cur:
+        return {str(name): bytes(value) async for name, value in cur}
+
+
+async def write_fields(
+    conn: aiosqlite.Connection, case_id: str, fields: Mapping[str, bytes], *, now: int
+) -> None:
+    await conn.executemany(
+        "INSERT INTO case_fields (case_id, name, value) VALUES (?, ?, ?)"
+        " ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value",
+        [(case_id, name, value) for name, value in fields.items()],
+    )
+    await conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (now, case_id))
+
+
+async def delete_fields(conn: aiosqlite.Connection, case_id: str, names: Iterable[str]) -> None:
+    await conn.executemany(
+        "DELETE FROM case_fields WHERE case_id = ? AND name = ?",
+        [(case_id, name) for name in names],
+    )
+
+
+async def delete_case(conn: aiosqlite.Connection, case_id: str) -> None:
+    """Crypto-shredding: the key copies go with the row, so any backup copy of the fields is
+    ciphertext that nothing can open any more."""
+    await conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+
+
+async def mark_submitted(
+    conn: aiosqlite.Connection,
+    *,
+    case_id: str,
+    code: str,
+    receipt_hash: str,
+    triage: bytes,
+    now: int,
+) -> None:
+    """The draft becomes a case and its link to the Telegram account is dropped."""
+    await conn.execute(
+        "UPDATE cases SET status = 'submitted', code = ?, pseudonym = NULL, receipt_hash = ?,"
+        " triage = ?, submitted_at = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
+        (code, receipt_hash, triage, now, now, case_id),
+    )
+
+
+async def expired_draft_ids(conn: aiosqlite.Connection, *, idle_since: int) -> list[str]:
+    async with conn.execute(
+        "SELECT id FROM cases WHERE status = 'draft' AND updated_at < ?", (idle_since,)
+    ) as cur:
+        return [str(row[0]) async for row in cur]
+
+
+async def count_by_status(conn: aiosqlite.Connection) -> dict[str, int]:
+    async with conn.execute("SELECT status, count(*) FROM cases GROUP BY status") as cur:
+        return {str(status): int(n) async for status, n in cur}
+
+
+# --- chat traces -------------------------------------------------------------------------------
+
+
+async def read_trace(conn: aiosqlite.Connection, pseudonym: bytes, *, now: int) -> bytes | None:
+    async with conn.execute(
+        "SELECT body FROM chat_traces WHERE pseudonym = ? AND expires_at > ?", (pseudonym, now)
+    ) as cur:
+        row = await cur.fetchone()
+    return bytes(row[0]) if row else None
+
+
+async def write_trace(
+    conn: aiosqlite.Connection, pseudonym: bytes, body: bytes, *, expires_at: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO chat_traces (pseudonym, body, expires_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (pseudonym) DO UPDATE SET body = excluded.body,"
+        " expires_at = excluded.expires_at",
+        (pseudonym, body, expires_at),
+    )
+
+
+async def delete_trace(conn: aiosqlite.Connection, pseudonym: bytes) -> None:
+    await conn.execute("DELETE FROM chat_traces WHERE pseudonym = ?", (pseudonym,))
+
+
+async def delete_expired_traces(conn: aiosqlite.Connection, *, now: int) -> int:
+    cur = await conn.execute("DELETE FROM chat_traces WHERE expires_at <= ?", (now,))
+    return cur.rowcount

@@ -1,0 +1,95 @@
+"""Assemble the python-telegram-bot ``Application``: handlers, command menus, profile texts."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.constants import ChatType
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.i18n import Catalog
+from bot.logs import get_logger
+from bot.text import alarming_words_in
+from bot.transport.applicant import ApplicantHandlers
+
+log = get_logger(__name__)
+
+APPLICANT_COMMANDS = ("start", "back", "language", "cancel", "delete", "status", "help")
+MENU_LANGUAGES = {"en": None, "my": "my"}  # catalogue -> Telegram language_code (None = default)
+
+
+def build_application(
+    *,
+    token: str,
+    base_url: str,
+    applicant: ApplicantHandlers,
+    catalog: Catalog,
+    group_chat_id: int,
+) -> Application:  # type: ignore[type-arg]
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_url.replace("/bot", "/file/bot"))
+        .concurrent_updates(True)
+        .build()
+    )
+    private = filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(private & filters.UpdateType.EDITED, applicant.on_message))
+    app.add_handler(MessageHandler(private, applicant.on_message))
+    app.add_handler(CallbackQueryHandler(applicant.on_button))
+    strangers = GroupDoor(group_chat_id)
+    app.add_handler(ChatMemberHandler(strangers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(~private, strangers.on_group_message))
+    app.add_error_handler(applicant.on_error)
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        await publish_profile(application, catalog)
+
+    app.post_init = post_init
+    return app
+
+
+class GroupDoor:
+    """The bot belongs in private chats and the coordinators' group; it leaves anywhere else,
+    so it can not be used to post into, or read, a stranger's group."""
+
+    def __init__(self, group_chat_id: int) -> None:
+        self.group_chat_id = group_chat_id
+
+    async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._leave_if_stranger(update, context)
+
+    async def on_group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._leave_if_stranger(update, context)
+
+    async def _leave_if_stranger(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None or chat.type == ChatType.PRIVATE or chat.id == self.group_chat_id:
+            return
+        log.info("left_foreign_chat", kind=str(chat.type))
+        await context.bot.leave_chat(chat.id)
+
+
+async def publish_profile(app: Application, catalog: Catalog) -> None:  # type: ignore[type-arg]
+    """Set neutral command menus and descriptions; warn if the bot's name would alarm a reader."""
+    bot = app.bot
+    for lang, code in MENU_LANGUAGES.items():
+        commands = [BotCommand(c, catalog.text(lang, f"cmd_{c}")) for c in APPLICANT_COMMANDS]
+        await bot.set_my_commands(
+            commands, scope=BotCommandScopeAllPrivateChats(), language_code=code
+        )
+        await bot.set_my_description(catalog.text(lang, "bot_description"), language_code=code)
+        await bot.set_my_short_description(
+            catalog.text(lang, "bot_short_description"), language_code=code
+        )
+    me = await bot.get_me()
+    if alarming_words_in(f"{me.first_name} {me.last_name or ''} {me.username}"):
+        log.warning("bot_name_alarming", hint="rename the bot with @BotFather")

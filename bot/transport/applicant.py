@@ -1,0 +1,111 @@
+"""Handlers for applicants' private chats: translate, call the intake service, deliver."""
+
+from __future__ import annotations
+
+import time
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.i18n import Catalog
+from bot.intake.events import Event, Press, Reply, Unsupported
+from bot.logs import get_logger
+from bot.services.intake import Incoming, IntakeService, Response
+from bot.services.limits import AttemptLimiter
+from bot.transport.delivery import deliver, send
+from bot.transport.updates import message_event
+
+log = get_logger(__name__)
+
+FLOOD_WINDOW_SECONDS = 60.0
+
+
+def language_hint(update: Update) -> str | None:
+    """Telegram's interface language, used only to answer people who have no draft."""
+    user = update.effective_user
+    code = (user.language_code or "") if user else ""
+    return "my" if code.startswith("my") else None
+
+
+class ApplicantHandlers:
+    """The applicant side of the transport, one object so handlers share the service."""
+
+    def __init__(self, intake: IntakeService, catalog: Catalog, flood_per_minute: int) -> None:
+        self.intake = intake
+        self.catalog = catalog
+        self._flood = AttemptLimiter(flood_per_minute, FLOOD_WINDOW_SECONDS)
+        self._warned = AttemptLimiter(1, FLOOD_WINDOW_SECONDS)
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or update.effective_user is None:
+            return
+        event: Event = Unsupported.EDITED if update.edited_message else message_event(message)
+        await self._run(update, context, event, message_id=message.message_id)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.message is None:
+            return
+        await self._run(
+            update,
+            context,
+            Press(query.data or ""),
+            pressed_message_id=query.message.message_id,
+        )
+
+    async def _run(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        event: Event,
+        *,
+        message_id: int | None = None,
+        pressed_message_id: int | None = None,
+    ) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        edited = event is Unsupported.EDITED
+        incoming = Incoming(
+            user_id=user.id,
+            chat_id=chat.id,
+            event=event,
+            message_id=None if edited else message_id,
+            pressed_message_id=pressed_message_id,
+            language_hint=language_hint(update),
+        )
+        if not self._flood.allow(user.id, time.monotonic()):
+            await self._slow_down(update, context, incoming)
+            return
+        response = await self.intake.handle(incoming)
+        sent = await deliver(context.bot, chat.id, response, update.callback_query)
+        await self.intake.remember(user.id, incoming, response, sent)
+        log.info("update_handled", update_kind=type(event).__name__)
+
+    async def _slow_down(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, incoming: Incoming
+    ) -> None:
+        """A flooding user gets one short word a minute; their messages are not read."""
+        log.info("flood_dropped")
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+            return
+        if self._warned.allow(incoming.user_id, time.monotonic()):
+            note = Reply(self.catalog.text(incoming.language_hint, "slow_down"))
+            await deliver(context.bot, incoming.chat_id, Response((note,)))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the failure's type only, and tell the applicant calmly to try again."""
+        error = context.error
+        log.error("handler_failed", error=type(error).__name__)
+        if not isinstance(update, Update):
+            return
+        chat = update.effective_chat
+        if chat is None or chat.type != "private":
+            return
+        sorry = Reply(self.catalog.text(language_hint(update), "sorry"))
+        try:
+            await send(context.bot, chat.id, sorry)
+        except Exception:  # noqa: BLE001 - the error path must not raise again
+            log.error("error_reply_failed")

@@ -1,0 +1,190 @@
+"""Shared fixtures: the real bot, polling the project's local Bot API server.
+
+Nothing here is a stand-in: the bot is the same ``Runtime`` that ``python -m bot run`` starts,
+with a real SQLite file in a temporary folder and a real master key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import structlog
+
+from bot.config import Config, load_config
+from bot.crypto import MasterKey
+from bot.devserver import DevServer, MessageRecord
+from bot.devserver.settle import settle
+from bot.logs import configure_logging
+from bot.runtime import Runtime, open_runtime, serve
+
+GROUP_CHAT_ID = -1_001_234_567_890
+QUIET = 0.2
+
+
+def write_config(folder: Path, base_url: str, extra: str = "") -> Path:
+    """A config as an operator would write it, with cheap-but-real Argon2 for speed."""
+    path = folder / "config.toml"
+    path.write_text(
+        f"""[telegram]
+base_url = "{base_url}"
+poll_timeout_seconds = 1
+
+[storage]
+database = "{folder / "bot.sqlite3"}"
+
+[security]
+argon2_memory_kib = 8192
+argon2_iterations = 1
+argon2_lanes = 1
+
+[coordination]
+group_chat_id = {GROUP_CHAT_ID}
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@dataclass
+class RunningBot:
+    server: DevServer
+    config: Config
+    runtime: Runtime
+    master_key: MasterKey
+    folder: Path
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    server: DevServer, folder: Path, master_key: MasterKey, extra: str = ""
+) -> AsyncIterator[RunningBot]:
+    environ = {"BOT_TOKEN": server.token, "BOT_MASTER_KEY": master_key.to_text()}
+    config = load_config(write_config(folder, server.base_url, extra), environ)
+    stop = asyncio.Event()
+    async with open_runtime(config) as runtime:
+        task = asyncio.create_task(serve(runtime, stop))
+        try:
+            await _until_polling(runtime, task)
+            yield RunningBot(server, config, runtime, master_key, folder)
+        finally:
+            stop.set()
+            await task
+
+
+async def _until_polling(runtime: Runtime, task: asyncio.Task[None]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10.0
+    while not (runtime.app.updater and runtime.app.updater.running):
+        if task.done():
+            task.result()  # start-up failed: raise its error here
+        if loop.time() > deadline:
+            raise TimeoutError("the bot did not start polling")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[DevServer]:
+    async with DevServer() as dev:
+        yield dev
+
+
+@pytest.fixture
+def master_key() -> MasterKey:
+    return MasterKey.generate()
+
+
+@pytest.fixture
+async def bot(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> AsyncIterator[RunningBot]:
+    async with running_bot(server, tmp_path, master_key) as running:
+        yield running
+
+
+class Applicant:
+    """A simulated person in a private chat with the bot, acting as a phone would."""
+
+    def __init__(self, server: DevServer, user_id: int, language_code: str | None = None) -> None:
+        self.server = server
+        self.user_id = user_id
+        self.language_code = language_code
+        self.last_toast: str | None = None
+
+    async def send(self, text: str) -> None:
+        """Type a message and wait for the bot's answer to it (every message gets one)."""
+        sent = await self.server.send_text(
+            self.user_id, text, first_name="Test", language_code=self.language_code
+        )
+        await self.server.wait_for_bot_message(
+            self.user_id, after_id=sent["message_id"], timeout=10.0
+        )
+        await settle(self.server, quiet=QUIET)
+
+    async def tap(self, label: str) -> None:
+        message = await self.message_with_button(label)
+        data = next(b["callback_data"] for b in message.buttons if b["text"] == label)
+        assert data is not None
+        query = await self.server.press_button(self.user_id, message.message_id, data)
+        await settle(self.server, quiet=QUIET)
+        answers = await self.server.callback_answers(query)
+        self.last_toast = answers[0].text if answers else None
+
+    async def press_data(self, message_id: int, data: str) -> None:
+        await self.server.forge_callback(self.user_id, message_id, data)
+        await settle(self.server, quiet=QUIET)
+
+    async def message_with_button(self, label: str) -> MessageRecord:
+        for message in reversed(await self.visible()):
+            if any(b["text"] == label for b in message.buttons):
+                return message
+        texts = [m.text for m in await self.visible()]
+        raise AssertionError(f"no visible button {label!r}; chat shows {texts}")
+
+    async def visible(self) -> list[MessageRecord]:
+        return await self.server.messages(self.user_id)
+
+    async def bot_texts(self) -> list[str]:
+        return [m.text or "" for m in await self.visible() if m.from_bot]
+
+    async def last_text(self) -> str:
+        texts = await self.bot_texts()
+        assert texts, "the bot has shown nothing"
+        return texts[-1]
+
+
+Configure = Callable[..., io.StringIO]
+_LIBRARIES = ("httpx", "httpcore", "hpack", "aiosqlite", "aiohttp.access", "telegram", "asyncio")
+
+
+@pytest.fixture
+def configure() -> Iterator[Configure]:
+    """Configure logging into a fresh buffer; put everything back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in _LIBRARIES}
+    saved = structlog.get_config()
+
+    def setup(fmt: str = "json", level: str = "INFO") -> io.StringIO:
+        stream = io.StringIO()
+        configure_logging(level=level, fmt=fmt, stream=stream)  # type: ignore[arg-type]
+        return stream
+
+    yield setup
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+    logging.captureWarnings(False)
+    structlog.contextvars.clear_contextvars()
+    structlog.configure(**saved)

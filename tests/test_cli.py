@@ -1,0 +1,118 @@
+"""The operator's commands, run as an operator runs them: as separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.crypto import MasterKey
+from bot.devserver import DevServer
+from tests.conftest import write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(extra)
+    return env
+
+
+def _bot(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_keygen_prints_a_key_alone() -> None:
+    result = _bot("keygen", env=_env())
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    MasterKey.from_text(lines[0])  # parses
+    assert _bot("keygen", env=_env()).stdout != result.stdout
+
+
+def test_check_config_accepts_the_example_with_secrets_in_the_environment() -> None:
+    env = _env(BOT_TOKEN="123456:" + "A" * 35, BOT_MASTER_KEY=MasterKey.generate().to_text())
+    result = _bot("check-config", "--config", "config.example.toml", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "config ok"
+    assert "A" * 35 not in result.stdout  # secrets are described, never printed
+
+
+def test_a_missing_secret_stops_start_up_with_one_line() -> None:
+    result = _bot("run", "--config", "config.example.toml", env=_env())
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("config error: telegram.token")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_questionnaire_stops_check_config_with_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "questions.toml"
+    broken.write_text('[meta]\nversion = 1\nlanguages = ["en"]\n[[question]]\nid = "a"\n')
+    config = write_config(
+        tmp_path, "http://127.0.0.1:9/bot", f'[intake]\nquestionnaire = "{broken}"\n'
+    )
+    env = _env(BOT_TOKEN="123456:" + "A" * 35, BOT_MASTER_KEY=MasterKey.generate().to_text())
+    result = _bot("check-config", "--config", str(config), env=env)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert "questions.toml" in line and "'a'" in line
+
+
+async def test_run_greets_a_user_on_any_bot_api_server(tmp_path: Path) -> None:
+    """`python -m bot run` against the local server, as the definition of done asks."""
+    async with DevServer() as server:
+        config = write_config(tmp_path, server.base_url)
+        env = _env(BOT_TOKEN=server.token, BOT_MASTER_KEY=MasterKey.generate().to_text())
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--config",
+            str(config),
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            # Telegram queues updates until the bot polls; so does the local server.
+            sent = await server.send_text(42_4242_4242, "/start", first_name="Op")
+            greeting = await server.wait_for_bot_message(
+                42_4242_4242, after_id=sent["message_id"], timeout=30.0
+            )
+            assert greeting.text is not None and greeting.text.startswith("Hello, and welcome.")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=30.0)
+        assert process.returncode == 0, stderr.decode()
+        logged = stderr.decode()
+        assert "bot_started" in logged and "bot_stopped" in logged
+        assert server.token not in logged and "424242" not in logged
+
+
+def test_demo_shows_the_greeting_in_a_terminal_chat() -> None:
+    result = _bot("demo", env=_env(), stdin="1\n1\nq\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Hello, and welcome." in out and "[1] English" in out
+    assert "Before we begin, please read this." in out  # the button press was understood
+    assert "Question 1 of" in out

@@ -1,0 +1,260 @@
+"""End to end: the real Application polling the local Bot API server, applicants typing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.crypto import Vault
+from bot.devserver import DevServer
+from bot.i18n import ZAWGYI
+from bot.store import cases
+from bot.text import to_zawgyi
+from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot
+from tests.intake_driver import CATALOG, answer_all, answer_one, default_questionnaire
+
+ALICE = 510_000_001
+BOB = 510_000_002
+
+
+async def _submitted_case_fields(bot: RunningBot) -> dict[str, bytes]:
+    """Open the one submitted case with the master key (it is not sealed to anyone yet)."""
+    conn = bot.runtime.db.conn
+    async with conn.execute("SELECT id FROM cases WHERE status = 'submitted'") as cur:
+        rows = list(await cur.fetchall())
+    assert len(rows) == 1, rows
+    case = await cases.get_case(conn, rows[0][0])
+    assert case is not None and case.wrapped_key is not None
+    vault = Vault(bot.master_key)
+    key = vault.unwrap_case_key(case.wrapped_key, case_id=case.case_id)
+    encrypted = await cases.read_fields(conn, case.case_id)
+    return {n: key.decrypt(v, case_id=case.case_id, field=n) for n, v in encrypted.items()}
+
+
+async def test_start_greets_with_a_language_choice(bot: RunningBot) -> None:
+    person = Applicant(bot.server, ALICE)
+    await person.send("/start")
+    [greeting] = await person.visible()  # the /start itself is cleared away
+    assert greeting.from_bot and greeting.text is not None
+    assert greeting.text.splitlines()[0] == "Hello, and welcome."
+    assert [b["text"] for b in greeting.buttons] == ["English", "မြန်မာ", to_zawgyi("မြန်မာ")]
+
+
+async def test_full_intake_in_english_then_wipe(bot: RunningBot) -> None:
+    person = Applicant(bot.server, ALICE)
+    await person.send("/start")
+    await person.tap("English")
+    await person.tap(CATALOG.text("en", "consent_yes"))
+    route = await answer_all(person, "en", {"call_name": "Ko Aung", "notes": "hello team"})
+    review = (await person.visible())[-1]
+    assert review.text is not None and review.text.startswith("Please check your answers.")
+    assert review.protect_content
+    assert "Ko Aung" not in review.text  # sensitive answers are masked in the review
+    await person.tap("Send")
+
+    shown = await person.visible()
+    assert len(shown) == 2  # the receipt and the offer to wipe; every question is gone
+    receipt_text = shown[0].text or ""
+    assert shown[0].protect_content and "receipt code" in receipt_text
+    fields = await _submitted_case_fields(bot)
+    assert json.loads(fields["answer:call_name"]) == {"value": "Ko Aung", "uncertain": False}
+    assert {n.removeprefix("answer:") for n in fields if n.startswith("answer:")} == set(route)
+    assert fields["chat_id"] == str(ALICE).encode()
+    assert fields["verification_phrase"].decode() in receipt_text
+    async with bot.runtime.db.conn.execute(
+        "SELECT count(*) FROM cases WHERE pseudonym IS NOT NULL"
+    ) as cur:
+        assert (await cur.fetchone()) == (0,)  # the link to the Telegram account is gone
+
+    receipt = receipt_text.split("receipt code: ")[1].split()[0]
+    await person.send(f"/status {receipt}")
+    assert await person.last_text() == CATALOG.text("en", "status_submitted")
+    await person.send("/status K7QX-AAAA-BBBB-CCCC")
+    assert "No form matches" in await person.last_text()
+
+    await person.tap("Erase this chat")
+    assert await person.visible() == []
+    everything = await bot.server.messages(ALICE, include_deleted=True)
+    assert everything and all(m.deleted for m in everything)
+
+
+async def test_full_intake_in_burmese_with_zawgyi_free_text(bot: RunningBot) -> None:
+    person = Applicant(bot.server, BOB)
+    typed_unicode = "ကျွန်တော့်ကို ညနေပိုင်း ဆက်သွယ်ပေးပါ"
+    await person.send("/start")
+    await person.tap(to_zawgyi("မြန်မာ"))
+    await person.tap(CATALOG.text(ZAWGYI, "consent_yes"))
+    # The Zawgyi phone shows Zawgyi; the applicant types in Zawgyi too.
+    await answer_all(
+        person, ZAWGYI, {"call_name": to_zawgyi("ကိုအောင်"), "notes": to_zawgyi(typed_unicode)}
+    )
+    await person.tap(CATALOG.text(ZAWGYI, "submit"))
+    fields = await _submitted_case_fields(bot)
+    assert json.loads(fields["answer:notes"]) == {"value": typed_unicode, "uncertain": False}
+    assert json.loads(fields["answer:call_name"])["value"] == "ကိုအောင်"
+    assert fields["language"] == ZAWGYI.encode()
+
+
+async def test_a_review_edit_changes_one_answer(bot: RunningBot) -> None:
+    person = Applicant(bot.server, ALICE)
+    await person.send("/start")
+    await person.tap("English")
+    await person.tap(CATALOG.text("en", "consent_yes"))
+    route = await answer_all(person, "en", {"call_name": "Ko Aung"})
+    years_number = route.index("years") + 1
+    await person.tap(str(years_number))
+    assert "Your answer so far: 0" in await person.last_text()
+    await person.send("၁၂")
+    review = await person.last_text()
+    assert review.startswith("Please check your answers.") and "→ 12" in review
+    await person.tap("Send")
+    fields = await _submitted_case_fields(bot)
+    assert json.loads(fields["answer:years"])["value"] == 12
+
+
+async def test_a_restart_mid_questionnaire_resumes_the_same_draft(
+    server: DevServer, tmp_path: pytest.TempPathFactory, master_key: object
+) -> None:
+    from bot.crypto import MasterKey
+
+    assert isinstance(master_key, MasterKey)
+    q = default_questionnaire()
+    person = Applicant(server, ALICE)
+    async with running_bot(server, tmp_path, master_key):  # type: ignore[arg-type]
+        await person.send("/start")
+        await person.tap("English")
+        await person.tap(CATALOG.text("en", "consent_yes"))
+        await answer_all(person, "en", stop_before="years")
+    # A new Application on the same database and key; the question is still on the phone.
+    async with running_bot(server, tmp_path, master_key) as second:  # type: ignore[arg-type]
+        await answer_one(person, q, "years", "en", "7")
+        await answer_one(person, q, "status", "en")
+        conn = second.runtime.db.conn
+        async with conn.execute("SELECT count(*) FROM cases WHERE status = 'draft'") as cur:
+            assert await cur.fetchone() == (1,)
+        await person.send("/back")
+        await person.send("/back")
+        assert "Your answer so far: 7" in await person.last_text()
+
+
+async def test_delete_destroys_the_draft_and_wipes_the_chat(bot: RunningBot) -> None:
+    person = Applicant(bot.server, ALICE)
+    await person.send("/start")
+    await person.tap("English")
+    await person.tap(CATALOG.text("en", "consent_yes"))
+    await answer_all(person, "en", stop_before="rank")
+    await person.send("/delete")
+    await person.tap(CATALOG.text("en", "delete_yes"))
+    assert await person.visible() == []
+    assert person.last_toast == CATALOG.text("en", "wiped")
+    async with bot.runtime.db.conn.execute("SELECT count(*) FROM cases") as cur:
+        assert await cur.fetchone() == (0,)
+    async with bot.runtime.db.conn.execute("SELECT count(*) FROM case_fields") as cur:
+        assert await cur.fetchone() == (0,)
+
+
+async def _started(bot: RunningBot, user: int = ALICE) -> Applicant:
+    person = Applicant(bot.server, user)
+    await person.send("/start")
+    await person.tap("English")
+    await person.tap(CATALOG.text("en", "consent_yes"))
+    return person
+
+
+async def _draft_fields(bot: RunningBot) -> dict[str, bytes]:
+    async with bot.runtime.db.conn.execute("SELECT name, value FROM case_fields") as cur:
+        return {str(n): bytes(v) async for n, v in cur}
+
+
+@pytest.mark.parametrize(
+    "kind", ["photo", "document", "sticker", "voice", "video", "location", "contact"]
+)
+async def test_files_and_media_are_refused_and_deleted(bot: RunningBot, kind: str) -> None:
+    person = await _started(bot)
+    before = await _draft_fields(bot)
+    sent = await bot.server.send_media(ALICE, kind)
+    from bot.devserver.settle import settle
+
+    await settle(bot.server, quiet=0.2)
+    record = await bot.server.message(ALICE, sent["message_id"])
+    assert record is not None and record.deleted  # deleted from the chat at once
+    texts = await person.bot_texts()
+    assert texts[-2].startswith("Sorry, I can only read typed text")
+    assert "Who are you filling this in for?" in texts[-1]  # the question is asked again
+    assert await _draft_fields(bot) == before  # nothing stored
+
+
+async def test_forwarded_and_edited_messages_are_not_read(bot: RunningBot) -> None:
+    person = await _started(bot)
+    before = await _draft_fields(bot)
+    await bot.server.forward_text(ALICE, "a forwarded text", "Someone")
+    from bot.devserver.settle import settle
+
+    await settle(bot.server, quiet=0.2)
+    assert (await person.bot_texts())[-2].startswith("Sorry, forwarded messages are not read")
+    # /status without a code is answered without clearing the chat, so it can still be edited.
+    sent = await bot.server.send_text(ALICE, "/status", first_name="Test")
+    await settle(bot.server, quiet=0.2)
+    await bot.server.edit_text(ALICE, sent["message_id"], "/status K7QX")
+    await settle(bot.server, quiet=0.2)
+    assert (await person.bot_texts())[-2].startswith("Sorry, changes to sent messages")
+    assert await _draft_fields(bot) == before
+
+
+async def test_too_long_text_is_refused_and_not_stored(bot: RunningBot) -> None:
+    person = await _started(bot)
+    await answer_all(person, "en", stop_before="call_name")
+    before = await _draft_fields(bot)
+    await person.send("y" * 999)
+    assert "a little long" in (await person.bot_texts())[-2]
+    assert await _draft_fields(bot) == before
+
+
+async def test_an_old_button_and_a_double_tap_record_one_answer(bot: RunningBot) -> None:
+    person = await _started(bot)
+    question = (await person.visible())[-1]
+    data = question.buttons[0]["callback_data"]
+    assert data is not None
+    await person.press_data(question.message_id, data)
+    after_one = await _draft_fields(bot)
+    await person.press_data(question.message_id, data)  # the same tap again, late
+    assert await _draft_fields(bot) == after_one
+    answers = await bot.server.callback_answers()
+    assert "earlier message" in (answers[-1].text or "")
+
+
+async def test_a_command_mid_question_gets_help_and_the_question_again(bot: RunningBot) -> None:
+    person = await _started(bot)
+    await person.send("/queue")
+    texts = await person.bot_texts()
+    assert texts[-2].startswith("Sorry, I did not understand that.")
+    assert "Who are you filling this in for?" in texts[-1]
+
+
+async def test_strange_groups_are_left_and_the_coordinators_group_is_not(bot: RunningBot) -> None:
+    await bot.server.add_bot_to_group(-555, ALICE)
+    await bot.server.send_group_text(-777, ALICE, "/start")
+    await bot.server.send_group_text(GROUP_CHAT_ID, ALICE, "/start", chat_type="supergroup")
+    await bot.server.wait_for(lambda: _left(bot.server, {-555, -777}), timeout=5.0)
+    assert GROUP_CHAT_ID not in await bot.server.left_chats()
+    assert await bot.server.messages(-777) == [] or all(
+        not m.from_bot for m in await bot.server.messages(-777)
+    )
+
+
+async def _left(server: DevServer, chats: set[int]) -> bool:
+    return chats <= set(await server.left_chats())
+
+
+async def test_a_flooding_user_is_slowed_and_others_still_answered(bot: RunningBot) -> None:
+    flood = 80
+    for i in range(flood):
+        await bot.server.send_text(ALICE, f"message {i}", first_name="Flood")
+    other = Applicant(bot.server, BOB)
+    await other.send("/start")
+    assert (await other.last_text()).startswith("Hello, and welcome.")
+    replies = [m for m in await bot.server.messages(ALICE, include_deleted=True) if m.from_bot]
+    slow = [m for m in replies if m.text == CATALOG.text(None, "slow_down")]
+    assert len(slow) == 1  # one calm word, not one per message
+    assert len(replies) < flood  # the rest were dropped unread
