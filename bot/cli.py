@@ -35,6 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="load the config, report the first problem")
     check.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
+    invite = sub.add_parser("invite", help="print a one-time enrolment code for a coordinator")
+    invite.add_argument("--role", choices=("coordinator", "lead"), default="coordinator")
+    invite.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    revoke = sub.add_parser("revoke", help="remove a coordinator; their key opens nothing any more")
+    revoke.add_argument("handle", help="the coordinator's name, e.g. C-7K3Q")
+    revoke.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    verify = sub.add_parser("verify-audit", help="check the audit log's hash chain")
+    verify.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
     sub.add_parser("keygen", help="print a new master key alone on standard output")
     sub.add_parser("demo", help="try the bot in this terminal, with no Telegram and no setup")
     return parser
@@ -64,10 +75,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line)
             print("config ok")
             return 0
+        if args.command in ("invite", "revoke", "verify-audit"):
+            return asyncio.run(_operator(args, config))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     return _run(config)
+
+
+async def _operator(args: argparse.Namespace, config: Config) -> int:
+    """The commands an operator runs beside the bot, on the same database."""
+    from bot.runtime import open_services
+
+    configure_logging(level="WARNING", fmt=config.logging.format)
+    async with open_services(config) as services:
+        coordination = services.coordination
+        if args.command == "invite":
+            code = await coordination.create_invite(args.role)
+            hours = config.coordination.invite_ttl_hours
+            print(f"/enroll {code}")
+            print(
+                f"One use, valid {hours} hours. Send it to the new {args.role} privately.",
+                file=sys.stderr,
+            )
+            return 0
+        if args.command == "revoke":
+            removed = await coordination.revoke(args.handle.upper())
+            if removed is None:
+                print(f"error: no active coordinator {args.handle}", file=sys.stderr)
+                return 1
+            print(f"{args.handle.upper()} revoked; {removed} sealed case key(s) destroyed")
+            return 0
+        report = await coordination.verify_audit()
+        if report.ok:
+            print(f"audit chain intact: {report.checked} entries")
+            return 0
+        print(f"audit chain BROKEN: {report.problem}", file=sys.stderr)
+        return 1
 
 
 def _run(config: Config) -> int:

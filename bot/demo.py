@@ -20,8 +20,10 @@ from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
 from bot.runtime import open_runtime, serve
+from bot.services.coordination import CoordinationService
 
 APPLICANT_ID = 700_001
+COORDINATOR_ID = 700_002
 GROUP_CHAT_ID = -1_000_000_000_001
 RULE = "─" * 60
 
@@ -30,6 +32,8 @@ Demo: you are an applicant writing to the bot. No Telegram is involved.
   • type an answer and press Enter
   • type a button's number, shown as [1], to tap it
   • commands work as in Telegram: /start /back /language /help /delete ...
+  • !team switches you to a coordinator (a lead, enrolled with a fresh invite),
+    !applicant switches back, !group shows the coordinators' group
   • type q to quit (the demo's database and key are thrown away)
 {RULE}"""
 
@@ -81,20 +85,50 @@ def render(messages: list[MessageRecord], toast: str | None) -> tuple[str, list[
 
 
 async def chat_loop(
-    server: DevServer, read: Callable[[], Awaitable[str | None]], write: Callable[[str], None]
+    server: DevServer,
+    coordination: CoordinationService,
+    read: Callable[[], Awaitable[str | None]],
+    write: Callable[[str], None],
 ) -> None:
     user = APPLICANT_ID
+    enrolled = False
     await server.send_text(user, "/start", first_name="Demo")
     toast: str | None = None
+    chat = user
     while True:
         await settle(server)
-        screen, buttons = render(await server.messages(user), toast)
+        screen, buttons = render(await server.messages(chat), toast)
         write(screen)
         toast = None
         line = await read()
         if line is None or line.strip().lower() in ("q", "quit", "exit"):
             return
         choice = line.strip()
+        if choice in ("!team", "!applicant", "!group"):
+            chat = {"!team": COORDINATOR_ID, "!applicant": APPLICANT_ID, "!group": GROUP_CHAT_ID}[
+                choice
+            ]
+            user = chat if chat > 0 else user
+            if choice == "!team" and not enrolled:
+                enrolled = True
+                code = await coordination.create_invite("lead")
+                write(f"(an operator ran `python -m bot invite --role lead`: /enroll {code})")
+                await server.send_text(user, f"/enroll {code}", first_name="Lead")
+            if choice == "!group":
+                await server.send_group_text(
+                    GROUP_CHAT_ID,
+                    COORDINATOR_ID,
+                    "/queue",
+                    chat_type="supergroup",
+                    first_name="Lead",
+                )
+            continue
+        if chat < 0:
+            if choice:
+                await server.send_group_text(
+                    GROUP_CHAT_ID, COORDINATOR_ID, choice, chat_type="supergroup", first_name="Lead"
+                )
+            continue
         if choice.isdigit() and 1 <= int(choice) <= len(buttons):
             last = [m for m in await server.messages(user) if m.from_bot and m.buttons][-1]
             query = await server.press_button(user, last.message_id, buttons[int(choice) - 1])
@@ -117,7 +151,7 @@ async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], 
                 bot = asyncio.create_task(serve(runtime, stop))
                 try:
                     write(INTRO)
-                    await chat_loop(server, read, write)
+                    await chat_loop(server, runtime.coordination, read, write)
                 finally:
                     stop.set()
                     await bot

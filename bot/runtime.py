@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram.ext import Application
@@ -19,37 +19,73 @@ from bot.crypto import Argon2Cost, Vault
 from bot.i18n import Catalog
 from bot.intake.questionnaire import load_questionnaire
 from bot.logs import get_logger
+from bot.services.coordination import CoordinationService, CoordinationSettings
 from bot.services.intake import IntakeService, IntakeSettings
+from bot.services.outbox import Outbox, OutMessage
 from bot.store import Database, open_database
 from bot.transport.app import build_application
 from bot.transport.applicant import ApplicantHandlers
+from bot.transport.coordinator import CoordinatorHandlers, send_out
+from bot.transport.delivery import delete
 
 log = get_logger(__name__)
 
 PURGE_INTERVAL_SECONDS = 600.0
+DELETION_INTERVAL_SECONDS = 5.0
 
 
 @dataclass
-class Runtime:
+class Services:
+    """Everything but Telegram: what the operator's commands (invite, revoke…) work with."""
+
     config: Config
     db: Database
     vault: Vault
+    catalog: Catalog
     intake: IntakeService
+    coordination: CoordinationService
+    outbox: Outbox
+
+
+@dataclass
+class Runtime(Services):
     app: Application  # type: ignore[type-arg]
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(
+async def open_services(
     config: Config, *, clock: Callable[[], float] = time.time
-) -> AsyncIterator[Runtime]:
-    """Open the database and build the bot; closes both on exit, whatever happened."""
+) -> AsyncIterator[Services]:
+    """Open the database and build the services; closes the database on exit."""
     questionnaire = load_questionnaire(
         config.intake.questionnaire, languages=list(config.intake.languages)
     )
     catalog = Catalog(tuple(config.intake.languages))
     vault = Vault(config.security.master_key, previous=list(config.security.previous_master_keys))
+    argon2 = Argon2Cost(
+        iterations=config.security.argon2_iterations,
+        memory_kib=config.security.argon2_memory_kib,
+        lanes=config.security.argon2_lanes,
+    )
     db = await open_database(config.storage.database)
     try:
+        outbox = Outbox(db, vault, clock=clock)
+        coordination = CoordinationService(
+            db,
+            vault,
+            questionnaire,
+            catalog,
+            outbox,
+            CoordinationSettings(
+                group_chat_id=config.coordination.group_chat_id,
+                two_person_approval=config.coordination.two_person_approval,
+                case_view_ttl_seconds=config.coordination.case_view_ttl_seconds,
+                unlock_idle_seconds=config.coordination.unlock_idle_minutes * 60,
+                invite_ttl_seconds=config.coordination.invite_ttl_hours * 3600,
+                argon2=argon2,
+            ),
+            clock=clock,
+        )
         intake = IntakeService(
             db,
             vault,
@@ -59,32 +95,44 @@ async def open_runtime(
                 draft_ttl_seconds=config.intake.draft_ttl_hours * 3600,
                 max_text_length=config.intake.max_text_length,
                 status_attempts_per_hour=config.intake.status_attempts_per_hour,
-                argon2=Argon2Cost(
-                    iterations=config.security.argon2_iterations,
-                    memory_kib=config.security.argon2_memory_kib,
-                    lanes=config.security.argon2_lanes,
-                ),
+                argon2=argon2,
                 languages=tuple(config.intake.languages),
             ),
             clock=clock,
+            on_submit=coordination.on_submit,
+            relay=coordination,
         )
-        applicant = ApplicantHandlers(intake, catalog, config.intake.flood_messages_per_minute)
+        yield Services(config, db, vault, catalog, intake, coordination, outbox)
+    finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    config: Config, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Runtime]:
+    """The services plus the Telegram application around them."""
+    async with open_services(config, clock=clock) as services:
+        applicant = ApplicantHandlers(
+            services.intake, services.catalog, config.intake.flood_messages_per_minute
+        )
         app = build_application(
             token=config.telegram.token.get_secret_value(),
             base_url=config.telegram.base_url,
             applicant=applicant,
-            catalog=catalog,
+            coordinator=CoordinatorHandlers(services.coordination),
+            catalog=services.catalog,
             group_chat_id=config.coordination.group_chat_id,
         )
-        yield Runtime(config, db, vault, intake, app)
-    finally:
-        await db.close()
+        yield Runtime(**vars(services), app=app)
 
 
 async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
     """Long-poll Telegram until ``stop`` is set, then finish cleanly."""
     app = runtime.app
     async with app:
+        if app.post_init is not None:  # run_polling would call it; this manual start must too
+            await app.post_init(app)
         await app.start()
         updater = app.updater
         if updater is None:
@@ -101,22 +149,42 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             ],
         )
         log.info("bot_started", mode="polling")
-        purger = asyncio.create_task(_purge_forever(runtime))
+        bot = app.bot
+
+        async def send(chat_id: int, message: OutMessage) -> int:
+            return await send_out(bot, chat_id, message)
+
+        async def forget(chat_id: int, message_id: int) -> None:
+            await delete(bot, chat_id, [message_id])
+
+        workers = [
+            asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, runtime.intake.purge_expired)),
+            asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_sent)),
+            asyncio.create_task(
+                _every(
+                    DELETION_INTERVAL_SECONDS,
+                    lambda: runtime.coordination.run_due_deletions(forget),
+                )
+            ),
+        ]
         try:
             await stop.wait()
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            for worker in workers:
+                worker.cancel()
+            for worker in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await updater.stop()
             await app.stop()
     log.info("bot_stopped")
 
 
-async def _purge_forever(runtime: Runtime) -> None:
+async def _every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run a periodic job; one failed round is logged and the next one still runs."""
     while True:
         try:
-            await runtime.intake.purge_expired()
-        except Exception as exc:  # noqa: BLE001 - a failed purge must not stop the bot
-            log.error("purge_failed", error=type(exc).__name__)
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+            await job()
+        except Exception as exc:  # noqa: BLE001 - a failed round must not stop the bot
+            log.error("job_failed", error=type(exc).__name__)
+        await asyncio.sleep(seconds)

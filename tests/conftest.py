@@ -28,7 +28,9 @@ GROUP_CHAT_ID = -1_001_234_567_890
 QUIET = 0.2
 
 
-def write_config(folder: Path, base_url: str, extra: str = "") -> Path:
+def write_config(
+    folder: Path, base_url: str, extra: str = "", coordination_extra: str = ""
+) -> Path:
     """A config as an operator would write it, with cheap-but-real Argon2 for speed."""
     path = folder / "config.toml"
     path.write_text(
@@ -46,6 +48,8 @@ argon2_lanes = 1
 
 [coordination]
 group_chat_id = {GROUP_CHAT_ID}
+case_view_ttl_seconds = 10
+{coordination_extra}
 {extra}
 """,
         encoding="utf-8",
@@ -64,10 +68,14 @@ class RunningBot:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    server: DevServer, folder: Path, master_key: MasterKey, extra: str = ""
+    server: DevServer,
+    folder: Path,
+    master_key: MasterKey,
+    extra: str = "",
+    coordination_extra: str = "",
 ) -> AsyncIterator[RunningBot]:
     environ = {"BOT_TOKEN": server.token, "BOT_MASTER_KEY": master_key.to_text()}
-    config = load_config(write_config(folder, server.base_url, extra), environ)
+    config = load_config(write_config(folder, server.base_url, extra, coordination_extra), environ)
     stop = asyncio.Event()
     async with open_runtime(config) as runtime:
         task = asyncio.create_task(serve(runtime, stop))

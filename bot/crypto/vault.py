@@ -119,6 +119,15 @@ class Vault:
         )
         return (current, *others)
 
+    # -- keyed digests ---------------------------------------------------------------------------
+
+    def mac(self, data: bytes, *, purpose: str) -> bytes:
+        """HMAC-SHA256 under a per-purpose subkey: a digest nobody without the master key can
+        forge or test guesses against (audit chain links, invite code lookups)."""
+        digest = hmac.HMAC(hkdf(self._current._raw, "mac", purpose), hashes.SHA256())
+        digest.update(data)
+        return digest.finalize()
+
     # -- internals -----------------------------------------------------------------------------
 
     def _master_for(self, blob: bytes) -> MasterKey:

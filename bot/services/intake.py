@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 import aiosqlite
 
@@ -33,7 +34,7 @@ from bot.i18n import Catalog
 from bot.intake import engine
 from bot.intake.draft import Draft
 from bot.intake.engine import Context, Effect, Outcome
-from bot.intake.events import Button, Command, Event, Press, Reply, Unsupported
+from bot.intake.events import Button, Command, Event, Press, Reply, Text, Unsupported
 from bot.intake.questionnaire import Questionnaire
 from bot.logs import get_logger
 from bot.services.limits import AttemptLimiter
@@ -79,7 +80,17 @@ class Submission:
     triage: Mapping[str, object]
 
 
-SubmitHook = Callable[[Database, Submission], Awaitable[None]]
+SubmitHook = Callable[[aiosqlite.Connection, Submission], Awaitable[None]]
+
+
+class RelayDesk(Protocol):
+    """Where an applicant's answer to a question from the team goes (the coordination side)."""
+
+    async def start_reply(self, pseudonym: bytes, token: str) -> bool: ...
+
+    def awaiting_reply(self, pseudonym: bytes) -> bool: ...
+
+    async def deposit_reply(self, pseudonym: bytes, text: str) -> bool: ...
 
 
 @dataclass
@@ -110,6 +121,7 @@ class IntakeService:
         *,
         clock: Callable[[], float] = time.time,
         on_submit: SubmitHook | None = None,
+        relay: RelayDesk | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
@@ -118,6 +130,7 @@ class IntakeService:
         self.settings = settings
         self.clock = clock
         self.on_submit = on_submit
+        self.relay = relay
         self._locks: weakref.WeakValueDictionary[bytes, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -167,6 +180,9 @@ class IntakeService:
         if isinstance(event, Press) and event.data == "W:n":
             lang = await self._language(pseudonym, incoming)
             return Response(toast=self.catalog.text(lang, "kept"))
+        relayed = await self._relay(pseudonym, incoming)
+        if relayed is not None:
+            return relayed
 
         now = self._now()
         loaded = await self._load(pseudonym, now)
@@ -193,6 +209,39 @@ class IntakeService:
             return await self._clearing(pseudonym, incoming, outcome.replies, outcome.toast)
         delete = (incoming.message_id,) if _is_media(event) and incoming.message_id else ()
         return Response(outcome.replies, outcome.toast, delete=delete)
+
+    async def _relay(self, pseudonym: bytes, incoming: Incoming) -> Response | None:
+        """An answer to a question the team relayed: it goes into the case, not the draft."""
+        event, relay = incoming.event, self.relay
+        if relay is None:
+            return None
+        if isinstance(event, Press) and event.data.startswith("Q:"):
+            lang = await self._language(pseudonym, incoming)
+            if await relay.start_reply(pseudonym, event.data[2:]):
+                return Response((Reply(self.catalog.text(lang, "reply_prompt")),))
+            return Response(toast=self.catalog.text(lang, "stale_button"))
+        if isinstance(event, Text) and relay.awaiting_reply(pseudonym):
+            lang = await self._language(pseudonym, incoming)
+            limit = self.settings.max_text_length
+            if len(event.text) > limit:
+                note = self.catalog.text(lang, "too_long", max=limit, length=len(event.text))
+                return Response((Reply(note),))
+            await relay.deposit_reply(pseudonym, event.text)
+            gone = (incoming.message_id,) if incoming.message_id is not None else ()
+            return Response((Reply(self.catalog.text(lang, "reply_thanks")),), delete=gone)
+        return None
+
+    async def note_sent(self, chat_id: int, message_id: int) -> None:
+        """A message the outbox sent to an applicant joins the chat's trace, so it can be wiped."""
+        if chat_id <= 0:
+            return
+        pseudonym = self.vault.pseudonym(chat_id)  # a private chat's id is the user's id
+        async with self._locks.setdefault(pseudonym, asyncio.Lock()):
+            now = self._now()
+            trace = await self._trace(pseudonym, now)
+            trace.add(message_id, now)
+            async with self.db.transaction() as conn:
+                await self._save_trace(conn, pseudonym, trace)
 
     async def _clearing(
         self,
@@ -311,9 +360,9 @@ class IntakeService:
                 ),
                 now=now,
             )
+            if self.on_submit is not None:
+                await self.on_submit(conn, Submission(case_id, code, key, triage))
         log.info("case_submitted", case_code=code)
-        if self.on_submit is not None:
-            await self.on_submit(self.db, Submission(case_id, code, key, triage))
         lang = draft.language
         receipt = f"{code}-{secret}"
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,17 +50,20 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        # Updates are handled concurrently on one connection: one transaction at a time.
+        self._writing = asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            await self.conn.rollback()
-            raise
-        else:
-            await self.conn.commit()
+        async with self._writing:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.rollback()
+                raise
+            else:
+                await self.conn.commit()
 
     async def schema_version(self) -> int:
         async with self.conn.execute("PRAGMA user_version") as cur:
@@ -88,7 +92,11 @@ async def open_database(path: Path, *, migrate: bool = True) -> Database:
         await conn.execute(pragma)
     db = Database(conn, path)
     if migrate:
-        await apply_migrations(db)
+        try:
+            await apply_migrations(db)
+        except BaseException:
+            await conn.close()  # an open connection's thread would keep the process alive
+            raise
     return db
 
 

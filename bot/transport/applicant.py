@@ -47,6 +47,9 @@ class ApplicantHandlers:
         query = update.callback_query
         if query is None or query.message is None:
             return
+        if query.message.chat.type != "private":
+            await query.answer()  # no buttons of ours live outside private chats
+            return
         await self._run(
             update,
             context,

@@ -1,0 +1,184 @@
+"""Who may run which coordinator command, on which case, where, and with what unlocked.
+
+The table is data so a test can enumerate every command, role, relation and chat and compare it
+with an expectation written out independently. ``decide`` answers in a fixed order: whether the
+command exists for this person at all comes first, so anyone without a role (an applicant, a
+stranger, a revoked coordinator) learns nothing, not even that the command exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal
+
+Role = Literal["coordinator", "lead"]
+Relation = Literal["assignee", "other", "unclaimed", "none"]
+
+ROLES: frozenset[str] = frozenset({"coordinator", "lead"})
+CASE_RELATIONS: frozenset[str] = frozenset({"assignee", "other", "unclaimed"})
+
+
+class Denied(StrEnum):
+    """Why a command was refused. ``UNKNOWN`` must be answered exactly like an unknown command."""
+
+    UNKNOWN = "unknown"
+    ROLE = "role"
+    RELATION = "relation"
+    PRIVATE_ONLY = "private_only"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table. ``relations`` maps each allowed role to the relations it may act
+    in; a command that takes no case allows only the relation ``"none"``."""
+
+    roles: frozenset[str]
+    relations: Mapping[str, frozenset[str]]
+    private_only: bool
+    needs_unlock: bool
+    takes_case: bool
+
+    def allows(self, role: str, relation: str) -> bool:
+        return role in self.roles and relation in self.relations.get(role, frozenset())
+
+
+_BOTH = frozenset({"coordinator", "lead"})
+_LEAD = frozenset({"lead"})
+_NONE = frozenset({"none"})
+_ASSIGNEE = frozenset({"assignee"})
+_CLAIMED = frozenset({"assignee", "other"})
+_ANY = CASE_RELATIONS
+
+
+def _rule(
+    roles: frozenset[str],
+    coordinator: frozenset[str],
+    lead: frozenset[str],
+    *,
+    private_only: bool = False,
+    needs_unlock: bool = False,
+) -> Rule:
+    given = {"coordinator": coordinator, "lead": lead}
+    relations = MappingProxyType({role: given[role] for role in sorted(roles)})
+    takes_case = any(allowed & CASE_RELATIONS for allowed in relations.values())
+    return Rule(roles, relations, private_only, needs_unlock, takes_case)
+
+
+def _everyone(
+    relations: frozenset[str], *, private_only: bool = False, needs_unlock: bool = False
+) -> Rule:
+    """Coordinators and leads alike, in the same relations."""
+    return _rule(_BOTH, relations, relations, private_only=private_only, needs_unlock=needs_unlock)
+
+
+def _lead_wider(
+    coordinator: frozenset[str],
+    lead: frozenset[str] = _ANY,
+    *,
+    private_only: bool = False,
+    needs_unlock: bool = False,
+) -> Rule:
+    """Both roles, but a lead may act on cases a coordinator may not."""
+    return _rule(_BOTH, coordinator, lead, private_only=private_only, needs_unlock=needs_unlock)
+
+
+def _lead_only(
+    relations: frozenset[str], *, private_only: bool = False, needs_unlock: bool = False
+) -> Rule:
+    return _rule(
+        _LEAD, frozenset(), relations, private_only=private_only, needs_unlock=needs_unlock
+    )
+
+
+PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
+    {
+        "queue": _everyone(_NONE),
+        "stats": _everyone(_NONE),
+        "claim": _everyone(frozenset({"unclaimed"})),
+        "release": _lead_wider(_ASSIGNEE, _CLAIMED),
+        "reassign": _lead_wider(_ASSIGNEE, _CLAIMED),
+        "show": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
+        "note": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
+        "ask": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
+        "flag": _everyone(_ANY),
+        # The assignee makes the first approval; "other" lets a second coordinator confirm.
+        # Which of the two a given approval is, and whether it is allowed, is approval.py's call.
+        "approve": _everyone(_CLAIMED),
+        "reject": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
+        "handoff": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
+        "close": _lead_wider(_ASSIGNEE),
+        "purge": _lead_only(_ANY, private_only=True),
+        "grant": _lead_only(_NONE, private_only=True, needs_unlock=True),
+        "revoke": _lead_only(_NONE, private_only=True),
+        "audit": _lead_only(_NONE, private_only=True),
+        "unlock": _everyone(_NONE, private_only=True),
+        "lock": _everyone(_NONE),
+        "help": _everyone(_NONE),
+    }
+)
+
+# The order a command menu lists them in: daily work first, key handling, then the lead's tools.
+COORDINATOR_COMMANDS: tuple[str, ...] = (
+    "queue",
+    "claim",
+    "show",
+    "note",
+    "ask",
+    "flag",
+    "approve",
+    "reject",
+    "handoff",
+    "close",
+    "release",
+    "reassign",
+    "stats",
+    "unlock",
+    "lock",
+    "help",
+    "purge",
+    "grant",
+    "revoke",
+    "audit",
+)
+
+LEAD_ONLY: frozenset[str] = frozenset(
+    name for name, rule in PERMISSIONS.items() if rule.roles == _LEAD
+)
+
+
+def commands_for(role: str | None) -> tuple[str, ...]:
+    """The menu for ``role``, in menu order; empty for anyone without a role."""
+    if role is None or role not in ROLES:
+        return ()
+    return tuple(name for name in COORDINATOR_COMMANDS if role in PERMISSIONS[name].roles)
+
+
+def relation_of(actor_id: str, assignee_id: str | None) -> Relation:
+    """How the actor stands to a case; commands without a case use ``"none"`` instead."""
+    if assignee_id is None:
+        return "unclaimed"
+    return "assignee" if actor_id == assignee_id else "other"
+
+
+def decide(
+    command: str, role: str | None, relation: str, *, private_chat: bool, unlocked: bool
+) -> Denied | None:
+    """``None`` if allowed, else the first reason in the order: unknown, role, private chat,
+    relation, locked. Private chat comes before relation so that a group never learns, from a
+    different refusal, who holds which case."""
+    rule = PERMISSIONS.get(command)
+    if rule is None or role is None or role not in ROLES:
+        return Denied.UNKNOWN
+    if role not in rule.roles:
+        return Denied.ROLE
+    if rule.private_only and not private_chat:
+        return Denied.PRIVATE_ONLY
+    if not rule.allows(role, relation):
+        return Denied.RELATION
+    if rule.needs_unlock and not unlocked:
+        return Denied.LOCKED
+    return None

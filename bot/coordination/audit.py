@@ -1,0 +1,209 @@
+"""The append-only audit log as a hash chain: each entry's hash is a keyed MAC over its own
+fields and the previous entry's hash.
+
+Editing, forging, reordering or removing an entry breaks the chain at that entry, and since the
+MAC key lives in the crypto layer (passed in here as ``mac``), someone with only the database
+cannot rebuild a consistent chain. One change the chain cannot show on its own is removing the
+newest entries: what remains is still a valid, shorter chain. To catch that, the caller keeps the
+head (last seq, last hash) somewhere the log's rows are not, and passes it to ``verify_chain``.
+
+Entries hold no case content: an actor is a coordinator's public handle or ``operator`` or
+``system``, an action is one word from ``AUDIT_ACTIONS``, and a case appears only by its code.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+GENESIS = "0" * 64
+MAC_BYTES = 32
+
+AUDIT_ACTIONS: frozenset[str] = frozenset(
+    {
+        "enrolled",
+        "unlocked",
+        "unlock_failed",
+        "locked",
+        "claimed",
+        "released",
+        "reassigned",
+        "shown",
+        "noted",
+        "asked",
+        "answered",
+        "flagged",
+        "approved",
+        "approval_pending",
+        "rejected",
+        "handed_off",
+        "closed",
+        "purged",
+        "granted",
+        "revoked",
+        "invited",
+        "submitted",
+        "sealed",
+        "shredded",
+    }
+)
+
+# Short ASCII tokens only, so nothing a person wrote can ride along in an actor or a case code.
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+Mac = Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: int
+    actor: str
+    action: str
+    case_code: str | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """``checked`` counts the entries that verified before the first problem (all, if ok);
+    ``seq`` is where the chain broke."""
+
+    ok: bool
+    checked: int
+    problem: str | None
+    seq: int | None
+
+
+def entry_payload(
+    seq: int, at: int, actor: str, action: str, case_code: str | None, prev_hash: str
+) -> bytes:
+    """One byte string per entry and one entry per byte string: JSON with sorted keys, fixed
+    separators and ASCII escapes, so no choice of field values can collide with another."""
+    fields = {
+        "v": 1,
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "case": case_code,
+        "prev": prev_hash,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode(
+        "ascii"
+    )
+
+
+def seal_entry(
+    *,
+    seq: int,
+    at: int,
+    actor: str,
+    action: str,
+    case_code: str | None,
+    prev_hash: str,
+    mac: Mac,
+) -> AuditEntry:
+    """A new entry linked to ``prev_hash``; raises ValueError for anything that is not an audit
+    record (an unknown action, free text as an actor or code, a malformed link)."""
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise ValueError("audit seq must be a positive integer")
+    if isinstance(at, bool) or not isinstance(at, int) or at < 0:
+        raise ValueError("audit time must be a non-negative integer")
+    if not _TOKEN.fullmatch(actor):
+        raise ValueError("audit actor must be a handle, 'operator' or 'system'")
+    if case_code is not None and not _TOKEN.fullmatch(case_code):
+        raise ValueError("audit case code must be a short code")
+    if not _HASH.fullmatch(prev_hash):
+        raise ValueError("audit prev_hash must be 64 lower-case hex digits")
+    payload = entry_payload(seq, at, actor, action, case_code, prev_hash)
+    return AuditEntry(seq, at, actor, action, case_code, prev_hash, _digest(mac, payload))
+
+
+def verify_chain(
+    entries: Sequence[AuditEntry],
+    mac: Mac,
+    *,
+    start: tuple[int, str] | None = None,
+    head: tuple[int, str] | None = None,
+) -> ChainReport:
+    """Walk the chain in the order given and stop at the first problem.
+
+    ``start`` is (first seq, its prev_hash) for a log whose oldest entries were pruned; without
+    it the log must begin at seq 1 linked to ``GENESIS``. ``head`` is (last seq, last hash) as
+    recorded outside the log; with it, entries removed from the end are found too.
+    """
+    first_seq, prev_hash = start if start is not None else (1, GENESIS)
+    expected = first_seq
+    present = {entry.seq for entry in entries}
+    for checked, entry in enumerate(entries):
+        problem = _seq_problem(entry.seq, expected, present)
+        if problem is None and not _same(entry.prev_hash, prev_hash):
+            problem = f"entry {expected} does not link to the entry before it (prev_hash mismatch)"
+        if problem is None:
+            payload = entry_payload(
+                entry.seq, entry.at, entry.actor, entry.action, entry.case_code, entry.prev_hash
+            )
+            if not _same(entry.hash, _digest(mac, payload)):
+                problem = f"entry {expected} does not match its hash (edited or forged)"
+        if problem is not None:
+            return ChainReport(ok=False, checked=checked, problem=problem, seq=expected)
+        prev_hash = entry.hash
+        expected += 1
+    if head is not None:
+        broken = _head_problem(head, expected - 1, prev_hash)
+        if broken is not None:
+            problem, seq = broken
+            return ChainReport(ok=False, checked=len(entries), problem=problem, seq=seq)
+    return ChainReport(ok=True, checked=len(entries), problem=None, seq=None)
+
+
+def _seq_problem(seq: int, expected: int, present: set[int]) -> str | None:
+    if seq == expected:
+        return None
+    if seq < expected:
+        return f"entry {seq} appears again where entry {expected} should be"
+    if expected not in present:
+        return f"entry {expected} is missing (entry {seq} comes next)"
+    return f"entry {expected} is out of order (entry {seq} is in its place)"
+
+
+def _head_problem(head: tuple[int, str], last_seq: int, last_hash: str) -> tuple[str, int] | None:
+    head_seq, head_hash = head
+    if last_seq < head_seq:
+        first_missing = last_seq + 1
+        if first_missing == head_seq:
+            return f"entry {head_seq} is missing (the log ends at {last_seq})", head_seq
+        return (
+            f"entries {first_missing} to {head_seq} are missing (the log ends at {last_seq})",
+            first_missing,
+        )
+    if last_seq > head_seq:
+        first_extra = head_seq + 1
+        if first_extra == last_seq:
+            return f"entry {first_extra} goes past the recorded head at {head_seq}", first_extra
+        return (
+            f"entries {first_extra} to {last_seq} go past the recorded head at {head_seq}",
+            first_extra,
+        )
+    if not _same(last_hash, head_hash):
+        return f"entry {head_seq} does not match the recorded head hash", head_seq
+    return None
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def _digest(mac: Mac, payload: bytes) -> str:
+    digest = mac(payload)
+    if len(digest) != MAC_BYTES:
+        raise ValueError(f"audit mac must return {MAC_BYTES} bytes")
+    return digest.hex()

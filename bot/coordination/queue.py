@@ -1,0 +1,114 @@
+"""The coordinators' queue: which case needs someone first, in lines that say nothing about it.
+
+Only the triage answers of the default questionnaire are read (``status``, ``danger``, ``safe``),
+and only compared with their fixed option ids, so nothing an applicant wrote can reach a queue
+line or a group notice even if an operator marks other questions as triage. The notice's first
+line shows in notifications on coordinators' phones, so it is neutral: a code and triage words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.coordination.states import CaseState, state_word
+
+SEPARATOR = " · "
+
+# Bits, so each signal outranks every combination of the ones below it.
+_IN_DANGER = 16
+_NOT_SAFE = 8
+_LEFT = 4
+_FLAGGED = 2
+_UNCLAIMED = 1
+
+_MINUTE = 60
+_HOUR = 60 * _MINUTE
+_DAY = 24 * _HOUR
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    code: str
+    state: CaseState
+    submitted_at: int
+    assignee_handle: str | None
+    triage: Mapping[str, object]
+    flagged: bool
+
+
+def priority(item: QueueItem) -> int:
+    """Higher is more urgent: in danger, then not in a safe place, then already left (and so
+    missed), then flagged; among equals an unclaimed case comes before a claimed one."""
+    triage = item.triage
+    score = 0
+    if triage.get("danger") == "yes":
+        score |= _IN_DANGER
+    if triage.get("safe") == "no":
+        score |= _NOT_SAFE
+    if triage.get("status") == "left":
+        score |= _LEFT
+    if item.flagged:
+        score |= _FLAGGED
+    if item.assignee_handle is None:
+        score |= _UNCLAIMED
+    return score
+
+
+def order(items: Iterable[QueueItem]) -> list[QueueItem]:
+    """Most urgent first; among equals the one waiting longest, then by code for a stable list."""
+    return sorted(items, key=lambda item: (-priority(item), item.submitted_at, item.code))
+
+
+def triage_words(triage: Mapping[str, object], *, flagged: bool = False) -> list[str]:
+    """Fixed words for the triage answers, most urgent first; never an answer's own text."""
+    words: list[str] = []
+    if triage.get("danger") == "yes":
+        words.append("in danger")
+    if triage.get("safe") == "no":
+        words.append("not safe")
+    status = triage.get("status")
+    if status == "left":
+        words.append("left")
+    elif status == "still_there":
+        words.append("still there")
+    if flagged:
+        words.append("flagged")
+    return words
+
+
+def format_waiting(seconds: int) -> str:
+    """A rough age ("3 min", "5 h", "2 d"), rounded down; the queue needs no more precision."""
+    seconds = max(0, seconds)
+    if seconds < _MINUTE:
+        return "<1 min"
+    if seconds < _HOUR:
+        return f"{seconds // _MINUTE} min"
+    if seconds < _DAY:
+        return f"{seconds // _HOUR} h"
+    return f"{seconds // _DAY} d"
+
+
+def queue_lines(items: Sequence[QueueItem], *, now: int) -> list[str]:
+    """One line per case, in the order given (pass it through ``order`` first), such as
+    ``K7QX · claimed · in danger, still there · waiting 3 h · C-7K3Q``."""
+    return [_line(item, now) for item in items]
+
+
+def notice_text(code: str, triage: Mapping[str, object], *, flagged: bool = False) -> str:
+    """The group notice for a new case, e.g. ``New case K7QX · triage: in danger``."""
+    words = triage_words(triage, flagged=flagged)
+    return f"New case {code}{SEPARATOR}triage: {', '.join(words) or 'none'}"
+
+
+def _line(item: QueueItem, now: int) -> str:
+    words = triage_words(item.triage, flagged=item.flagged)
+    return SEPARATOR.join(
+        (
+            item.code,
+            state_word(item.state),
+            ", ".join(words) or "no triage",
+            f"waiting {format_waiting(now - item.submitted_at)}",
+            item.assignee_handle or "unclaimed",
+        )
+    )

@@ -1,0 +1,935 @@
+"""The coordinators' side: enrolment, unlocking, the queue, vetting, relays and the audit log.
+
+Rules (who may do what, which state follows which) live in ``bot.coordination`` as plain
+Python; this service applies them to rows, keys and the outbox. Anything that must reach
+someone else (a group notice, a question for an applicant) is queued in the same transaction
+as the change behind it.
+
+Someone who is not an active coordinator gets ``None`` back for every admin command, and the
+transport answers them exactly as it answers any unknown command: nothing reveals that admin
+commands exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.coordination import (
+    Action,
+    ApprovalRefused,
+    AuditEntry,
+    CaseState,
+    ChainReport,
+    Denied,
+    IllegalTransition,
+    QueueItem,
+    approve,
+    decide,
+    notice_text,
+    order,
+    passphrase_problem,
+    priority,
+    queue_lines,
+    relation_of,
+    seal_entry,
+    transition,
+    verify_chain,
+)
+from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS
+from bot.crypto import (
+    ALPHABET,
+    Argon2Cost,
+    CaseKey,
+    CoordinatorKeys,
+    CryptoError,
+    DecryptionError,
+    UnlockedKey,
+    Vault,
+    WrongPassphrase,
+    canonical_code,
+    new_case_dropbox,
+    open_case_dropbox,
+    seal,
+    seal_case_key,
+    unlock,
+)
+from bot.i18n import Catalog
+from bot.intake.events import Button, Reply
+from bot.intake.questionnaire import Questionnaire
+from bot.logs import get_logger
+from bot.services.case_view import render_case
+from bot.services.intake import Submission
+from bot.services.keyring import KeyRing
+from bot.services.limits import AttemptLimiter
+from bot.services.outbox import Outbox, OutMessage
+from bot.store import Database
+from bot.store import cases as case_store
+from bot.store import coordination as store
+from bot.text import normalize_input
+
+log = get_logger(__name__)
+
+PENDING_SECONDS = 300
+WRONG_PASSPHRASE_DELAY = 2.0
+INVITE_BYTES = 16
+
+
+@dataclass(frozen=True)
+class CoordinationSettings:
+    group_chat_id: int
+    two_person_approval: bool = False
+    case_view_ttl_seconds: int = 300
+    unlock_idle_seconds: int = 900
+    invite_ttl_seconds: int = 48 * 3600
+    argon2: Argon2Cost | None = None
+
+
+@dataclass(frozen=True)
+class CoordIncoming:
+    """A message in a private chat or the coordinators' group, as the transport saw it."""
+
+    user_id: int
+    chat_id: int
+    private: bool
+    message_id: int
+    text: str
+    command: str | None = None
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class CoordResponse:
+    """``delete`` goes first (a passphrase must vanish at once); ``expire`` marks replies
+    that show case content, to be deleted after the configured time."""
+
+    replies: tuple[Reply, ...] = ()
+    delete: tuple[int, ...] = ()
+    expire: bool = False
+    menu: tuple[str, ...] = ()  # commands to show in this chat's menu from now on
+
+
+@dataclass(frozen=True)
+class _Pending:
+    kind: str  # "enroll" or "unlock"
+    expires: float
+    role: str = ""
+    code: str = ""
+
+
+def _say(*lines: str, protect: bool = False) -> CoordResponse:
+    return CoordResponse((Reply("\n".join(lines), protect=protect),))
+
+
+class CoordinationService:
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        questionnaire: Questionnaire,
+        catalog: Catalog,
+        outbox: Outbox,
+        settings: CoordinationSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.vault = vault
+        self.questionnaire = questionnaire
+        self.catalog = catalog
+        self.outbox = outbox
+        self.settings = settings
+        self.clock = clock
+        self.keys = KeyRing(settings.unlock_idle_seconds)
+        self._pending: dict[bytes, _Pending] = {}
+        self._unlock_limiter = AttemptLimiter(5, 900.0)
+        self._awaiting_reply: dict[bytes, tuple[str, float]] = {}
+
+    # --- operator side (CLI) ---------------------------------------------------------------
+
+    async def create_invite(self, role: str) -> str:
+        """A one-time code for ``/enroll``; only its keyed digest is stored."""
+        if role not in ("coordinator", "lead"):
+            raise ValueError("role must be coordinator or lead")
+        code = canonical_code("".join(secrets.choice(ALPHABET) for _ in range(20)))
+        now = self._now()
+        async with self.db.transaction() as conn:
+            await store.add_invite(
+                conn,
+                code_hash=self._digest(code, "invite"),
+                role=role,
+                now=now,
+                expires_at=now + self.settings.invite_ttl_seconds,
+            )
+            await self._audit(conn, "operator", "invited", None)
+        return code
+
+    async def revoke(self, handle: str, *, actor: str = "operator") -> int | None:
+        """Remove a coordinator; their sealed copies go, so their key opens nothing any more."""
+        async with self.db.transaction() as conn:
+            row = await store.coordinator_by_handle(conn, handle)
+            if row is None or row.status != "active":
+                return None
+            removed = await store.revoke_coordinator(conn, row.id, now=self._now())
+            await self._audit(conn, actor, "revoked", None)
+        self.keys.forget(row.id)
+        log.info("coordinator_revoked", count=removed)
+        return removed
+
+    async def verify_audit(self) -> ChainReport:
+        rows = await store.audit_entries(self.db.conn)
+        entries = [AuditEntry(*row) for row in rows]
+        head = await store.audit_head(self.db.conn)
+        return verify_chain(entries, self._audit_mac, head=head if head[0] else None)
+
+    # --- case views vanish after a while --------------------------------------------------
+
+    async def schedule_deletion(self, chat_id: int, message_ids: list[int]) -> None:
+        delete_at = self._now() + self.settings.case_view_ttl_seconds
+        async with self.db.transaction() as conn:
+            for message_id in message_ids:
+                await store.schedule_deletion(
+                    conn,
+                    chat=self.vault.seal_local(
+                        str(chat_id).encode(), purpose="deletion", context="chat"
+                    ),
+                    message_id=message_id,
+                    delete_at=delete_at,
+                )
+
+    async def run_due_deletions(self, delete: Callable[[int, int], Awaitable[None]]) -> int:
+        done = 0
+        for deletion_id, chat, message_id in await store.due_deletions(
+            self.db.conn, now=self._now()
+        ):
+            chat_id = int(self.vault.open_local(chat, purpose="deletion", context="chat"))
+            await delete(chat_id, message_id)
+            async with self.db.transaction() as conn:
+                await store.forget_deletion(conn, deletion_id)
+            done += 1
+        self.keys.sweep(self.clock())
+        return done
+
+    # --- submissions ------------------------------------------------------------------------
+
+    async def on_submit(self, conn: aiosqlite.Connection, sub: Submission) -> None:
+        """Inside the submission's transaction: seal the case to the team, tell the group."""
+        item = QueueItem(sub.code, CaseState.SUBMITTED, self._now(), None, sub.triage, False)
+        await store.set_priority(conn, sub.case_id, priority(item))
+        dropbox = new_case_dropbox(sub.case_key, case_id=sub.case_id)
+        await store.set_dropbox(
+            conn, sub.case_id, dropbox.public_key, dropbox.protected_private_key
+        )
+        team = await store.active_coordinators(conn)
+        if team:
+            await self._seal_to(conn, sub.case_id, sub.case_key, team)
+            await store.drop_wrapped_key(conn, sub.case_id)
+        await self._audit(conn, "system", "submitted", sub.code)
+        await self.outbox.put(
+            conn, self.settings.group_chat_id, OutMessage(notice_text(sub.code, sub.triage))
+        )
+
+    async def _seal_to(
+        self,
+        conn: aiosqlite.Connection,
+        case_id: str,
+        key: CaseKey,
+        team: list[store.CoordinatorRow],
+    ) -> None:
+        sealed = {c.id: seal_case_key(key, c.public_key, case_id=case_id) for c in team}
+        await store.add_case_keys(conn, case_id, sealed)
+
+    # --- relays: an applicant answers a question from the team -------------------------------
+
+    async def start_reply(self, pseudonym: bytes, token: str) -> bool:
+        case_id = await store.open_relay(self.db.conn, self._digest(token, "relay"))
+        if case_id is None:
+            return False
+        self._awaiting_reply[pseudonym] = (token, self.clock() + PENDING_SECONDS)
+        return True
+
+    def awaiting_reply(self, pseudonym: bytes) -> bool:
+        waiting = self._awaiting_reply.get(pseudonym)
+        if waiting is None:
+            return False
+        if waiting[1] < self.clock():
+            del self._awaiting_reply[pseudonym]
+            return False
+        return True
+
+    async def deposit_reply(self, pseudonym: bytes, text: str) -> bool:
+        """Seal the answer to the case's own public key: the bot cannot read it back."""
+        token, _ = self._awaiting_reply.pop(pseudonym, ("", 0.0))
+        token_hash = self._digest(token, "relay")
+        now = self._now()
+        stored = normalize_input(text)
+        async with self.db.transaction() as conn:
+            case_id = await store.open_relay(conn, token_hash)
+            dropbox = await store.get_dropbox(conn, case_id) if case_id else None
+            if case_id is None or dropbox is None:
+                return False
+            body = json.dumps({"at": now, "text": stored.text, "uncertain": stored.uncertain})
+            await store.add_inbox(
+                conn, case_id, seal(body.encode(), dropbox[0], context=case_id), now=now
+            )
+            await store.answer_relay(conn, token_hash, now=now)
+            work = await self._work_by_id(conn, case_id)
+            await self._audit(conn, "system", "answered", work.code if work else None)
+            if work is not None and work.assignee is not None:
+                await self._notify(
+                    conn,
+                    work.assignee,
+                    f"Case {work.code}: the applicant answered. /show {work.code}",
+                )
+        return True
+
+    # --- coordinator messages ----------------------------------------------------------------
+
+    async def handle(self, inc: CoordIncoming) -> CoordResponse | None:
+        pseudonym = self.vault.pseudonym(inc.user_id)
+        pending = self._pending.get(pseudonym)
+        if pending is not None and inc.private and inc.command is None:
+            del self._pending[pseudonym]
+            if pending.expires >= self.clock():
+                return await self._secret(inc, pseudonym, pending)
+            return CoordResponse(delete=(inc.message_id,))
+        if inc.command is None:
+            return None
+        me = await store.coordinator_by_pseudonym(self.db.conn, pseudonym)
+        if me is not None and me.status != "active":
+            me = None
+        if inc.command == "enroll" and inc.private and me is None:
+            return await self._enroll_start(inc, pseudonym)
+        role = me.role if me is not None else None
+        rule = PERMISSIONS.get(inc.command)
+        if me is None or rule is None:
+            return None
+        work: store.WorkRow | None = None
+        arg = inc.arg
+        if rule.takes_case:
+            code_text, _, arg = inc.arg.strip().partition(" ")
+            code = canonical_code(code_text) if code_text else ""
+            work = await store.work_row_by_code(self.db.conn, code) if code else None
+            if work is None:
+                return _say(f"No case {code_text or '(give a case code)'}.")
+        relation = relation_of(me.id, work.assignee) if work else "none"
+        unlocked = self.keys.get(me.id, self.clock()) is not None
+        denied = decide(inc.command, role, relation, private_chat=inc.private, unlocked=unlocked)
+        if denied is Denied.UNKNOWN:
+            return None
+        if denied is not None:
+            return _say(_DENIED[denied])
+        handler = getattr(self, f"_cmd_{inc.command}")
+        try:
+            result: CoordResponse = await handler(me, inc, work, arg.strip())
+        except IllegalTransition as exc:
+            return _say(str(exc))
+        except ApprovalRefused as exc:
+            return _say(str(exc))
+        return result
+
+    # --- enrolment and unlocking ---------------------------------------------------------------
+
+    async def _enroll_start(self, inc: CoordIncoming, pseudonym: bytes) -> CoordResponse | None:
+        code = canonical_code(inc.arg) if inc.arg.strip() else ""
+        if not code:
+            return None
+        async with self.db.transaction() as conn:
+            role = await store.take_invite(conn, self._digest(code, "invite"), now=self._now())
+        if role is None:
+            return None  # a wrong code looks exactly like an unknown command
+        self._pending[pseudonym] = _Pending("enroll", self.clock() + PENDING_SECONDS, role, code)
+        return CoordResponse(
+            (
+                Reply(
+                    "Welcome. Choose a passphrase and send it as your next message.\n"
+                    "It is deleted from this chat at once. At least 12 characters; "
+                    "a few words work "
+                    "well. Without it nobody, not even you, can read a case.",
+                ),
+            ),
+            delete=(inc.message_id,),
+        )
+
+    async def _secret(
+        self, inc: CoordIncoming, pseudonym: bytes, pending: _Pending
+    ) -> CoordResponse:
+        passphrase = inc.text
+        gone = (inc.message_id,)
+        if pending.kind == "enroll":
+            problem = passphrase_problem(passphrase, forbidden=(pending.code,))
+            if problem is not None:
+                self._pending[pseudonym] = pending
+                return CoordResponse((Reply(_PASSPHRASE_PROBLEMS[problem]),), delete=gone)
+            return await self._enroll_finish(inc, pseudonym, pending.role, passphrase)
+        me = await store.coordinator_by_pseudonym(self.db.conn, pseudonym)
+        if me is None or me.status != "active":
+            return CoordResponse(delete=gone)
+        if not self._unlock_limiter.allow(me.id, self.clock()):
+            return CoordResponse((Reply("Too many attempts. Try again later."),), delete=gone)
+        try:
+            key = await asyncio.to_thread(unlock, me.protected_private_key, passphrase)
+        except (WrongPassphrase, DecryptionError):
+            await asyncio.sleep(WRONG_PASSPHRASE_DELAY)
+            async with self.db.transaction() as conn:
+                await self._audit(conn, me.handle, "unlock_failed", None)
+            return CoordResponse((Reply("That passphrase does not open your key."),), delete=gone)
+        self._unlock_limiter.forgive(me.id)
+        self.keys.hold(me.id, key, self.clock())
+        async with self.db.transaction() as conn:
+            await self._audit(conn, me.handle, "unlocked", None)
+        minutes = self.settings.unlock_idle_seconds // 60
+        return CoordResponse(
+            (
+                Reply(
+                    f"Unlocked. Your key is forgotten after {minutes} idle minutes, or with /lock."
+                ),
+            ),
+            delete=gone,
+        )
+
+    async def _enroll_finish(
+        self, inc: CoordIncoming, pseudonym: bytes, role: str, passphrase: str
+    ) -> CoordResponse:
+        cost = self.settings.argon2
+        made = await asyncio.to_thread(
+            CoordinatorKeys.create, passphrase, **({"cost": cost} if cost else {})
+        )
+        coordinator_id = secrets.token_hex(16)
+        now = self._now()
+        async with self.db.transaction() as conn:
+            handle = _new_handle()
+            while await store.handle_in_use(conn, handle):
+                handle = _new_handle()
+            await store.add_coordinator(
+                conn,
+                id=coordinator_id,
+                handle=handle,
+                pseudonym=pseudonym,
+                chat=self.vault.seal_local(
+                    str(inc.chat_id).encode(), purpose="coordinator-chat", context=coordinator_id
+                ),
+                role=role,
+                public_key=made.public_key,
+                protected_private_key=made.protected_private_key,
+                now=now,
+            )
+            await self._audit(conn, handle, "enrolled", None)
+            sealed = await self._seal_waiting_cases(conn)
+        log.info("coordinator_enrolled", role=role, count=sealed)
+        lines = [
+            f"You are enrolled as {role} {handle}.",
+            "Send /unlock with your passphrase to read cases; /help lists your commands.",
+        ]
+        if sealed:
+            lines.append(f"{sealed} waiting case(s) are now sealed to your key.")
+        return CoordResponse(
+            (Reply("\n".join(lines)),), delete=(inc.message_id,), menu=commands_for(role)
+        )
+
+    async def _seal_waiting_cases(self, conn: aiosqlite.Connection) -> int:
+        """Cases sent while nobody was enrolled leave the master key once somebody is."""
+        team = await store.active_coordinators(conn)
+        waiting = await store.unsealed_case_ids(conn)
+        for case_id in waiting:
+            case = await case_store.get_case(conn, case_id)
+            if case is None or case.wrapped_key is None:
+                continue
+            key = self.vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
+            await self._seal_to(conn, case_id, key, team)
+            await store.drop_wrapped_key(conn, case_id)
+            await self._audit(conn, "system", "sealed", case.code)
+        return len(waiting)
+
+    # --- commands ---------------------------------------------------------------------------------
+
+    async def _cmd_help(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
+        names = commands_for(me.role)
+        return _say(f"You are {me.role} {me.handle}. Commands:", " ".join(f"/{c}" for c in names))
+
+    async def _cmd_unlock(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, *_: object
+    ) -> CoordResponse:
+        pseudonym = self.vault.pseudonym(inc.user_id)
+        self._pending[pseudonym] = _Pending("unlock", self.clock() + PENDING_SECONDS)
+        return CoordResponse(
+            (Reply("Send your passphrase as the next message. It is deleted at once."),),
+            delete=(inc.message_id,),
+        )
+
+    async def _cmd_lock(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
+        self.keys.forget(me.id)
+        async with self.db.transaction() as conn:
+            await self._audit(conn, me.handle, "locked", None)
+        return _say("Locked.")
+
+    async def _cmd_queue(self, *_: object) -> CoordResponse:
+        items = [self._queue_item(row) for row in await store.open_work(self.db.conn)]
+        if not items:
+            return _say("The queue is empty.")
+        return _say("Open cases:", *queue_lines(order(items), now=self._now()))
+
+    async def _cmd_stats(self, *_: object) -> CoordResponse:
+        rows = await store.counts_by_state_and_week(self.db.conn)
+        if not rows:
+            return _say("No cases yet.")
+        return _say(
+            "Cases by state and week:", *(f"{week}  {state}: {n}" for state, week, n in rows)
+        )
+
+    async def _cmd_claim(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
+    ) -> CoordResponse:
+        await self._move(me, work, Action.CLAIM, assignee=me.id, audit="claimed")
+        return _say(f"Case {work.code} is yours. /show {work.code} in a private chat to read it.")
+
+    async def _cmd_release(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
+    ) -> CoordResponse:
+        await self._move(me, work, Action.RELEASE, assignee=None, audit="released")
+        return _say(f"Case {work.code} is back in the queue.")
+
+    async def _cmd_reassign(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
+    ) -> CoordResponse:
+        target = await store.coordinator_by_handle(self.db.conn, arg.strip().lstrip("@").upper())
+        if target is None or target.status != "active":
+            return _say("No active coordinator by that name.")
+        await self._move(
+            me,
+            work,
+            Action.REASSIGN,
+            assignee=target.id,
+            audit="reassigned",
+            notify=(target.id, f"Case {work.code} was assigned to you."),
+        )
+        return _say(f"Case {work.code} is now with {target.handle}.")
+
+    async def _cmd_flag(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
+    ) -> CoordResponse:
+        async with self.db.transaction() as conn:
+            await store.set_flagged(conn, work.case_id, True, now=self._now())
+            await self._audit(conn, me.handle, "flagged", work.code)
+        return _say(f"Case {work.code} is flagged: approving it will take two coordinators.")
+
+    async def _cmd_approve(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
+    ) -> CoordResponse:
+        result = approve(
+            actor_id=me.id,
+            assignee_id=work.assignee,
+            pending_by=work.pending_approval_by,
+            two_person=self.settings.two_person_approval,
+            flagged=work.flagged,
+        )
+        if not result.complete:
+            transition(
+                CaseState(work.status), Action.APPROVE
+            )  # refuse early if it cannot be approved
+            async with self.db.transaction() as conn:
+                await store.set_state(
+                    conn,
+                    work.case_id,
+                    status=work.status,
+                    assignee=work.assignee,
+                    pending_approval_by=me.id,
+                    now=self._now(),
+                )
+                await self._audit(conn, me.handle, "approval_pending", work.code)
+                await self.outbox.put(
+                    conn,
+                    self.settings.group_chat_id,
+                    OutMessage(
+                        f"Case {work.code} needs a second coordinator to confirm: "
+                        f"/approve {work.code}"
+                    ),
+                )
+            return _say(f"Approval of {work.code} recorded; a second coordinator must confirm.")
+        await self._move(me, work, Action.APPROVE, assignee=work.assignee, audit="approved")
+        return _say(f"Case {work.code} is approved. /handoff {work.code} <next step> when ready.")
+
+    async def _cmd_close(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
+    ) -> CoordResponse:
+        await self._move(me, work, Action.CLOSE, assignee=work.assignee, audit="closed")
+        return _say(f"Case {work.code} is closed.")
+
+    async def _cmd_show(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
+    ) -> CoordResponse:
+        opened = await self._open(me, work)
+        if opened is None:
+            return _say(f"Your key does not open {work.code}. A lead can /grant you access.")
+        key, fields = opened
+        inbox = await self._inbox(work.case_id, key)
+        text = render_case(
+            code=work.code,
+            status=work.status,
+            submitted_at=work.submitted_at,
+            fields=fields,
+            inbox=inbox,
+            questionnaire=self.questionnaire,
+            catalog=self.catalog,
+        )
+        async with self.db.transaction() as conn:
+            await self._audit(conn, me.handle, "shown", work.code)
+        return CoordResponse((Reply(text, protect=True),), expire=True)
+
+    async def _cmd_note(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
+    ) -> CoordResponse:
+        if not arg:
+            return _say("Write the note after the code: /note CODE text")
+        opened = await self._open(me, work)
+        if opened is None:
+            return _say(f"Your key does not open {work.code}.")
+        key, fields = opened
+        await self._add_entry(me, work, key, fields, "note", arg, audit="noted")
+        return CoordResponse((Reply(f"Note saved to {work.code}."),), delete=(inc.message_id,))
+
+    async def _cmd_ask(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
+    ) -> CoordResponse:
+        if not arg:
+            return _say("Write the question after the code: /ask CODE question")
+        opened = await self._open(me, work)
+        if opened is None:
+            return _say(f"Your key does not open {work.code}.")
+        key, fields = opened
+        chat_id = int(fields["chat_id"])
+        lang = fields.get("language", b"en").decode()
+        token = secrets.token_urlsafe(16)
+        message = OutMessage(
+            self.catalog.text(lang, "team_message", text=arg),
+            ((Button(self.catalog.text(lang, "reply"), f"Q:{token}"),),),
+            protect=True,
+        )
+        async with self.db.transaction() as conn:
+            await store.add_relay(
+                conn, token_hash=self._digest(token, "relay"), case_id=work.case_id, now=self._now()
+            )
+            await self._write_entry(conn, me, work, key, fields, "ask", arg)
+            await self._audit(conn, me.handle, "asked", work.code)
+            await self.outbox.put(conn, chat_id, message)
+        return CoordResponse(
+            (Reply(f"Question sent for {work.code}, as from “the team”."),),
+            delete=(inc.message_id,),
+        )
+
+    async def _cmd_reject(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
+    ) -> CoordResponse:
+        opened = await self._open(me, work)
+        if opened is None:
+            return _say(f"Your key does not open {work.code}.")
+        key, fields = opened
+        chat_id = int(fields["chat_id"])
+        lang = fields.get("language", b"en").decode()
+        new_state = transition(CaseState(work.status), Action.REJECT)
+        decision = json.dumps({"at": self._now(), "by": me.handle, "text": arg or "(no reason)"})
+        async with self.db.transaction() as conn:
+            await self._write_fields(conn, work.case_id, key, {"decision": decision.encode()})
+            await store.set_state(
+                conn,
+                work.case_id,
+                status=new_state.value,
+                assignee=work.assignee,
+                pending_approval_by=None,
+                now=self._now(),
+            )
+            await self._audit(conn, me.handle, "rejected", work.code)
+            await self.outbox.put(
+                conn, chat_id, OutMessage(self.catalog.text(lang, "decision_rejected"))
+            )
+        return CoordResponse(
+            (Reply(f"Case {work.code} is rejected; the applicant got a neutral message."),),
+            delete=(inc.message_id,),
+        )
+
+    async def _cmd_handoff(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
+    ) -> CoordResponse:
+        if not arg:
+            return _say("Write the next step for the applicant after the code: /handoff CODE text")
+        opened = await self._open(me, work)
+        if opened is None:
+            return _say(f"Your key does not open {work.code}.")
+        key, fields = opened
+        new_state = transition(CaseState(work.status), Action.HANDOFF)
+        chat_id = int(fields["chat_id"])
+        lang = fields.get("language", b"en").decode()
+        phrase = fields["verification_phrase"].decode()
+        record = json.dumps({"at": self._now(), "by": me.handle, "text": arg})
+        async with self.db.transaction() as conn:
+            await self._write_fields(conn, work.case_id, key, {"handoff": record.encode()})
+            await store.set_state(
+                conn,
+                work.case_id,
+                status=new_state.value,
+                assignee=work.assignee,
+                pending_approval_by=None,
+                now=self._now(),
+            )
+            await self._audit(conn, me.handle, "handed_off", work.code)
+            await self.outbox.put(
+                conn,
+                chat_id,
+                OutMessage(
+                    self.catalog.text(lang, "next_step", text=arg, phrase=phrase), protect=True
+                ),
+            )
+        return CoordResponse(
+            (
+                Reply(
+                    f"Case {work.code} is handed off. When you first reach the applicant, say:\n\n"
+                    f"{phrase}\n\nThat is how they know you are the real team.",
+                    protect=True,
+                ),
+            ),
+            delete=(inc.message_id,),
+            expire=True,
+        )
+
+    async def _cmd_purge(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
+    ) -> CoordResponse:
+        async with self.db.transaction() as conn:
+            await store.shred_case(conn, work.case_id)
+            await self._audit(conn, me.handle, "purged", work.code)
+        await self.db.checkpoint()
+        return _say(f"Case {work.code} is shredded: its keys are gone, so no copy can be read.")
+
+    async def _cmd_grant(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: object, arg: str
+    ) -> CoordResponse:
+        target = await store.coordinator_by_handle(self.db.conn, arg.strip().lstrip("@").upper())
+        lead_key = self.keys.get(me.id, self.clock())
+        if target is None or target.status != "active" or lead_key is None:
+            return _say("No active coordinator by that name.")
+        granted = 0
+        async with self.db.transaction() as conn:
+            for case_id in await store.cases_sealed_to(conn, me.id):
+                sealed = await store.case_key_for(conn, case_id, me.id)
+                if sealed is None or await store.case_key_for(conn, case_id, target.id):
+                    continue
+                key = lead_key.open_case_key(sealed, case_id=case_id)
+                await store.add_case_keys(
+                    conn,
+                    case_id,
+                    {target.id: seal_case_key(key, target.public_key, case_id=case_id)},
+                )
+                granted += 1
+            await self._audit(conn, me.handle, "granted", None)
+        return _say(f"{target.handle} can now open {granted} more case(s).")
+
+    async def _cmd_revoke(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: object, arg: str
+    ) -> CoordResponse:
+        handle = arg.strip().lstrip("@").upper()
+        if handle == me.handle:
+            return _say("You cannot revoke yourself; ask another lead or the operator.")
+        removed = await self.revoke(handle, actor=me.handle)
+        if removed is None:
+            return _say("No active coordinator by that name.")
+        return _say(f"{handle} is revoked; {removed} sealed case key(s) were destroyed.")
+
+    async def _cmd_audit(self, *_: object) -> CoordResponse:
+        report = await self.verify_audit()
+        rows = await store.audit_entries(self.db.conn, limit=20, newest_first=True)
+        lines = [
+            f"Audit chain: {'intact' if report.ok else 'BROKEN: ' + (report.problem or '')} "
+            f"({report.checked} entries)"
+        ]
+        for seq, at, actor, action, code, _prev, _hash in rows:
+            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(at))
+            lines.append(f"#{seq} {when} {actor} {action} {code or ''}".rstrip())
+        return _say(*lines)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def _move(
+        self,
+        me: store.CoordinatorRow,
+        work: store.WorkRow,
+        action: Action,
+        *,
+        assignee: str | None,
+        audit: str,
+        notify: tuple[str, str] | None = None,
+    ) -> None:
+        new_state = transition(CaseState(work.status), action)
+        async with self.db.transaction() as conn:
+            await store.set_state(
+                conn,
+                work.case_id,
+                status=new_state.value,
+                assignee=assignee,
+                pending_approval_by=None,
+                now=self._now(),
+            )
+            await self._audit(conn, me.handle, audit, work.code)
+            if notify is not None:
+                await self._notify(conn, *notify)
+
+    async def _open(
+        self, me: store.CoordinatorRow, work: store.WorkRow
+    ) -> tuple[CaseKey, dict[str, bytes]] | None:
+        key_of_mine = self.keys.get(me.id, self.clock())
+        sealed = await store.case_key_for(self.db.conn, work.case_id, me.id)
+        if key_of_mine is None or sealed is None:
+            return None
+        try:
+            key = key_of_mine.open_case_key(sealed, case_id=work.case_id)
+        except CryptoError:
+            return None
+        encrypted = await case_store.read_fields(self.db.conn, work.case_id)
+        fields = {n: key.decrypt(v, case_id=work.case_id, field=n) for n, v in encrypted.items()}
+        return key, fields
+
+    async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str]]:
+        dropbox = await store.get_dropbox(self.db.conn, case_id)
+        if dropbox is None:
+            return []
+        private = open_case_dropbox(key, dropbox[1], case_id=case_id)
+        answers = []
+        for _id, sealed, _at in await store.inbox(self.db.conn, case_id):
+            data = json.loads(private.open_sealed(sealed, context=case_id))
+            flag = " ⚠ encoding uncertain" if data.get("uncertain") else ""
+            answers.append((int(data["at"]), data["text"] + flag))
+        return answers
+
+    async def _add_entry(
+        self,
+        me: store.CoordinatorRow,
+        work: store.WorkRow,
+        key: CaseKey,
+        fields: Mapping[str, bytes],
+        kind: str,
+        text: str,
+        *,
+        audit: str,
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await self._write_entry(conn, me, work, key, fields, kind, text)
+            await self._audit(conn, me.handle, audit, work.code)
+
+    async def _write_entry(
+        self,
+        conn: aiosqlite.Connection,
+        me: store.CoordinatorRow,
+        work: store.WorkRow,
+        key: CaseKey,
+        fields: Mapping[str, bytes],
+        kind: str,
+        text: str,
+    ) -> None:
+        n = 1 + sum(1 for name in fields if name.startswith(kind + ":"))
+        body = json.dumps({"at": self._now(), "by": me.handle, "text": text}).encode()
+        await self._write_fields(conn, work.case_id, key, {f"{kind}:{n:04d}": body})
+
+    async def _write_fields(
+        self, conn: aiosqlite.Connection, case_id: str, key: CaseKey, plain: Mapping[str, bytes]
+    ) -> None:
+        sealed = {n: key.encrypt(v, case_id=case_id, field=n) for n, v in plain.items()}
+        await case_store.write_fields(conn, case_id, sealed, now=self._now())
+
+    async def _notify(self, conn: aiosqlite.Connection, coordinator_id: str, text: str) -> None:
+        row = await store.coordinator_by_id(conn, coordinator_id)
+        if row is None or row.status != "active":
+            return
+        chat = self.vault.open_local(row.chat, purpose="coordinator-chat", context=row.id)
+        await self.outbox.put(conn, int(chat), OutMessage(text))
+
+    async def _work_by_id(self, conn: aiosqlite.Connection, case_id: str) -> store.WorkRow | None:
+        case = await case_store.get_case(conn, case_id)
+        return await store.work_row_by_code(conn, case.code) if case and case.code else None
+
+    def _queue_item(self, row: store.WorkRow) -> QueueItem:
+        triage: Mapping[str, object] = {}
+        if row.triage is not None:
+            try:
+                triage = json.loads(
+                    self.vault.open_local(row.triage, purpose="triage", context=row.case_id)
+                )
+            except DecryptionError:
+                triage = {}
+        return QueueItem(
+            row.code,
+            CaseState(row.status),
+            row.submitted_at or 0,
+            row.assignee_handle,
+            triage,
+            row.flagged,
+        )
+
+    async def _audit(
+        self, conn: aiosqlite.Connection, actor: str, action: str, case_code: str | None
+    ) -> None:
+        seq, prev = await store.audit_head(conn)
+        entry = seal_entry(
+            seq=seq + 1,
+            at=self._now(),
+            actor=actor,
+            action=action,
+            case_code=case_code,
+            prev_hash=prev,
+            mac=self._audit_mac,
+        )
+        await store.append_audit(
+            conn,
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            case_code=entry.case_code,
+            prev_hash=entry.prev_hash,
+            hash=entry.hash,
+        )
+
+    def _audit_mac(self, payload: bytes) -> bytes:
+        return self.vault.mac(payload, purpose="audit")
+
+    def _digest(self, text: str, purpose: str) -> str:
+        return self.vault.mac(text.encode(), purpose=purpose).hex()
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+
+def commands_for(role: str) -> tuple[str, ...]:
+    return tuple(c for c in COORDINATOR_COMMANDS if role in PERMISSIONS[c].roles)
+
+
+def _new_handle() -> str:
+    return "C-" + "".join(secrets.choice(ALPHABET) for _ in range(4))
+
+
+_DENIED = {
+    Denied.ROLE: "Only a lead can do that.",
+    Denied.RELATION: (
+        "That case is not yours to act on. /claim it first, or ask its holder or a lead."
+    ),
+    Denied.PRIVATE_ONLY: "Do that in your private chat with the bot, never in the group.",
+    Denied.LOCKED: "Your key is locked. Send /unlock first.",
+}
+
+_PASSPHRASE_PROBLEMS = {
+    "too_short": "Too short: use at least 12 characters. Send another passphrase.",
+    "too_simple": "Too easy to guess. Send another passphrase (a few unrelated words work well).",
+    "contains_code": "Do not reuse the invite code. Send another passphrase.",
+}
+
+__all__ = [
+    "CoordIncoming",
+    "CoordResponse",
+    "CoordinationService",
+    "CoordinationSettings",
+    "UnlockedKey",
+]

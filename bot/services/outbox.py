@@ -1,0 +1,119 @@
+"""Messages that must not be lost: written in the transaction that causes them, sent later.
+
+A case notice or a relayed question is committed together with the change behind it, then a
+worker sends it and deletes the row once Telegram accepts. A crash between the commit and the
+send only delays the message; the row is still there after a restart. Chat ids and texts are
+sealed under a master-derived key like everything else a person wrote or is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.crypto import DecryptionError, Vault
+from bot.intake.events import Button, Keyboard
+from bot.logs import get_logger
+from bot.store import Database
+from bot.store import coordination as store
+
+log = get_logger(__name__)
+
+MAX_BACKOFF_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    text: str
+    buttons: Keyboard = ()
+    protect: bool = False
+
+    def dump(self) -> bytes:
+        rows = [[[b.label, b.data] for b in row] for row in self.buttons]
+        return json.dumps({"t": self.text, "b": rows, "p": self.protect}).encode()
+
+    @classmethod
+    def load(cls, raw: bytes) -> OutMessage:
+        data = json.loads(raw)
+        buttons = tuple(tuple(Button(label, value) for label, value in row) for row in data["b"])
+        return cls(data["t"], buttons, bool(data["p"]))
+
+
+class DeliveryFailed(Exception):
+    """The transport could not hand the message to Telegram; ``retry_after`` is Telegram's ask."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+Send = Callable[[int, OutMessage], Awaitable[int]]
+Sent = Callable[[int, int], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(self, db: Database, vault: Vault, *, clock: Callable[[], float] = time.time):
+        self.db = db
+        self.vault = vault
+        self.clock = clock
+        self.wake = asyncio.Event()
+
+    async def put(self, conn: aiosqlite.Connection, chat_id: int, message: OutMessage) -> None:
+        """Queue a message inside the caller's transaction."""
+        await store.enqueue(
+            conn,
+            chat=self.vault.seal_local(str(chat_id).encode(), purpose="outbox", context="chat"),
+            body=self.vault.seal_local(message.dump(), purpose="outbox", context="body"),
+            now=int(self.clock()),
+        )
+        self.wake.set()
+
+    async def flush(self, send: Send, on_sent: Sent | None = None) -> int:
+        """Try every due message once; returns how many Telegram accepted."""
+        now = int(self.clock())
+        sent = 0
+        for row in await store.due_messages(self.db.conn, now=now):
+            try:
+                chat_id = int(self.vault.open_local(row.chat, purpose="outbox", context="chat"))
+                message = OutMessage.load(
+                    self.vault.open_local(row.body, purpose="outbox", context="body")
+                )
+            except DecryptionError:
+                log.error("outbox_unreadable")
+                continue
+            try:
+                message_id = await send(chat_id, message)
+            except DeliveryFailed as failure:
+                delay = failure.retry_after or min(2 ** (row.attempts + 1), MAX_BACKOFF_SECONDS)
+                async with self.db.transaction() as conn:
+                    await store.mark_failed(
+                        conn, row.id, error=failure.reason, next_attempt_at=now + int(delay) + 1
+                    )
+                log.info("outbox_retry", attempt=row.attempts + 1, retry_after=int(delay))
+                if failure.retry_after:
+                    break  # Telegram asked the whole bot to wait
+                continue
+            async with self.db.transaction() as conn:
+                await store.mark_sent(conn, row.id)
+            sent += 1
+            if on_sent is not None:
+                await on_sent(chat_id, message_id)
+        return sent
+
+    async def run(self, send: Send, on_sent: Sent | None = None, *, idle: float = 5.0) -> None:
+        """Send forever: at once when woken by a new message, else every ``idle`` seconds."""
+        while True:
+            self.wake.clear()
+            try:
+                await self.flush(send, on_sent)
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive one bad round
+                log.error("outbox_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=idle)

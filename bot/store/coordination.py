@@ -1,0 +1,599 @@
+"""Rows of the coordination side: coordinators, their copies of case keys, relays to applicants,
+the case workflow columns, the audit chain, the outbox and scheduled deletions.
+
+As in ``bot.store.cases``, every function takes an open connection so the caller owns the
+transaction: a state change, its audit entry and the notices it causes commit together or not
+at all. Anything a person wrote or who they are arrives here already sealed, as bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import aiosqlite
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first audit entry: the head of an empty chain."""
+
+OPEN_STATUSES = ("submitted", "claimed", "approved")
+
+_ERROR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,99}")
+
+
+# --- invites -----------------------------------------------------------------------------------
+
+
+async def add_invite(
+    conn: aiosqlite.Connection, *, code_hash: str, role: str, now: int, expires_at: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO invites (code_hash, role, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (code_hash, role, now, expires_at),
+    )
+
+
+async def take_invite(conn: aiosqlite.Connection, code_hash: str, *, now: int) -> str | None:
+    """The invite's role, spending it in the same statement so two redemptions cannot both win.
+
+    An invite expires at ``expires_at`` exactly; a used or unknown invite gives ``None``.
+    """
+    async with conn.execute(
+        "UPDATE invites SET used_at = ?"
+        " WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING role",
+        (now, code_hash, now),
+    ) as cur:
+        rows = list(await cur.fetchall())
+    return str(rows[0][0]) if rows else None
+
+
+async def delete_stale_invites(conn: aiosqlite.Connection, *, now: int) -> int:
+    """Drop invites that can no longer be taken, so old codes leave no trace beyond their use."""
+    cur = await conn.execute(
+        "DELETE FROM invites WHERE used_at IS NOT NULL OR expires_at <= ?", (now,)
+    )
+    return cur.rowcount
+
+
+# --- coordinators ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoordinatorRow:
+    id: str
+    handle: str
+    pseudonym: bytes
+    chat: bytes
+    role: str
+    public_key: bytes
+    protected_private_key: bytes
+    status: str
+    created_at: int
+    revoked_at: int | None
+
+
+_COORDINATOR_COLUMNS = (
+    "SELECT id, handle, pseudonym, chat, role, public_key, protected_private_key, status,"
+    " created_at, revoked_at FROM coordinators"
+)
+
+
+def _coordinator(row: sqlite3.Row) -> CoordinatorRow:
+    return CoordinatorRow(
+        id=str(row[0]),
+        handle=str(row[1]),
+        pseudonym=bytes(row[2]),
+        chat=bytes(row[3]),
+        role=str(row[4]),
+        public_key=bytes(row[5]),
+        protected_private_key=bytes(row[6]),
+        status=str(row[7]),
+        created_at=int(row[8]),
+        revoked_at=int(row[9]) if row[9] is not None else None,
+    )
+
+
+async def add_coordinator(
+    conn: aiosqlite.Connection,
+    *,
+    id: str,
+    handle: str,
+    pseudonym: bytes,
+    chat: bytes,
+    role: str,
+    public_key: bytes,
+    protected_private_key: bytes,
+    now: int,
+) -> None:
+    await conn.execute(
+        "INSERT INTO coordinators (id, handle, pseudonym, chat, role, public_key,"
+        " protected_private_key, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+        (id, handle, pseudonym, chat, role, public_key, protected_private_key, now),
+    )
+
+
+async def _one_coordinator(
+    conn: aiosqlite.Connection, query: str, value: str | bytes
+) -> CoordinatorRow | None:
+    async with conn.execute(query, (value,)) as cur:
+        row = await cur.fetchone()
+    return _coordinator(row) if row else None
+
+
+async def coordinator_by_pseudonym(
+    conn: aiosqlite.Connection, pseudonym: bytes
+) -> CoordinatorRow | None:
+    """Any status: a revoked coordinator is found, so the caller can refuse them as a stranger."""
+    return await _one_coordinator(conn, _COORDINATOR_COLUMNS + " WHERE pseudonym = ?", pseudonym)
+
+
+async def coordinator_by_handle(conn: aiosqlite.Connection, handle: str) -> CoordinatorRow | None:
+    return await _one_coordinator(conn, _COORDINATOR_COLUMNS + " WHERE handle = ?", handle)
+
+
+async def coordinator_by_id(
+    conn: aiosqlite.Connection,
+    id: str,
+) -> CoordinatorRow | None:
+    return await _one_coordinator(conn, _COORDINATOR_COLUMNS + " WHERE id = ?", id)
+
+
+async def active_coordinators(conn: aiosqlite.Connection) -> list[CoordinatorRow]:
+    async with conn.execute(
+        _COORDINATOR_COLUMNS + " WHERE status = 'active' ORDER BY created_at, id"
+    ) as cur:
+        return [_coordinator(row) async for row in cur]
+
+
+async def handle_in_use(conn: aiosqlite.Connection, handle: str) -> bool:
+    async with conn.execute("SELECT 1 FROM coordinators WHERE handle = ?", (handle,)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def revoke_coordinator(conn: aiosqlite.Connection, coordinator_id: str, *, now: int) -> int:
+    """Revoke, delete every sealed copy they hold, and let go of what they held.
+
+    Their cases lose their assignee (so a lead reassigns them) and any first approval they gave
+    is withdrawn: a revoked person may have been an infiltrator, and their half of a two-person
+    approval must not count. Returns the number of sealed copies deleted.
+    """
+    await conn.execute(
+        "UPDATE coordinators SET status = 'revoked', revoked_at = ?"
+        " WHERE id = ? AND status = 'active'",
+        (now, coordinator_id),
+    )
+    cur = await conn.execute("DELETE FROM case_keys WHERE coordinator_id = ?", (coordinator_id,))
+    removed = cur.rowcount
+    await conn.execute(
+        "UPDATE cases SET assignee = NULL, updated_at = ? WHERE assignee = ?",
+        (now, coordinator_id),
+    )
+    await conn.execute(
+        "UPDATE cases SET pending_approval_by = NULL, updated_at = ? WHERE pending_approval_by = ?",
+        (now, coordinator_id),
+    )
+    return removed
+
+
+# --- case keys ---------------------------------------------------------------------------------
+
+
+async def add_case_keys(
+    conn: aiosqlite.Connection, case_id: str, sealed: Mapping[str, bytes]
+) -> None:
+    """Store one sealed copy per coordinator id, replacing a copy they already had.
+
+    The schema refuses a copy for a coordinator who is not active (``sqlite3.IntegrityError``).
+    """
+    await conn.executemany(
+        "INSERT INTO case_keys (case_id, coordinator_id, sealed_key) VALUES (?, ?, ?)"
+        " ON CONFLICT (case_id, coordinator_id) DO UPDATE SET sealed_key = excluded.sealed_key",
+        [(case_id, coordinator_id, key) for coordinator_id, key in sealed.items()],
+    )
+
+
+async def case_key_for(
+    conn: aiosqlite.Connection, case_id: str, coordinator_id: str
+) -> bytes | None:
+    async with conn.execute(
+        "SELECT sealed_key FROM case_keys WHERE case_id = ? AND coordinator_id = ?",
+        (case_id, coordinator_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return bytes(row[0]) if row else None
+
+
+async def cases_sealed_to(conn: aiosqlite.Connection, coordinator_id: str) -> list[str]:
+    async with conn.execute(
+        "SELECT case_id FROM case_keys WHERE coordinator_id = ? ORDER BY case_id",
+        (coordinator_id,),
+    ) as cur:
+        return [str(row[0]) async for row in cur]
+
+
+async def unsealed_case_ids(conn: aiosqlite.Connection) -> list[str]:
+    """Submitted cases whose key is still under the master key: none should stay that way."""
+    async with conn.execute(
+        "SELECT id FROM cases WHERE status <> 'draft' AND wrapped_key IS NOT NULL"
+        " ORDER BY submitted_at, id"
+    ) as cur:
+        return [str(row[0]) async for row in cur]
+
+
+async def drop_wrapped_key(conn: aiosqlite.Connection, case_id: str) -> None:
+    """Destroy the master-key copy: from here on only a coordinator's private key opens the case."""
+    await conn.execute("UPDATE cases SET wrapped_key = NULL WHERE id = ?", (case_id,))
+
+
+async def holders(conn: aiosqlite.Connection, case_id: str) -> list[str]:
+    """Ids of the coordinators holding a sealed copy of the case key."""
+    async with conn.execute(
+        "SELECT coordinator_id FROM case_keys WHERE case_id = ? ORDER BY coordinator_id",
+        (case_id,),
+    ) as cur:
+        return [str(row[0]) async for row in cur]
+
+
+# --- dropbox and inbox -------------------------------------------------------------------------
+
+
+async def set_dropbox(
+    conn: aiosqlite.Connection, case_id: str, public_key: bytes, protected_private_key: bytes
+) -> None:
+    """Set once: replacing the key pair would strand whatever was already deposited, so a
+    second call raises ``sqlite3.IntegrityError``."""
+    await conn.execute(
+        "INSERT INTO case_dropbox (case_id, public_key, protected_private_key) VALUES (?, ?, ?)",
+        (case_id, public_key, protected_private_key),
+    )
+
+
+async def get_dropbox(conn: aiosqlite.Connection, case_id: str) -> tuple[bytes, bytes] | None:
+    """``(public_key, protected_private_key)`` of the case's dropbox."""
+    async with conn.execute(
+        "SELECT public_key, protected_private_key FROM case_dropbox WHERE case_id = ?",
+        (case_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return (bytes(row[0]), bytes(row[1])) if row else None
+
+
+async def add_inbox(conn: aiosqlite.Connection, case_id: str, sealed: bytes, *, now: int) -> int:
+    cur = await conn.execute(
+        "INSERT INTO case_inbox (case_id, sealed, created_at) VALUES (?, ?, ?)",
+        (case_id, sealed, now),
+    )
+    return _rowid(cur)
+
+
+async def inbox(conn: aiosqlite.Connection, case_id: str) -> list[tuple[int, bytes, int]]:
+    """``(id, sealed, created_at)`` of every deposited item, oldest first."""
+    async with conn.execute(
+        "SELECT id, sealed, created_at FROM case_inbox WHERE case_id = ? ORDER BY id", (case_id,)
+    ) as cur:
+        return [(int(row[0]), bytes(row[1]), int(row[2])) async for row in cur]
+
+
+async def drop_inbox(conn: aiosqlite.Connection, case_id: str, *, up_to: int) -> int:
+    """Delete the case's items with id <= ``up_to``, once they are folded into the case."""
+    cur = await conn.execute(
+        "DELETE FROM case_inbox WHERE case_id = ? AND id <= ?", (case_id, up_to)
+    )
+    return cur.rowcount
+
+
+# --- relays ------------------------------------------------------------------------------------
+
+
+async def add_relay(conn: aiosqlite.Connection, *, token_hash: str, case_id: str, now: int) -> None:
+    await conn.execute(
+        "INSERT INTO relays (token_hash, case_id, created_at) VALUES (?, ?, ?)",
+        (token_hash, case_id, now),
+    )
+
+
+async def open_relay(conn: aiosqlite.Connection, token_hash: str) -> str | None:
+    """The case id the relayed question belongs to, while it is still unanswered."""
+    async with conn.execute(
+        "SELECT case_id FROM relays WHERE token_hash = ? AND answered_at IS NULL", (token_hash,)
+    ) as cur:
+        row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
+async def answer_relay(conn: aiosqlite.Connection, token_hash: str, *, now: int) -> None:
+    await conn.execute(
+        "UPDATE relays SET answered_at = ? WHERE token_hash = ? AND answered_at IS NULL",
+        (now, token_hash),
+    )
+
+
+# --- case workflow -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    case_id: str
+    code: str
+    status: str
+    assignee: str | None
+    assignee_handle: str | None
+    flagged: bool
+    pending_approval_by: str | None
+    priority: int
+    submitted_at: int | None
+    triage: bytes | None
+
+
+_WORK_COLUMNS = (
+    "SELECT c.id, c.code, c.status, c.assignee, k.handle, c.flagged, c.pending_approval_by,"
+    " c.priority, c.submitted_at, c.triage"
+    " FROM cases AS c LEFT JOIN coordinators AS k ON k.id = c.assignee"
+)
+
+
+def _work(row: sqlite3.Row) -> WorkRow:
+    return WorkRow(
+        case_id=str(row[0]),
+        code=str(row[1]),
+        status=str(row[2]),
+        assignee=str(row[3]) if row[3] is not None else None,
+        assignee_handle=str(row[4]) if row[4] is not None else None,
+        flagged=bool(row[5]),
+        pending_approval_by=str(row[6]) if row[6] is not None else None,
+        priority=int(row[7]),
+        submitted_at=int(row[8]) if row[8] is not None else None,
+        triage=bytes(row[9]) if row[9] is not None else None,
+    )
+
+
+async def work_row_by_code(conn: aiosqlite.Connection, code: str) -> WorkRow | None:
+    """A submitted case by its public code; drafts are never found this way."""
+    async with conn.execute(
+        _WORK_COLUMNS + " WHERE c.code = ? AND c.status <> 'draft'", (code,)
+    ) as cur:
+        row = await cur.fetchone()
+    return _work(row) if row else None
+
+
+async def open_work(conn: aiosqlite.Connection) -> list[WorkRow]:
+    """Cases still being worked on, most urgent first, then oldest first."""
+    async with conn.execute(
+        _WORK_COLUMNS
+        + " WHERE c.status IN (?, ?, ?) ORDER BY c.priority DESC, c.submitted_at, c.code",
+        OPEN_STATUSES,
+    ) as cur:
+        return [_work(row) async for row in cur]
+
+
+async def set_state(
+    conn: aiosqlite.Connection,
+    case_id: str,
+    *,
+    status: str,
+    assignee: str | None,
+    pending_approval_by: str | None,
+    now: int,
+) -> None:
+    """Write the outcome of a transition the coordination rules already allowed; a draft is
+    never touched, so a case cannot skip submission through here."""
+    await conn.execute(
+        "UPDATE cases SET status = ?, assignee = ?, pending_approval_by = ?, updated_at = ?"
+        " WHERE id = ? AND status <> 'draft'",
+        (status, assignee, pending_approval_by, now, case_id),
+    )
+
+
+async def set_flagged(conn: aiosqlite.Connection, case_id: str, flagged: bool, *, now: int) -> None:
+    await conn.execute(
+        "UPDATE cases SET flagged = ?, updated_at = ? WHERE id = ? AND status <> 'draft'",
+        (int(flagged), now, case_id),
+    )
+
+
+async def set_priority(conn: aiosqlite.Connection, case_id: str, priority: int) -> None:
+    await conn.execute(
+        "UPDATE cases SET priority = ? WHERE id = ? AND status <> 'draft'", (priority, case_id)
+    )
+
+
+async def counts_by_state_and_week(conn: aiosqlite.Connection) -> list[tuple[str, str, int]]:
+    """``(status, ISO week of submission such as "2026-W48", count)``, sorted by week then status.
+
+    Counts only: nothing that tells one case from another leaves this function. Weeks are UTC.
+    SQLite groups by day; the ISO week is computed here, since older SQLite lacks ``%G``/``%V``.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    async with conn.execute(
+        "SELECT status, date(submitted_at, 'unixepoch'), count(*) FROM cases"
+        " WHERE status <> 'draft' AND submitted_at IS NOT NULL GROUP BY 1, 2"
+    ) as cur:
+        async for status, day, n in cur:
+            year, week, _ = date.fromisoformat(str(day)).isocalendar()
+            counts[(str(status), f"{year:04d}-W{week:02d}")] += int(n)
+    return sorted(
+        ((status, week, n) for (status, week), n in counts.items()), key=lambda t: (t[1], t[0])
+    )
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+AuditEntry = tuple[int, int, str, str, str | None, str, str]
+"""``(seq, at, actor, action, case_code, prev_hash, hash)``."""
+
+
+async def audit_head(conn: aiosqlite.Connection) -> tuple[int, str]:
+    """``(seq, hash)`` of the newest entry; ``(0, GENESIS_HASH)`` for an empty log."""
+    async with conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1") as cur:
+        row = await cur.fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+
+async def append_audit(
+    conn: aiosqlite.Connection,
+    *,
+    seq: int,
+    at: int,
+    actor: str,
+    action: str,
+    case_code: str | None,
+    prev_hash: str,
+    hash: str,
+) -> None:
+    """Append one entry that extends the chain at its head, and move the head with it.
+
+    Raises ``ValueError`` if ``seq`` is not the head's successor or ``prev_hash`` is not the
+    head's hash: two writers racing on the same head must not both append. Call it inside the
+    transaction that read the head, so the check and the write are one.
+    """
+    head_seq, head_hash = await audit_head(conn)
+    if seq != head_seq + 1:
+        raise ValueError(f"audit entry {seq} does not follow the head {head_seq}")
+    if prev_hash != head_hash:
+        raise ValueError(f"audit entry {seq} is not linked to the head's hash")
+    await conn.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, case_code, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (seq, at, actor, action, case_code, prev_hash, hash),
+    )
+    # Not an upsert: SQLite fires the insert trigger even when the row then conflicts.
+    cur = await conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, hash))
+    if cur.rowcount == 0:
+        await conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", (seq, hash))
+
+
+_AUDIT_COLUMNS = "SELECT seq, at, actor, action, case_code, prev_hash, hash FROM audit_log"
+_AUDIT_OLDEST_FIRST = _AUDIT_COLUMNS + " ORDER BY seq ASC LIMIT ?"
+_AUDIT_NEWEST_FIRST = _AUDIT_COLUMNS + " ORDER BY seq DESC LIMIT ?"
+
+
+async def audit_entries(
+    conn: aiosqlite.Connection, *, limit: int | None = None, newest_first: bool = False
+) -> list[AuditEntry]:
+    query = _AUDIT_NEWEST_FIRST if newest_first else _AUDIT_OLDEST_FIRST
+    async with conn.execute(query, (-1 if limit is None else limit,)) as cur:
+        return [
+            (
+                int(row[0]),
+                int(row[1]),
+                str(row[2]),
+                str(row[3]),
+                str(row[4]) if row[4] is not None else None,
+                str(row[5]),
+                str(row[6]),
+            )
+            async for row in cur
+        ]
+
+
+# --- outbox ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    chat: bytes
+    body: bytes
+    attempts: int
+    next_attempt_at: int
+
+
+async def enqueue(conn: aiosqlite.Connection, *, chat: bytes, body: bytes, now: int) -> int:
+    """Queue a sealed message for delivery now; returns its id."""
+    cur = await conn.execute(
+        "INSERT INTO outbox (chat, body, created_at, next_attempt_at) VALUES (?, ?, ?, ?)",
+        (chat, body, now, now),
+    )
+    return _rowid(cur)
+
+
+async def due_messages(conn: aiosqlite.Connection, *, now: int, limit: int = 50) -> list[OutboxRow]:
+    """Messages whose next attempt is due, in the order they were meant to go out."""
+    async with conn.execute(
+        "SELECT id, chat, body, attempts, next_attempt_at FROM outbox"
+        " WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        (now, limit),
+    ) as cur:
+        return [
+            OutboxRow(int(row[0]), bytes(row[1]), bytes(row[2]), int(row[3]), int(row[4]))
+            async for row in cur
+        ]
+
+
+async def mark_sent(conn: aiosqlite.Connection, message_id: int) -> None:
+    """Telegram accepted it: the sealed copy has no reason to stay on disk."""
+    await conn.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
+
+
+async def mark_failed(
+    conn: aiosqlite.Connection, message_id: int, *, error: str, next_attempt_at: int
+) -> None:
+    """Record a failed attempt and when to try again.
+
+    ``error`` must be an exception type name (``"TimedOut"``, ``"telegram.error.NetworkError"``):
+    an error's message can quote a chat id or text, so anything else raises ``ValueError``.
+    """
+    if not _ERROR_NAME.fullmatch(error):
+        raise ValueError("error must be an exception type name")
+    await conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+        " WHERE id = ?",
+        (error, next_attempt_at, message_id),
+    )
+
+
+async def outbox_depth(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("SELECT count(*) FROM outbox") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- scheduled deletions -----------------------------------------------------------------------
+
+
+async def schedule_deletion(
+    conn: aiosqlite.Connection, *, chat: bytes, message_id: int, delete_at: int
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO scheduled_deletions (chat, message_id, delete_at) VALUES (?, ?, ?)",
+        (chat, message_id, delete_at),
+    )
+    return _rowid(cur)
+
+
+async def due_deletions(conn: aiosqlite.Connection, *, now: int) -> list[tuple[int, bytes, int]]:
+    """``(id, chat, message_id)`` of messages whose time in a coordinator's chat is up."""
+    async with conn.execute(
+        "SELECT id, chat, message_id FROM scheduled_deletions WHERE delete_at <= ?"
+        " ORDER BY delete_at, id",
+        (now,),
+    ) as cur:
+        return [(int(row[0]), bytes(row[1]), int(row[2])) async for row in cur]
+
+
+async def forget_deletion(conn: aiosqlite.Connection, deletion_id: int) -> None:
+    await conn.execute("DELETE FROM scheduled_deletions WHERE id = ?", (deletion_id,))
+
+
+# --- shredding ---------------------------------------------------------------------------------
+
+
+async def shred_case(conn: aiosqlite.Connection, case_id: str) -> bool:
+    """Delete the case row; its fields, key copies, dropbox, inbox and relays go with it, so
+    any backup copy of the case is ciphertext nothing can open. True if the case existed."""
+    cur = await conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+    return cur.rowcount > 0
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _rowid(cur: aiosqlite.Cursor) -> int:
+    rowid = cur.lastrowid
+    if rowid is None:
+        raise RuntimeError("the insert produced no row id")
+    return rowid

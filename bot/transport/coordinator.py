@@ -1,0 +1,74 @@
+"""Handlers for coordinators: in their private chats and in the coordinators' group.
+
+They run before the applicant handlers. When the service answers ``None`` (the sender is no
+coordinator, or the command is not an admin command) the update falls through to the
+applicant side, which answers like any unknown command: nothing tells a stranger that admin
+commands exist.
+"""
+
+from __future__ import annotations
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
+from telegram.constants import ChatType
+from telegram.error import RetryAfter, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.logs import get_logger
+from bot.services.coordination import CoordinationService, CoordIncoming
+from bot.services.outbox import DeliveryFailed, OutMessage
+from bot.transport.delivery import delete, markup, send
+from bot.transport.updates import parse_command
+
+log = get_logger(__name__)
+
+
+class CoordinatorHandlers:
+    def __init__(self, service: CoordinationService) -> None:
+        self.service = service
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user, chat = update.message, update.effective_user, update.effective_chat
+        if message is None or user is None or chat is None or message.text is None:
+            return
+        if message.forward_origin is not None:
+            return
+        command = parse_command(message.text) if message.text.startswith("/") else None
+        incoming = CoordIncoming(
+            user_id=user.id,
+            chat_id=chat.id,
+            private=chat.type == ChatType.PRIVATE,
+            message_id=message.message_id,
+            text=message.text,
+            command=command.name if command else None,
+            arg=command.arg if command else "",
+        )
+        response = await self.service.handle(incoming)
+        if response is None:
+            return  # the applicant side answers, as for anyone
+        await delete(context.bot, chat.id, list(response.delete))
+        sent = [await send(context.bot, chat.id, reply) for reply in response.replies]
+        if response.expire and sent:
+            await self.service.schedule_deletion(chat.id, sent)
+        if response.menu:
+            commands = [BotCommand(c, c.replace("_", " ")) for c in response.menu]
+            await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat.id))
+        log.info("coordinator_update", command=incoming.command or "text")
+        raise ApplicationHandlerStop
+
+
+async def send_out(bot: Bot, chat_id: int, message: OutMessage) -> int:
+    """Hand one outbox message to Telegram, translating refusals for the outbox's retry."""
+    try:
+        sent = await bot.send_message(
+            chat_id,
+            message.text,
+            reply_markup=markup(message.buttons),
+            protect_content=message.protect,
+        )
+    except RetryAfter as exc:
+        retry = exc.retry_after
+        seconds = retry if isinstance(retry, int | float) else retry.total_seconds()
+        raise DeliveryFailed("RetryAfter", float(seconds)) from None
+    except TelegramError as exc:
+        raise DeliveryFailed(type(exc).__name__) from None
+    return sent.message_id

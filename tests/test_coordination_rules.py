@@ -1,0 +1,786 @@
+"""The pure coordination rules: case states, the access table, two-person approval, the audit
+chain, the passphrase policy and the queue. No Telegram, no database, no keys, no clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import itertools
+import unicodedata
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.coordination import (
+    AUDIT_ACTIONS,
+    COORDINATOR_COMMANDS,
+    GENESIS,
+    LEAD_ONLY,
+    MIN_LENGTH,
+    OPEN_STATES,
+    PERMISSIONS,
+    TRANSITIONS,
+    Action,
+    ApprovalRefused,
+    AuditEntry,
+    CaseState,
+    Denied,
+    IllegalTransition,
+    QueueItem,
+    allowed_actions,
+    approve,
+    commands_for,
+    decide,
+    entry_payload,
+    format_waiting,
+    notice_text,
+    order,
+    passphrase_problem,
+    priority,
+    queue_lines,
+    relation_of,
+    seal_entry,
+    transition,
+    verify_chain,
+)
+from bot.text import check_first_line
+
+S, A = CaseState, Action
+
+# -- case states ------------------------------------------------------------------------------
+
+# Written out from the coordination design, not read from the code under test.
+LEGAL: dict[tuple[CaseState, Action], CaseState] = {
+    (S.SUBMITTED, A.CLAIM): S.CLAIMED,
+    (S.CLAIMED, A.RELEASE): S.SUBMITTED,
+    (S.CLAIMED, A.REASSIGN): S.CLAIMED,
+    (S.CLAIMED, A.APPROVE): S.APPROVED,
+    (S.CLAIMED, A.REJECT): S.REJECTED,
+    (S.APPROVED, A.HANDOFF): S.HANDED_OFF,
+    (S.HANDED_OFF, A.CLOSE): S.CLOSED,
+    (S.REJECTED, A.CLOSE): S.CLOSED,
+}
+ALL_PAIRS = list(itertools.product(CaseState, Action))
+ILLEGAL = [pair for pair in ALL_PAIRS if pair not in LEGAL]
+DONE = {
+    A.CLAIM: "claimed",
+    A.RELEASE: "released",
+    A.REASSIGN: "reassigned",
+    A.APPROVE: "approved",
+    A.REJECT: "rejected",
+    A.HANDOFF: "handed off",
+    A.CLOSE: "closed",
+}
+
+
+def test_enum_values_are_the_stored_words() -> None:
+    assert [s.value for s in CaseState] == [
+        "submitted",
+        "claimed",
+        "approved",
+        "rejected",
+        "handed_off",
+        "closed",
+    ]
+    assert {a.value for a in Action} == {a.name.lower() for a in Action}
+
+
+def test_the_table_is_exactly_the_designed_graph() -> None:
+    assert dict(TRANSITIONS) == LEGAL
+    assert len(ILLEGAL) == len(ALL_PAIRS) - len(LEGAL) == 6 * 7 - 8
+
+
+@pytest.mark.parametrize(("state", "action"), list(LEGAL))
+def test_every_legal_move(state: CaseState, action: Action) -> None:
+    assert transition(state, action) is LEGAL[(state, action)]
+    assert action in allowed_actions(state)
+
+
+@pytest.mark.parametrize(("state", "action"), ILLEGAL)
+def test_every_illegal_move_is_refused_clearly(state: CaseState, action: Action) -> None:
+    with pytest.raises(IllegalTransition) as caught:
+        transition(state, action)
+    assert caught.value.state is state
+    assert caught.value.action is action
+    word = state.value.replace("_", " ")
+    assert str(caught.value) == f"case is {word}; it cannot be {DONE[action]}"
+    assert action not in allowed_actions(state)
+
+
+def test_the_example_message() -> None:
+    with pytest.raises(IllegalTransition, match=r"^case is approved; it cannot be claimed$"):
+        transition(S.APPROVED, A.CLAIM)
+
+
+def test_closed_is_final_and_open_states_are_the_queue() -> None:
+    assert allowed_actions(S.CLOSED) == frozenset()
+    assert frozenset({S.SUBMITTED, S.CLAIMED, S.APPROVED}) == OPEN_STATES
+
+
+def _reachable_from_submitted() -> set[CaseState]:
+    seen, frontier = {S.SUBMITTED}, [S.SUBMITTED]
+    while frontier:
+        here = frontier.pop()
+        for (source, _action), target in LEGAL.items():
+            if source is here and target not in seen:
+                seen.add(target)
+                frontier.append(target)
+    return seen
+
+
+@given(st.lists(st.sampled_from(list(Action)), max_size=40))
+def test_any_sequence_of_actions_stays_on_the_graph(actions: list[Action]) -> None:
+    reachable = _reachable_from_submitted()
+    state = S.SUBMITTED
+    for action in actions:
+        try:
+            after = transition(state, action)
+        except IllegalTransition:
+            assert (state, action) not in LEGAL
+            continue
+        assert after is LEGAL[(state, action)]
+        assert after in reachable
+        state = after
+
+
+# -- the access table -------------------------------------------------------------------------
+
+# From the command table in the coordination design. Per command: the relations a coordinator
+# may act in (None: coordinators may not run it at all), the same for a lead, private chat only,
+# needs an unlocked key. "any" = assignee, other, unclaimed; commands without a case use "none".
+ANY = "assignee other unclaimed"
+EXPECTED: dict[str, tuple[str | None, str, bool, bool]] = {
+    "queue": ("none", "none", False, False),
+    "stats": ("none", "none", False, False),
+    "claim": ("unclaimed", "unclaimed", False, False),
+    "release": ("assignee", "assignee other", False, False),
+    "reassign": ("assignee", "assignee other", False, False),
+    "show": ("assignee", ANY, True, True),
+    "note": ("assignee", ANY, True, True),
+    "ask": ("assignee", "assignee", True, True),
+    "flag": (ANY, ANY, False, False),
+    "approve": ("assignee other", "assignee other", False, False),
+    "reject": ("assignee", ANY, True, True),
+    "handoff": ("assignee", "assignee", True, True),
+    "close": ("assignee", ANY, False, False),
+    "purge": (None, ANY, True, False),
+    "grant": (None, "none", True, True),
+    "revoke": (None, "none", True, False),
+    "audit": (None, "none", True, False),
+    "unlock": ("none", "none", True, False),
+    "lock": ("none", "none", False, False),
+    "help": ("none", "none", False, False),
+}
+ROLES_TRIED: tuple[str | None, ...] = (None, "coordinator", "lead")
+RELATIONS = ("assignee", "other", "unclaimed", "none")
+MADE_UP = ("start", "admin", "debug", "export", "sql", "", "/claim", "CLAIM", "queue@bot", "purge ")
+
+
+def expected_decision(
+    command: str, role: str | None, relation: str, private: bool, unlocked: bool
+) -> Denied | None:
+    if role is None or command not in EXPECTED:
+        return Denied.UNKNOWN
+    coordinator, lead, private_only, needs_unlock = EXPECTED[command]
+    allowed = coordinator if role == "coordinator" else lead
+    if allowed is None:
+        return Denied.ROLE
+    if private_only and not private:
+        return Denied.PRIVATE_ONLY
+    if relation not in allowed.split():
+        return Denied.RELATION
+    if needs_unlock and not unlocked:
+        return Denied.LOCKED
+    return None
+
+
+GRID = list(itertools.product(EXPECTED, ROLES_TRIED, RELATIONS, (True, False), (True, False)))
+
+
+@pytest.mark.parametrize(("command", "role", "relation", "private", "unlocked"), GRID)
+def test_access_table(
+    command: str, role: str | None, relation: str, private: bool, unlocked: bool
+) -> None:
+    got = decide(command, role, relation, private_chat=private, unlocked=unlocked)
+    assert got == expected_decision(command, role, relation, private, unlocked)
+
+
+def test_the_grid_covers_every_allowed_and_every_refusal() -> None:
+    outcomes = {decide(c, r, rel, private_chat=p, unlocked=u) for c, r, rel, p, u in GRID}
+    assert outcomes == {None, *Denied}
+
+
+@pytest.mark.parametrize("command", [*EXPECTED, *MADE_UP])
+@pytest.mark.parametrize("role", [None, "revoked", "", "operator", "Lead", "applicant"])
+def test_no_role_always_looks_like_an_unknown_command(command: str, role: str | None) -> None:
+    for relation, private, unlocked in itertools.product(RELATIONS, (True, False), (True, False)):
+        got = decide(command, role, relation, private_chat=private, unlocked=unlocked)
+        assert got is Denied.UNKNOWN
+
+
+@pytest.mark.parametrize("command", MADE_UP)
+@pytest.mark.parametrize("role", ["coordinator", "lead"])
+def test_a_made_up_command_is_unknown_to_coordinators_too(command: str, role: str) -> None:
+    assert decide(command, role, "none", private_chat=True, unlocked=True) is Denied.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("command", "role", "relation", "private", "unlocked", "want"),
+    [
+        ("show", "coordinator", "assignee", True, True, None),
+        ("show", "coordinator", "other", True, True, Denied.RELATION),
+        ("show", "lead", "other", True, True, None),
+        ("show", "coordinator", "assignee", False, True, Denied.PRIVATE_ONLY),
+        ("show", "coordinator", "assignee", True, False, Denied.LOCKED),
+        # A group never learns who holds a case: the private-chat refusal comes first.
+        ("show", "coordinator", "other", False, False, Denied.PRIVATE_ONLY),
+        ("ask", "lead", "other", True, True, Denied.RELATION),
+        ("handoff", "lead", "other", True, True, Denied.RELATION),
+        ("claim", "coordinator", "other", False, False, Denied.RELATION),
+        ("claim", "coordinator", "unclaimed", False, False, None),
+        ("release", "lead", "other", False, False, None),
+        ("release", "coordinator", "other", False, False, Denied.RELATION),
+        ("approve", "coordinator", "other", False, False, None),
+        ("approve", "coordinator", "unclaimed", False, False, Denied.RELATION),
+        ("purge", "coordinator", "assignee", True, True, Denied.ROLE),
+        ("purge", "lead", "unclaimed", True, False, None),
+        ("grant", "lead", "none", True, False, Denied.LOCKED),
+        ("queue", "coordinator", "none", False, False, None),
+        ("queue", "coordinator", "assignee", False, False, Denied.RELATION),
+        ("unlock", "coordinator", "none", False, False, Denied.PRIVATE_ONLY),
+        ("lock", "coordinator", "none", False, False, None),
+        ("purge", None, "assignee", True, True, Denied.UNKNOWN),
+    ],
+)
+def test_spot_checks_read_from_the_design(
+    command: str,
+    role: str | None,
+    relation: str,
+    private: bool,
+    unlocked: bool,
+    want: Denied | None,
+) -> None:
+    assert decide(command, role, relation, private_chat=private, unlocked=unlocked) == want
+
+
+def test_the_table_rows_describe_themselves() -> None:
+    assert set(PERMISSIONS) == set(EXPECTED)
+    for name, (coordinator, _lead, private_only, needs_unlock) in EXPECTED.items():
+        rule = PERMISSIONS[name]
+        assert rule.private_only is private_only, name
+        assert rule.needs_unlock is needs_unlock, name
+        assert rule.takes_case is (name not in {n for n, e in EXPECTED.items() if e[1] == "none"})
+        assert ("coordinator" in rule.roles) is (coordinator is not None), name
+        assert "lead" in rule.roles, name
+
+
+def test_menus() -> None:
+    assert sorted(COORDINATOR_COMMANDS) == sorted(EXPECTED)
+    assert len(set(COORDINATOR_COMMANDS)) == len(COORDINATOR_COMMANDS)
+    assert {"purge", "grant", "revoke", "audit"} == LEAD_ONLY
+    assert commands_for(None) == ()
+    assert commands_for("revoked") == ()
+    assert set(commands_for("coordinator")) == set(EXPECTED) - LEAD_ONLY
+    assert commands_for("lead") == COORDINATOR_COMMANDS
+
+
+def test_relation_of() -> None:
+    assert relation_of("c1", "c1") == "assignee"
+    assert relation_of("c1", "c2") == "other"
+    assert relation_of("c1", None) == "unclaimed"
+
+
+# -- two-person approval ----------------------------------------------------------------------
+
+
+def test_single_approval_by_the_assignee_completes() -> None:
+    got = approve(actor_id="a", assignee_id="a", pending_by=None, two_person=False, flagged=False)
+    assert got.complete is True
+    assert got.first_approver == "a"
+
+
+def test_single_approval_by_anyone_else_is_refused() -> None:
+    for assignee in ("a", None):
+        with pytest.raises(ApprovalRefused, match="claimed"):
+            approve(
+                actor_id="b", assignee_id=assignee, pending_by=None, two_person=False, flagged=False
+            )
+
+
+@pytest.mark.parametrize(("two_person", "flagged"), [(True, False), (False, True), (True, True)])
+def test_two_person_approval(two_person: bool, flagged: bool) -> None:
+    first = approve(
+        actor_id="a", assignee_id="a", pending_by=None, two_person=two_person, flagged=flagged
+    )
+    assert first.complete is False
+    assert first.first_approver == "a"
+
+    with pytest.raises(ApprovalRefused) as again:
+        approve(
+            actor_id="a", assignee_id="a", pending_by="a", two_person=two_person, flagged=flagged
+        )
+    assert str(again.value) == "you approved this case already; a second coordinator must confirm"
+
+    second = approve(
+        actor_id="b", assignee_id="a", pending_by="a", two_person=two_person, flagged=flagged
+    )
+    assert second.complete is True
+    assert second.first_approver == "a"
+
+
+@pytest.mark.parametrize(("two_person", "flagged"), [(True, False), (False, True)])
+def test_the_first_of_two_approvals_must_come_from_the_assignee(
+    two_person: bool, flagged: bool
+) -> None:
+    with pytest.raises(ApprovalRefused) as caught:
+        approve(
+            actor_id="b", assignee_id="a", pending_by=None, two_person=two_person, flagged=flagged
+        )
+    assert "\n" not in str(caught.value)
+    assert str(caught.value)
+
+
+# -- the audit chain --------------------------------------------------------------------------
+
+KEY = b"k" * 32
+ACTIONS_CYCLE = ("claimed", "shown", "noted", "asked", "answered", "approval_pending", "approved")
+
+
+def mac_with(key: bytes) -> Callable[[bytes], bytes]:
+    return lambda data: hmac.new(key, data, hashlib.sha256).digest()
+
+
+MAC = mac_with(KEY)
+
+
+def make_chain(count: int = 20, mac: Callable[[bytes], bytes] = MAC) -> list[AuditEntry]:
+    entries: list[AuditEntry] = []
+    prev = GENESIS
+    for seq in range(1, count + 1):
+        entry = seal_entry(
+            seq=seq,
+            at=1_700_000_000 + 60 * seq,
+            actor=f"C-{seq:04d}",
+            action=ACTIONS_CYCLE[seq % len(ACTIONS_CYCLE)],
+            case_code="K7QX" if seq % 3 else None,
+            prev_hash=prev,
+            mac=mac,
+        )
+        entries.append(entry)
+        prev = entry.hash
+    return entries
+
+
+def assert_broken_at(
+    entries: list[AuditEntry],
+    seq: int,
+    *words: str,
+    start: tuple[int, str] | None = None,
+    head: tuple[int, str] | None = None,
+) -> None:
+    report = verify_chain(entries, MAC, start=start, head=head)
+    assert report.ok is False
+    assert report.seq == seq
+    assert report.problem is not None
+    assert str(seq) in report.problem
+    assert "\n" not in report.problem
+    for word in words:
+        assert word in report.problem
+
+
+def test_a_valid_chain_verifies() -> None:
+    chain = make_chain()
+    report = verify_chain(chain, MAC)
+    assert report.ok is True
+    assert report.checked == 20
+    assert report.problem is None
+    assert report.seq is None
+    assert chain[0].prev_hash == GENESIS
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(chain))
+    assert verify_chain(chain, MAC, head=(20, chain[-1].hash)).ok is True
+
+
+def test_an_empty_log_verifies() -> None:
+    assert verify_chain([], MAC).ok is True
+    assert verify_chain([], MAC, head=(0, GENESIS)).ok is True
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("at", 1),
+        ("actor", "C-EVIL"),
+        ("action", "rejected"),
+        ("case_code", "ZZZZ"),
+        ("case_code", None),
+    ],
+)
+def test_an_edited_entry_is_found(field: str, value: object) -> None:
+    chain = make_chain()
+    chain[6] = dataclasses.replace(chain[6], **{field: value})  # type: ignore[arg-type]
+    assert_broken_at(chain, 7, "hash")
+    assert verify_chain(chain, MAC).checked == 6
+
+
+def test_an_edited_link_is_found() -> None:
+    chain = make_chain()
+    chain[6] = dataclasses.replace(chain[6], prev_hash="f" * 64)
+    assert_broken_at(chain, 7, "link")
+
+
+def test_an_edited_seq_is_found() -> None:
+    chain = make_chain()
+    chain[6] = dataclasses.replace(chain[6], seq=70)
+    assert_broken_at(chain, 7)
+
+
+@pytest.mark.parametrize("index", [0, 9, 18])
+def test_a_removed_entry_is_found(index: int) -> None:
+    chain = make_chain()
+    del chain[index]
+    assert_broken_at(chain, index + 1, "missing")
+
+
+def test_a_removed_entry_with_the_rest_renumbered_is_found() -> None:
+    chain = make_chain()
+    del chain[9]
+    chain[9:] = [dataclasses.replace(e, seq=e.seq - 1) for e in chain[9:]]
+    assert_broken_at(chain, 10)
+
+
+def test_removing_the_last_entry_needs_the_recorded_head() -> None:
+    chain = make_chain()
+    head = (20, chain[-1].hash)
+    del chain[-1]
+    # The chain alone cannot tell: what is left is a valid shorter chain.
+    assert verify_chain(chain, MAC).ok is True
+    assert_broken_at(chain, 20, "missing", head=head)
+
+
+def test_removing_the_last_entries_is_found_from_the_first_missing() -> None:
+    chain = make_chain()
+    head = (20, chain[-1].hash)
+    del chain[-3:]
+    assert_broken_at(chain, 18, "missing", head=head)
+
+
+def test_a_head_from_another_chain_is_found() -> None:
+    chain = make_chain()
+    assert_broken_at(chain, 20, "head", head=(20, "a" * 64))
+
+
+def test_entries_past_the_recorded_head_are_found() -> None:
+    chain = make_chain()
+    assert_broken_at(chain, 19, head=(18, chain[17].hash))
+
+
+def test_two_swapped_entries_are_found() -> None:
+    chain = make_chain()
+    chain[4], chain[5] = chain[5], chain[4]
+    assert_broken_at(chain, 5, "order")
+
+
+def test_two_swapped_entries_with_seqs_rewritten_are_found() -> None:
+    chain = make_chain()
+    fifth, sixth = chain[4], chain[5]
+    chain[4] = dataclasses.replace(sixth, seq=5)
+    chain[5] = dataclasses.replace(fifth, seq=6)
+    assert_broken_at(chain, 5)
+
+
+def test_a_duplicated_entry_is_found() -> None:
+    chain = make_chain()
+    chain.insert(8, chain[7])
+    assert_broken_at(chain, 9)
+
+
+def test_a_hash_forged_without_the_key_is_found() -> None:
+    chain = make_chain()
+    edited = dataclasses.replace(chain[7], action="approved", actor="C-EVIL")
+    payload = entry_payload(
+        edited.seq, edited.at, edited.actor, edited.action, edited.case_code, edited.prev_hash
+    )
+    for forged in (
+        hashlib.sha256(payload).hexdigest(),
+        mac_with(b"guess" * 8)(payload).hex(),
+    ):
+        chain[7] = dataclasses.replace(edited, hash=forged)
+        assert_broken_at(chain, 8, "hash")
+
+
+def test_a_whole_chain_rebuilt_with_another_key_is_found() -> None:
+    assert_broken_at(make_chain(mac=mac_with(b"x" * 32)), 1, "hash")
+
+
+def test_an_entry_linked_to_the_wrong_predecessor_is_found() -> None:
+    # Even an entry sealed with the right key must link to the entry just before it.
+    chain = make_chain()
+    chain[8] = seal_entry(
+        seq=9,
+        at=1,
+        actor="C-0009",
+        action="shown",
+        case_code="K7QX",
+        prev_hash=chain[6].hash,
+        mac=MAC,
+    )
+    assert_broken_at(chain, 9, "link")
+
+
+def test_a_pruned_log_verifies_from_its_anchor() -> None:
+    chain = make_chain()
+    kept = chain[10:]
+    anchor = (11, chain[9].hash)
+    report = verify_chain(kept, MAC, start=anchor, head=(20, chain[-1].hash))
+    assert report.ok is True
+    assert report.checked == 10
+    assert_broken_at(kept, 1, "missing")
+    assert_broken_at(kept, 11, "link", start=(11, "b" * 64))
+
+
+@pytest.mark.parametrize("action", ["deleted", "", "CLAIMED", "read answers", "login"])
+def test_an_unknown_audit_action_is_refused(action: str) -> None:
+    with pytest.raises(ValueError, match="action"):
+        seal_entry(
+            seq=1, at=0, actor="C-7K3Q", action=action, case_code=None, prev_hash=GENESIS, mac=MAC
+        )
+
+
+@pytest.mark.parametrize(
+    ("actor", "case_code"),
+    [("I left my unit", None), ("C-7K3Q", "he is in Sagaing now"), ("", None), ("x" * 40, None)],
+)
+def test_free_text_cannot_enter_the_log(actor: str, case_code: str | None) -> None:
+    with pytest.raises(ValueError):
+        seal_entry(
+            seq=1,
+            at=0,
+            actor=actor,
+            action="noted",
+            case_code=case_code,
+            prev_hash=GENESIS,
+            mac=MAC,
+        )
+
+
+def test_every_documented_action_can_be_logged() -> None:
+    assert len(AUDIT_ACTIONS) == 24
+    for action in sorted(AUDIT_ACTIONS):
+        entry = seal_entry(
+            seq=1, at=0, actor="system", action=action, case_code=None, prev_hash=GENESIS, mac=MAC
+        )
+        assert verify_chain([entry], MAC).ok is True
+
+
+def test_a_mac_of_the_wrong_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="32"):
+        seal_entry(
+            seq=1,
+            at=0,
+            actor="operator",
+            action="invited",
+            case_code=None,
+            prev_hash=GENESIS,
+            mac=lambda data: b"short",
+        )
+
+
+def test_the_payload_is_canonical_and_unambiguous() -> None:
+    one = entry_payload(1, 2, "C-7K3Q", "claimed", "K7QX", GENESIS)
+    assert one == entry_payload(1, 2, "C-7K3Q", "claimed", "K7QX", GENESIS)
+    assert one.isascii()
+    assert b" " not in one
+    variants = {
+        one,
+        entry_payload(1, 2, "C-7K3Q", "claimed", None, GENESIS),
+        entry_payload(1, 2, "C-7K3Q", "claimed", "null", GENESIS),
+        entry_payload(1, 2, "C-7K3", "Qclaimed", "K7QX", GENESIS),
+        entry_payload(12, 2, "C-7K3Q", "claimed", "K7QX", GENESIS),
+        entry_payload(1, 22, "C-7K3Q", "claimed", "K7QX", GENESIS),
+    }
+    assert len(variants) == 6
+
+
+# -- passphrases ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "correct horse battery staple",
+        "Tea at 7 under the mango tree",
+        "ညနေ၇နာရီ သရက်ပင်အောက်မှာ လက်ဖက်ရည်",
+        "မိုးရွာတဲ့ညမှာ စာအုပ်ဖတ်တယ်",
+        "rain on the tin roof ပြီးတော့ ကော်ဖီ",
+    ],
+)
+def test_good_passphrases(good: str) -> None:
+    assert passphrase_problem(good) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("short", "too_short"),
+        ("   abcdefghijk   ", "too_short"),  # 11 after strip
+        (unicodedata.normalize("NFD", "élève épée"), "too_short"),  # 10 in NFC, 14 in NFD
+        ("မင်္ဂလာပါ", "too_short"),
+        ("aaaaaaaaaaaaaaaa", "too_simple"),
+        ("ababababcbcbcbcb", "too_simple"),
+        ("123456789012", "too_simple"),
+        ("9274 1183 6650", "too_simple"),
+        ("၁၂၃၄၅၆၇၈၉၀၁၂", "too_simple"),  # Burmese digits are digits too
+        ("ကခဂကခဂကခဂကခဂ", "too_simple"),
+        ("abcdefabcdefabcdef", "too_simple"),
+        ("qwertyuiop[]", "too_simple"),
+        ("1qaz2wsx3edc", "too_simple"),
+        ("zyxwvutsrqponm", "too_simple"),
+        ("Password2024!", "too_simple"),
+        ("  P a s s w o r d 1 2 3 4 ", "too_simple"),
+        ("iloveyou12345", "too_simple"),
+        ("Myanmar@2024!!", "too_simple"),
+        ("my code is K7QX-M3PA-9TRE", "contains_code"),
+        ("k7qx m3pa 9tre is my phrase", "contains_code"),
+        ("tree k7qxm3pa9tre branches", "contains_code"),
+    ],
+)
+def test_weak_passphrases(text: str, reason: str) -> None:
+    assert passphrase_problem(text, forbidden=["K7QX-M3PA-9TRE"]) == reason
+
+
+def test_empty_forbidden_strings_are_ignored() -> None:
+    assert passphrase_problem("correct horse battery staple", forbidden=["", "  ", "-"]) is None
+    assert (
+        passphrase_problem("correct horse battery staple", forbidden=["HORSE"]) == "contains_code"
+    )
+
+
+def test_min_length_is_twelve_characters_of_any_script() -> None:
+    assert MIN_LENGTH == 12
+    assert passphrase_problem("horse tables") is None  # exactly 12
+    assert passphrase_problem("horse table") == "too_short"
+
+
+# -- the queue --------------------------------------------------------------------------------
+
+NOW = 10_000_000
+SECRET = "MARKER-sagaing-unit-77"
+
+
+def item(
+    code: str,
+    *,
+    age: int = 3600,
+    assignee: str | None = None,
+    flagged: bool = False,
+    **triage: object,
+) -> QueueItem:
+    state = S.SUBMITTED if assignee is None else S.CLAIMED
+    return QueueItem(code, state, NOW - age, assignee, triage, flagged)
+
+
+def test_queue_order() -> None:
+    items = [
+        item("CALM", status="still_there", danger="no", age=90_000),
+        item("SAFE", status="left", safe="yes"),
+        item("FLAG", status="still_there", danger="no", flagged=True),
+        item("HELD", status="still_there", danger="yes", assignee="C-7K3Q", age=50_000),
+        item("DNGR", status="still_there", danger="yes"),
+        item("NSAF", status="left", safe="no"),
+        item("NONE"),
+        item("OLDD", status="still_there", danger="yes", age=7200),
+    ]
+    got = [i.code for i in order(items)]
+    assert got == ["OLDD", "DNGR", "HELD", "NSAF", "SAFE", "FLAG", "CALM", "NONE"]
+
+
+def test_priority_signals_outrank_all_lower_ones() -> None:
+    danger = priority(item("A", danger="yes", assignee="C-1"))
+    not_safe_left_flagged = priority(item("B", safe="no", status="left", flagged=True))
+    left_flagged = priority(item("C", status="left", flagged=True))
+    assert danger > not_safe_left_flagged > left_flagged
+    assert priority(item("D", flagged=True, assignee="C-1")) > priority(item("E"))
+    assert priority(item("F")) > priority(item("G", assignee="C-1"))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (-5, "<1 min"),
+        (0, "<1 min"),
+        (59, "<1 min"),
+        (180, "3 min"),
+        (3599, "59 min"),
+        (5 * 3600, "5 h"),
+        (86_399, "23 h"),
+        (2 * 86_400 + 5, "2 d"),
+    ],
+)
+def test_format_waiting(seconds: int, text: str) -> None:
+    assert format_waiting(seconds) == text
+
+
+def test_queue_lines_say_only_code_state_triage_age_and_handle() -> None:
+    items = order(
+        [
+            item("K7QX", status="still_there", danger="yes", age=3 * 3600, assignee="C-7K3Q"),
+            item("M3PA", status="left", safe="no", flagged=True, age=600),
+            item("9TRE", age=2 * 86_400),
+        ]
+    )
+    assert queue_lines(items, now=NOW) == [
+        "K7QX · claimed · in danger, still there · waiting 3 h · C-7K3Q",
+        "M3PA · submitted · not safe, left, flagged · waiting 10 min · unclaimed",
+        "9TRE · submitted · no triage · waiting 2 d · unclaimed",
+    ]
+
+
+def test_no_answer_content_reaches_queue_lines_or_notices() -> None:
+    triage: dict[str, object] = {
+        "status": SECRET,
+        "danger": SECRET,
+        "safe": SECRET,
+        "region": SECRET,
+        "years": 17,
+        "name": SECRET,
+        "service": ["police", SECRET],
+    }
+    one = QueueItem("K7QX", S.SUBMITTED, NOW - 60, None, triage, False)
+    texts = [*queue_lines([one], now=NOW), notice_text("K7QX", triage)]
+    for text in texts:
+        assert SECRET not in text
+        assert "sagaing" not in text.casefold()
+        assert "17" not in text
+        assert "police" not in text
+    assert texts[-1] == "New case K7QX · triage: none"
+
+
+def test_notice_text() -> None:
+    assert notice_text("K7QX", {"status": "still_there", "danger": "yes"}) == (
+        "New case K7QX · triage: in danger, still there"
+    )
+    assert notice_text("M3PA", {"status": "left", "safe": "no"}, flagged=True) == (
+        "New case M3PA · triage: not safe, left, flagged"
+    )
+
+
+@pytest.mark.parametrize("flagged", [True, False])
+@pytest.mark.parametrize(
+    "triage",
+    [
+        {},
+        {"status": "still_there", "danger": "yes"},
+        {"status": "still_there", "danger": "no"},
+        {"status": "left", "safe": "no"},
+        {"status": "left", "safe": "yes"},
+    ],
+)
+def test_notices_and_queue_lines_read_neutrally(triage: dict[str, object], flagged: bool) -> None:
+    notice = notice_text("K7QX", triage, flagged=flagged)
+    assert "\n" not in notice
+    assert check_first_line(notice) == []
+    line = queue_lines([QueueItem("K7QX", S.CLAIMED, 0, "C-7K3Q", triage, flagged)], now=99)
+    assert check_first_line(line[0]) == []

@@ -1,0 +1,80 @@
+"""The outbox: what was committed is sent once, even across a crash between commit and send."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.crypto import MasterKey, Vault
+from bot.intake.events import Button
+from bot.services.outbox import DeliveryFailed, Outbox, OutMessage
+from bot.store import coordination as store
+from bot.store import open_database
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder:
+    def __init__(self, fail_with: DeliveryFailed | None = None) -> None:
+        self.sent: list[tuple[int, OutMessage]] = []
+        self.fail_with = fail_with
+
+    async def __call__(self, chat_id: int, message: OutMessage) -> int:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append((chat_id, message))
+        return len(self.sent)
+
+
+MESSAGE = OutMessage("You have a new message.", ((Button("Reply", "Q:abc"),),), protect=True)
+
+
+async def test_a_crash_after_commit_loses_nothing_and_sends_once(tmp_path: Path) -> None:
+    key, clock = MasterKey.generate(), Clock()
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    async with db.transaction() as conn:
+        await Outbox(db, Vault(key), clock=clock).put(conn, 4242, MESSAGE)
+    await db.close()  # the process dies here, before any send
+
+    db = await open_database(path)
+    outbox = Outbox(db, Vault(key), clock=clock)
+    send = Recorder()
+    assert await outbox.flush(send) == 1
+    assert await outbox.flush(send) == 0  # not twice
+    assert send.sent == [(4242, MESSAGE)]
+    assert await store.outbox_depth(db.conn) == 0
+    await db.close()
+
+
+async def test_retry_after_is_respected(tmp_path: Path) -> None:
+    key, clock = MasterKey.generate(), Clock()
+    db = await open_database(tmp_path / "bot.sqlite3")
+    outbox = Outbox(db, Vault(key), clock=clock)
+    async with db.transaction() as conn:
+        await outbox.put(conn, -100, OutMessage("New case K7QX"))
+    assert await outbox.flush(Recorder(DeliveryFailed("RetryAfter", retry_after=30))) == 0
+    send = Recorder()
+    clock.now += 10
+    assert await outbox.flush(send) == 0  # Telegram asked for 30 seconds
+    clock.now += 25
+    assert await outbox.flush(send) == 1
+    assert send.sent[0][1].text == "New case K7QX"
+    await db.close()
+
+
+async def test_the_outbox_holds_no_chat_id_or_text_in_the_clear(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "bot.sqlite3")
+    async with db.transaction() as conn:
+        await Outbox(db, Vault(MasterKey.generate())).put(
+            conn, 987_654_321, OutMessage("Canary4411")
+        )
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.sqlite3*"))
+    assert b"Canary4411" not in raw and b"987654321" not in raw
+    assert (987_654_321).to_bytes(4, "big") not in raw
+    await db.close()
