@@ -115,6 +115,10 @@ class CoordResponse:
     menu: tuple[str, ...] = ()  # commands to show in this chat's menu from now on
 
 
+class _Refused(Exception):
+    """A command that cannot go ahead; its message is the coordinator's answer."""
+
+
 @dataclass(frozen=True)
 class _Pending:
     kind: str  # "enroll" or "unlock"
@@ -330,7 +334,7 @@ class CoordinationService:
             result: CoordResponse = await handler(me, inc, work, arg.strip())
         except IllegalTransition as exc:
             return _say(str(exc))
-        except ApprovalRefused as exc:
+        except (ApprovalRefused, _Refused) as exc:
             return _say(str(exc))
         return result
 
@@ -564,10 +568,7 @@ class CoordinationService:
     async def _cmd_show(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
     ) -> CoordResponse:
-        opened = await self._open(me, work)
-        if opened is None:
-            return _say(f"Your key does not open {work.code}. A lead can /grant you access.")
-        key, fields = opened
+        key, fields = await self._open(me, work)
         inbox = await self._inbox(work.case_id, key)
         text = render_case(
             code=work.code,
@@ -587,10 +588,7 @@ class CoordinationService:
     ) -> CoordResponse:
         if not arg:
             return _say("Write the note after the code: /note CODE text")
-        opened = await self._open(me, work)
-        if opened is None:
-            return _say(f"Your key does not open {work.code}.")
-        key, fields = opened
+        key, fields = await self._open(me, work)
         await self._add_entry(me, work, key, fields, "note", arg, audit="noted")
         return CoordResponse((Reply(f"Note saved to {work.code}."),), delete=(inc.message_id,))
 
@@ -599,10 +597,7 @@ class CoordinationService:
     ) -> CoordResponse:
         if not arg:
             return _say("Write the question after the code: /ask CODE question")
-        opened = await self._open(me, work)
-        if opened is None:
-            return _say(f"Your key does not open {work.code}.")
-        key, fields = opened
+        key, fields = await self._open(me, work)
         chat_id = int(fields["chat_id"])
         lang = fields.get("language", b"en").decode()
         token = secrets.token_urlsafe(16)
@@ -626,28 +621,19 @@ class CoordinationService:
     async def _cmd_reject(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
-        opened = await self._open(me, work)
-        if opened is None:
-            return _say(f"Your key does not open {work.code}.")
-        key, fields = opened
+        key, fields = await self._open(me, work)
         chat_id = int(fields["chat_id"])
         lang = fields.get("language", b"en").decode()
-        new_state = transition(CaseState(work.status), Action.REJECT)
         decision = json.dumps({"at": self._now(), "by": me.handle, "text": arg or "(no reason)"})
-        async with self.db.transaction() as conn:
-            await self._write_fields(conn, work.case_id, key, {"decision": decision.encode()})
-            await store.set_state(
-                conn,
-                work.case_id,
-                status=new_state.value,
-                assignee=work.assignee,
-                pending_approval_by=None,
-                now=self._now(),
-            )
-            await self._audit(conn, me.handle, "rejected", work.code)
-            await self.outbox.put(
-                conn, chat_id, OutMessage(self.catalog.text(lang, "decision_rejected"))
-            )
+        await self._move(
+            me,
+            work,
+            Action.REJECT,
+            assignee=work.assignee,
+            audit="rejected",
+            write=(key, {"decision": decision.encode()}),
+            tell=(chat_id, OutMessage(self.catalog.text(lang, "decision_rejected"))),
+        )
         return CoordResponse(
             (Reply(f"Case {work.code} is rejected; the applicant got a neutral message."),),
             delete=(inc.message_id,),
@@ -658,33 +644,21 @@ class CoordinationService:
     ) -> CoordResponse:
         if not arg:
             return _say("Write the next step for the applicant after the code: /handoff CODE text")
-        opened = await self._open(me, work)
-        if opened is None:
-            return _say(f"Your key does not open {work.code}.")
-        key, fields = opened
-        new_state = transition(CaseState(work.status), Action.HANDOFF)
+        key, fields = await self._open(me, work)
         chat_id = int(fields["chat_id"])
         lang = fields.get("language", b"en").decode()
         phrase = fields["verification_phrase"].decode()
         record = json.dumps({"at": self._now(), "by": me.handle, "text": arg})
-        async with self.db.transaction() as conn:
-            await self._write_fields(conn, work.case_id, key, {"handoff": record.encode()})
-            await store.set_state(
-                conn,
-                work.case_id,
-                status=new_state.value,
-                assignee=work.assignee,
-                pending_approval_by=None,
-                now=self._now(),
-            )
-            await self._audit(conn, me.handle, "handed_off", work.code)
-            await self.outbox.put(
-                conn,
-                chat_id,
-                OutMessage(
-                    self.catalog.text(lang, "next_step", text=arg, phrase=phrase), protect=True
-                ),
-            )
+        next_step = self.catalog.text(lang, "next_step", text=arg, phrase=phrase)
+        await self._move(
+            me,
+            work,
+            Action.HANDOFF,
+            assignee=work.assignee,
+            audit="handed_off",
+            write=(key, {"handoff": record.encode()}),
+            tell=(chat_id, OutMessage(next_step, protect=True)),
+        )
         return CoordResponse(
             (
                 Reply(
@@ -763,9 +737,15 @@ class CoordinationService:
         assignee: str | None,
         audit: str,
         notify: tuple[str, str] | None = None,
+        write: tuple[CaseKey, Mapping[str, bytes]] | None = None,
+        tell: tuple[int, OutMessage] | None = None,
     ) -> None:
+        """One state change with everything it causes, in one transaction: fields written
+        under the case key, the audit entry, and messages for a coordinator or the applicant."""
         new_state = transition(CaseState(work.status), action)
         async with self.db.transaction() as conn:
+            if write is not None:
+                await self._write_fields(conn, work.case_id, write[0], write[1])
             await store.set_state(
                 conn,
                 work.case_id,
@@ -777,18 +757,22 @@ class CoordinationService:
             await self._audit(conn, me.handle, audit, work.code)
             if notify is not None:
                 await self._notify(conn, *notify)
+            if tell is not None:
+                await self.outbox.put(conn, *tell)
 
     async def _open(
         self, me: store.CoordinatorRow, work: store.WorkRow
-    ) -> tuple[CaseKey, dict[str, bytes]] | None:
+    ) -> tuple[CaseKey, dict[str, bytes]]:
+        """The case key and decrypted fields, or a refusal the coordinator reads."""
         key_of_mine = self.keys.get(me.id, self.clock())
         sealed = await store.case_key_for(self.db.conn, work.case_id, me.id)
+        refusal = _Refused(f"Your key does not open {work.code}. A lead can /grant you access.")
         if key_of_mine is None or sealed is None:
-            return None
+            raise refusal
         try:
             key = key_of_mine.open_case_key(sealed, case_id=work.case_id)
         except CryptoError:
-            return None
+            raise refusal from None
         encrypted = await case_store.read_fields(self.db.conn, work.case_id)
         fields = {n: key.decrypt(v, case_id=work.case_id, field=n) for n, v in encrypted.items()}
         return key, fields
