@@ -98,6 +98,9 @@ def _maybe_under_base(path: Path | None, info: ValidationInfo) -> Path | None:
     return None if path is None else _under_base(path, info)
 
 
+TELEGRAM_API_HOST = "api.telegram.org"
+
+
 def _key_error(key: str, reason: str) -> PydanticCustomError:
     """An error raised by a whole-section check but about one key, so the message can name it."""
     return PydanticCustomError("config_key", "{reason}", {"key": key, "reason": reason})
@@ -171,7 +174,7 @@ class TelegramConfig(_Section):
     @field_validator("webhook_url")
     @classmethod
     def _webhook_url(cls, value: str) -> str:
-        return value and _check_http_url(value, https_only=True)
+        return value and _check_http_url(value)
 
     @field_validator("token_file", "webhook_secret_file")
     @classmethod
@@ -183,6 +186,11 @@ class TelegramConfig(_Section):
         if self.mode == "webhook":
             if not self.webhook_url:
                 raise _key_error("webhook_url", "required when telegram.mode is webhook")
+            # Telegram itself only calls https webhooks; a self-hosted Bot API server may use http.
+            if urlsplit(self.base_url).hostname == TELEGRAM_API_HOST and not (
+                self.webhook_url.startswith("https://")
+            ):
+                raise _key_error("webhook_url", "must be an https:// URL for Telegram's own API")
             if self.webhook_secret is None:
                 raise _key_error(
                     "webhook_secret",

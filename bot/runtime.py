@@ -11,8 +11,9 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from telegram.ext import Application
+from telegram.ext import Application, Updater
 
 from bot.config import Config
 from bot.crypto import Argon2Cost, Vault
@@ -137,18 +138,7 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
         updater = app.updater
         if updater is None:
             raise RuntimeError("the application was built without an updater")
-        await updater.start_polling(
-            timeout=runtime.config.telegram.poll_timeout_seconds,
-            drop_pending_updates=False,
-            allowed_updates=[
-                "message",
-                "edited_message",
-                "callback_query",
-                "my_chat_member",
-                "channel_post",
-            ],
-        )
-        log.info("bot_started", mode="polling")
+        await _receive(runtime, updater)
         bot = app.bot
 
         async def send(chat_id: int, message: OutMessage) -> int:
@@ -178,6 +168,30 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             await updater.stop()
             await app.stop()
     log.info("bot_stopped")
+
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "channel_post"]
+
+
+async def _receive(runtime: Runtime, updater: Updater) -> None:
+    """Long polling by default; a webhook, where every request must carry Telegram's secret
+    token (python-telegram-bot answers 403 to any request without it, before any handler)."""
+    telegram = runtime.config.telegram
+    if telegram.mode == "webhook":
+        secret = telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else None
+        await updater.start_webhook(
+            listen=telegram.webhook_listen,
+            port=telegram.webhook_port,
+            url_path=urlsplit(telegram.webhook_url).path.lstrip("/"),
+            webhook_url=telegram.webhook_url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        await updater.start_polling(
+            timeout=telegram.poll_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+        )
+    log.info("bot_started", mode=telegram.mode)
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:

@@ -29,7 +29,11 @@ QUIET = 0.2
 
 
 def write_config(
-    folder: Path, base_url: str, extra: str = "", coordination_extra: str = ""
+    folder: Path,
+    base_url: str,
+    extra: str = "",
+    coordination_extra: str = "",
+    telegram_extra: str = "",
 ) -> Path:
     """A config as an operator would write it, with cheap-but-real Argon2 for speed."""
     path = folder / "config.toml"
@@ -37,6 +41,7 @@ def write_config(
         f"""[telegram]
 base_url = "{base_url}"
 poll_timeout_seconds = 1
+{telegram_extra}
 
 [storage]
 database = "{folder / "bot.sqlite3"}"
@@ -73,9 +78,11 @@ async def running_bot(
     master_key: MasterKey,
     extra: str = "",
     coordination_extra: str = "",
+    telegram_extra: str = "",
 ) -> AsyncIterator[RunningBot]:
     environ = {"BOT_TOKEN": server.token, "BOT_MASTER_KEY": master_key.to_text()}
-    config = load_config(write_config(folder, server.base_url, extra, coordination_extra), environ)
+    path = write_config(folder, server.base_url, extra, coordination_extra, telegram_extra)
+    config = load_config(path, environ)
     stop = asyncio.Event()
     async with open_runtime(config) as runtime:
         task = asyncio.create_task(serve(runtime, stop))

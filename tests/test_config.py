@@ -148,7 +148,13 @@ BAD_VALUES = [
         "telegram.webhook_secret",
         "BOT_WEBHOOK_SECRET",
     ),
-    ("[telegram]\nwebhook_url = 'http://example.org/hook'", "telegram.webhook_url", "https"),
+    (
+        "[telegram]\nmode = 'webhook'\nwebhook_secret = 'a-long-enough-secret-1234'\n"
+        "webhook_url = 'http://example.org/hook'",
+        "telegram.webhook_url",
+        "https",
+    ),
+    ("[telegram]\nwebhook_url = 'ftp://example.org/hook'", "telegram.webhook_url", "http"),
     ("[intake]\nlanguages = ['en', 'fr']", "intake.languages", "unknown language 'fr'"),
     ("[intake]\nlanguages = []", "intake.languages", "at least one"),
     ("[intake]\nlanguages = ['en', 'en']", "intake.languages", "twice"),
