@@ -258,3 +258,35 @@ async def test_a_flooding_user_is_slowed_and_others_still_answered(bot: RunningB
     slow = [m for m in replies if m.text == CATALOG.text(None, "slow_down")]
     assert len(slow) == 1  # one calm word, not one per message
     assert len(replies) < flood  # the rest were dropped unread
+
+
+async def test_telegram_asking_to_slow_down_loses_nothing(bot: RunningBot) -> None:
+    """A 429 with retry_after on the reply: the bot waits as told and the reply still arrives."""
+    await bot.server.inject_fault("sendMessage", error_code=429, retry_after=1, times=1)
+    person = Applicant(bot.server, ALICE)
+    await person.send("/start")
+    assert (await person.last_text()).startswith("Hello, and welcome.")
+    refused = [c for c in await bot.server.api_calls("sendMessage") if not c.ok]
+    assert len(refused) == 1
+
+
+async def test_profile_and_menu_are_neutral(bot: RunningBot) -> None:
+    from bot.text import alarming_words_in
+
+    profile = await bot.server.bot_profile()
+    assert profile.description[""].startswith("A private, step-by-step form.")
+    assert profile.description["my"] and profile.short_description["my"]
+    menu = await bot.server.commands("all_private_chats")
+    assert [c.command for c in menu] == [
+        "start",
+        "back",
+        "language",
+        "cancel",
+        "delete",
+        "status",
+        "help",
+    ]
+    texts = [*profile.description.values(), *profile.short_description.values()]
+    texts += [c.description for c in menu]
+    texts += [c.description for c in await bot.server.commands("all_private_chats", "my")]
+    assert all(alarming_words_in(text) == [] for text in texts)

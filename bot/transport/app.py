@@ -6,6 +6,7 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScope
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -25,6 +26,7 @@ log = get_logger(__name__)
 
 APPLICANT_COMMANDS = ("start", "back", "language", "cancel", "delete", "status", "help")
 GROUP_COMMANDS = ("queue", "stats", "claim")
+RATE_LIMIT_RETRIES = 3
 MENU_LANGUAGES = {"en": None, "my": "my"}  # catalogue -> Telegram language_code (None = default)
 
 
@@ -43,6 +45,8 @@ def build_application(
         .base_url(base_url)
         .base_file_url(base_url.replace("/bot", "/file/bot"))
         .concurrent_updates(True)
+        # Keeps within Telegram's sending limits and waits out 429 retry_after, then retries.
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .build()
     )
     private = filters.ChatType.PRIVATE
