@@ -249,3 +249,56 @@ def test_menu_commands_of_a_coordinator_are_scoped_to_their_chat() -> None:
 
     assert "purge" not in commands_for("coordinator") and "purge" in commands_for("lead")
     assert re.fullmatch(r"[a-z_]+", " ".join(commands_for("lead")).replace(" ", "_"))
+
+
+async def test_reject_reassign_grant_purge_stats_and_audit(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    async with running_bot(server, tmp_path, master_key) as bot:
+        lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
+        menu = {c.command for c in await server.menu(LEAD, user_id=LEAD)}
+        assert {"queue", "claim", "show", "purge", "audit"} <= menu  # a lead's own menu
+        code, _ = await _submit(server)
+        second = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
+
+        # A wrong passphrase opens nothing; the right one does.
+        await second.send("/unlock")
+        wrong = await server.send_text(SECOND, "not my passphrase at all", first_name="C")
+        await server.wait_for_bot_message(SECOND, after_id=wrong["message_id"], timeout=30.0)
+        await settle(server, quiet=0.2)
+        assert "does not open your key" in await second.last_text()
+        await _unlock(bot, second, SECOND_PASSPHRASE)
+
+        # Enrolled after the case was sealed: nothing to read until an unlocked lead grants it.
+        await lead.send(f"/claim {code}")
+        handle = (await coord_store.active_coordinators(bot.runtime.db.conn))[1].handle
+        await lead.send(f"/reassign {code} {handle}")
+        assert f"now with {handle}" in await lead.last_text()
+        await _wait_for_text(server, SECOND, f"Case {code} was assigned to you.")
+        await second.send(f"/show {code}")
+        assert "does not open" in await second.last_text()
+        await _unlock(bot, lead, PASSPHRASE)
+        await lead.send(f"/grant {handle}")
+        assert "can now open 1 more case" in await lead.last_text()
+        await second.send(f"/show {code}")
+        assert "Ko Zaw" in await second.last_text()
+
+        await second.send(f"/reject {code} Story does not hold together")
+        assert "rejected" in await second.last_text()
+        refusal = await _wait_for_text(server, APPLICANT, "cannot continue with your form")
+        assert "Story" not in refusal  # the applicant never sees the reason
+        await second.send(f"/approve {code}")
+        assert "cannot be approved" in await second.last_text()  # an illegal move, refused
+
+        await lead.send("/stats")
+        assert "rejected: 1" in await lead.last_text()
+        await second.send(f"/purge {code}")
+        assert await second.last_text() == "Only a lead can do that."
+        await lead.send(f"/purge {code}")
+        assert "shredded" in await lead.last_text()
+        assert await case_store.get_case_by_code(bot.runtime.db.conn, code) is None
+        await lead.send("/audit")
+        audit = await lead.last_text()
+        assert (
+            audit.startswith("Audit chain: intact") and "purged" in audit and "Ko Zaw" not in audit
+        )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from bot.crypto import Vault
+from bot.crypto import MasterKey, Vault
 from bot.devserver import DevServer
 from bot.i18n import ZAWGYI
 from bot.store import cases
@@ -114,20 +115,17 @@ async def test_a_review_edit_changes_one_answer(bot: RunningBot) -> None:
 
 
 async def test_a_restart_mid_questionnaire_resumes_the_same_draft(
-    server: DevServer, tmp_path: pytest.TempPathFactory, master_key: object
+    server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
-    from bot.crypto import MasterKey
-
-    assert isinstance(master_key, MasterKey)
     q = default_questionnaire()
     person = Applicant(server, ALICE)
-    async with running_bot(server, tmp_path, master_key):  # type: ignore[arg-type]
+    async with running_bot(server, tmp_path, master_key):
         await person.send("/start")
         await person.tap("English")
         await person.tap(CATALOG.text("en", "consent_yes"))
         await answer_all(person, "en", stop_before="years")
     # A new Application on the same database and key; the question is still on the phone.
-    async with running_bot(server, tmp_path, master_key) as second:  # type: ignore[arg-type]
+    async with running_bot(server, tmp_path, master_key) as second:
         await answer_one(person, q, "years", "en", "7")
         await answer_one(person, q, "status", "en")
         conn = second.runtime.db.conn
@@ -290,3 +288,16 @@ async def test_profile_and_menu_are_neutral(bot: RunningBot) -> None:
     texts += [c.description for c in menu]
     texts += [c.description for c in await bot.server.commands("all_private_chats", "my")]
     assert all(alarming_words_in(text) == [] for text in texts)
+
+
+async def test_wrong_receipt_codes_are_limited(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    extra = "[intake]\nstatus_attempts_per_hour = 2\n"
+    async with running_bot(server, tmp_path, master_key, extra=extra):
+        person = Applicant(server, ALICE)
+        for _ in range(2):
+            await person.send("/status K7QX-AAAA-BBBB-CCCC")
+            assert "No form matches" in await person.last_text()
+        await person.send("/status K7QX-AAAA-BBBB-CCCC")
+        assert await person.last_text() == CATALOG.text("en", "status_limited")
