@@ -288,12 +288,12 @@ class CoordinationConfig(_Section):
 class RetentionConfig(_Section):
     """Days after which each kind of record is shredded."""
 
-    submitted_days: StrictInt = Field(default=90, ge=1)
-    rejected_days: StrictInt = Field(default=14, ge=1)
-    handed_off_days: StrictInt = Field(default=30, ge=1)
-    closed_days: StrictInt = Field(default=7, ge=1)
-    audit_days: StrictInt = Field(default=365, ge=1)
-    outbox_days: StrictInt = Field(default=7, ge=1)
+    submitted_days: StrictInt = Field(le=36500, default=90, ge=1)
+    rejected_days: StrictInt = Field(le=36500, default=14, ge=1)
+    handed_off_days: StrictInt = Field(le=36500, default=30, ge=1)
+    closed_days: StrictInt = Field(le=36500, default=7, ge=1)
+    audit_days: StrictInt = Field(le=36500, default=365, ge=1)
+    outbox_days: StrictInt = Field(le=36500, default=7, ge=1)
 
 
 class LoggingConfig(_Section):
@@ -423,6 +423,10 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path.name} {_toml_reason(str(exc))}") from None
+        except (ValueError, RecursionError):
+            raise ConfigError(
+                f"{path.name}: a number is too large or values are nested too deeply"
+            ) from None
         base_dir = path.absolute().parent
     else:
         base_dir = Path.cwd()

@@ -109,7 +109,7 @@ def _question_prompt(ctx: Context, draft: Draft, q: Question) -> Reply:
         lines += ["", hint]
     previous = draft.answers.get(q.id)
     if previous is not None and previous.value is not None and not q.sensitive:
-        shown = display_answer(ctx, draft.language, q, previous.value)
+        shown = _clip(display_answer(ctx, draft.language, q, previous.value), REVIEW_ANSWER_CHARS)
         lines += ["", _t(ctx, draft, "current_answer", answer=shown)]
     return Reply("\n".join(lines), _question_buttons(ctx, draft, q), prompt=True)
 
@@ -277,7 +277,7 @@ def _press(ctx: Context, draft: Draft | None, data: str) -> Outcome:
         changed = replace(draft, language=rest)
         return Outcome(changed, (prompt(ctx, changed),), Effect.SAVE)
     turn_text, _, arg = rest.partition(":")
-    if draft is None or not turn_text.isdigit() or int(turn_text) != draft.turn:
+    if draft is None or turn_text != str(draft.turn):
         return _stale(ctx, draft)
     if draft.phase is Phase.CONSENT and kind == "C":
         if arg == "y":
@@ -331,6 +331,10 @@ def _typed(ctx: Context, draft: Draft, event: Text) -> Outcome:
         if not raw:
             return _again(ctx, draft, _t(ctx, draft, "hint_text", max=limit))
         normal = normalize_input(raw)
+        if len(normal.text) > limit:
+            return _again(
+                ctx, draft, _t(ctx, draft, "too_long", max=limit, length=len(normal.text))
+            )
         return _accept(ctx, draft, q, Answer(normal.text, normal.uncertain))
     if q.kind is QuestionKind.NUMBER:
         number = parse_whole_number(raw)

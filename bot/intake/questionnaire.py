@@ -53,7 +53,7 @@ Id = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN)]
 StrictText = Annotated[str, Strict()]
 Texts = Mapping[StrictText, StrictText]
 Flag = Annotated[bool, Strict()]
-Whole = Annotated[int, Strict()]
+Whole = Annotated[int, Strict(), Field(ge=0, le=999_999_999)]
 
 
 class QuestionnaireError(Exception):
@@ -579,6 +579,10 @@ def parse_questionnaire(text: str, *, source: str, languages: Sequence[str]) -> 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise QuestionnaireError(_syntax_message(source, layout, str(exc))) from None
+    except (ValueError, RecursionError):
+        raise QuestionnaireError(
+            f"{source}: TOML syntax error: a number is too large or values are nested too deeply"
+        ) from None
     try:
         questionnaire = Questionnaire.model_validate(data)
         questionnaire._check_languages(languages)
@@ -716,6 +720,8 @@ def _dotted(path: Sequence[str]) -> str:
 
 
 def _short(value: object) -> str:
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a number too large"
     shown = repr(value)
     return shown if len(shown) <= 40 else shown[:37] + "..."
 
@@ -767,7 +773,7 @@ class _Layout:
                     in_string = None if in_string == quote else quote
         if headers:
             self.first_table = headers[0][0]
-        ends = [number for number, _ in headers[1:]] + [len(self.lines)]
+        ends = [number for number, _ in headers[1:]] + [len(self.lines)] * bool(headers)
         for (number, kind), end in zip(headers, ends, strict=True):
             if kind == "question":
                 self.questions.append(_Block(number, end, []))
