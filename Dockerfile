@@ -27,6 +27,6 @@ COPY --from=build /src/config.toml /etc/bot/config.toml
 USER 10001:10001
 VOLUME ["/data"]
 HEALTHCHECK --interval=60s --timeout=10s --start-period=30s --retries=3 \
-    CMD ["python", "-m", "bot", "check-config"]
+    CMD ["python", "-m", "bot", "health"]
 ENTRYPOINT ["python", "-m", "bot"]
 CMD ["run"]

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint typecheck unit setup clean
+.PHONY: demo test lint typecheck unit bench setup clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ demo: $(VENV)/.installed
 	$(PY) -m bot demo
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check bot tests
-	$(PY) -m ruff format --check bot tests
+	$(PY) -m ruff check bot tests bench
+	$(PY) -m ruff format --check bot tests bench
 
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
@@ -28,6 +28,10 @@ unit: $(VENV)/.installed
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
+
+# Not part of `make test`: a few minutes of load on this machine (see README, Performance).
+bench: $(VENV)/.installed
+	$(PY) -m bench --out bench-out
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

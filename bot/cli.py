@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from bot.crypto import MasterKey
 from bot.logs import configure_logging, get_logger
 
 DEFAULT_CONFIG = "config.toml"
+OPERATOR_COMMANDS = ("invite", "revoke", "verify-audit", "rotate-key", "health", "purge", "backup")
 
 
 def _config_path(value: str | None) -> Path:
@@ -45,6 +47,27 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify-audit", help="check the audit log's hash chain")
     verify.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    rotate = sub.add_parser(
+        "rotate-key",
+        help="rewrap everything under the new master key (rerun to finish an interrupted run)",
+    )
+    rotate.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    health = sub.add_parser("health", help="exit 0 if the database and the Telegram link are fine")
+    health.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    purge = sub.add_parser("purge", help="run the retention rules once (shred what has expired)")
+    purge.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    backup = sub.add_parser("backup", help="write a consistent copy of the database, bot running")
+    backup.add_argument("path", type=Path, help="where to write the copy (must not exist)")
+    backup.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
+    restore = sub.add_parser("restore", help="put a backup in place of the database (bot stopped)")
+    restore.add_argument("path", type=Path, help="the backup file")
+    restore.add_argument("--force", action="store_true", help="replace an existing database")
+    restore.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
     sub.add_parser("keygen", help="print a new master key alone on standard output")
     sub.add_parser("demo", help="try the bot in this terminal, with no Telegram and no setup")
@@ -75,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line)
             print("config ok")
             return 0
-        if args.command in ("invite", "revoke", "verify-audit"):
+        if args.command == "restore":
+            return _restore(args.path, config.storage.database, force=args.force)
+        if args.command in OPERATOR_COMMANDS:
             return asyncio.run(_operator(args, config))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
@@ -88,7 +113,39 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
     from bot.runtime import open_services
 
     configure_logging(level="WARNING", fmt=config.logging.format)
+    if args.command == "health":
+        from bot.ops.health import check_health
+
+        health = await check_health(config, now=time.time())
+        print("\n".join(health.lines))
+        return health.exit_code
     async with open_services(config) as services:
+        if args.command == "purge":
+            from bot.ops.retention import purge_once
+
+            purged = await purge_once(services)
+            print(
+                f"drafts {purged.drafts}, cases {purged.cases}, outbox {purged.outbox}, "
+                f"invites {purged.invites} removed; WAL checkpointed: {purged.checkpointed}"
+            )
+            return 0
+        if args.command == "backup":
+            from bot.ops.backup import backup_database
+
+            try:
+                made = await backup_database(services.db, args.path)
+            except FileExistsError:
+                print(f"error: {args.path} exists; choose a new name", file=sys.stderr)
+                return 1
+            print(f"backup written: {made.path} ({made.size_bytes} bytes, {made.cases} cases)")
+            return 0
+        if args.command == "rotate-key":
+            from bot.ops.rotation import rotate
+
+            security = config.security
+            done = await rotate(services.db, security.master_key, security.previous_master_keys)
+            print("\n".join(done.lines()))
+            return 0 if done.ok else 1
         coordination = services.coordination
         if args.command == "invite":
             code = await coordination.create_invite(args.role)
@@ -112,6 +169,18 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
             return 0
         print(f"audit chain BROKEN: {report.problem}", file=sys.stderr)
         return 1
+
+
+def _restore(backup: Path, database: Path, *, force: bool) -> int:
+    from bot.ops.backup import RestoreRefused, restore_database
+
+    try:
+        restore_database(backup, database, force=force)
+    except RestoreRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {backup} to {database}")
+    return 0
 
 
 def _run(config: Config) -> int:

@@ -20,6 +20,8 @@ from bot.crypto import Argon2Cost, Vault
 from bot.i18n import Catalog
 from bot.intake.questionnaire import load_questionnaire
 from bot.logs import get_logger
+from bot.ops.health import heartbeat_forever
+from bot.ops.retention import purge_once, warn_expiring
 from bot.services.coordination import CoordinationService, CoordinationSettings
 from bot.services.intake import IntakeService, IntakeSettings
 from bot.services.outbox import Outbox, OutMessage
@@ -84,6 +86,10 @@ async def open_services(
                 unlock_idle_seconds=config.coordination.unlock_idle_minutes * 60,
                 invite_ttl_seconds=config.coordination.invite_ttl_hours * 3600,
                 argon2=argon2,
+                master_keys=(
+                    config.security.master_key,
+                    *config.security.previous_master_keys,
+                ),
             ),
             clock=clock,
         )
@@ -148,7 +154,8 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             await delete(bot, chat_id, [message_id])
 
         workers = [
-            asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, runtime.intake.purge_expired)),
+            asyncio.create_task(heartbeat_forever(bot, runtime.db)),
+            asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
             asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_sent)),
             asyncio.create_task(
                 _every(
@@ -192,6 +199,12 @@ async def _receive(runtime: Runtime, updater: Updater) -> None:
             timeout=telegram.poll_timeout_seconds, allowed_updates=ALLOWED_UPDATES
         )
     log.info("bot_started", mode=telegram.mode)
+
+
+async def _retention(runtime: Runtime) -> None:
+    """Shred what has outlived its retention, and warn coordinators a while before."""
+    await purge_once(runtime)
+    await warn_expiring(runtime)
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:

@@ -24,7 +24,6 @@ import aiosqlite
 from bot.coordination import (
     Action,
     ApprovalRefused,
-    AuditEntry,
     CaseState,
     ChainReport,
     Denied,
@@ -40,7 +39,6 @@ from bot.coordination import (
     relation_of,
     seal_entry,
     transition,
-    verify_chain,
 )
 from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS
 from bot.crypto import (
@@ -50,6 +48,7 @@ from bot.crypto import (
     CoordinatorKeys,
     CryptoError,
     DecryptionError,
+    MasterKey,
     UnlockedKey,
     Vault,
     WrongPassphrase,
@@ -64,6 +63,7 @@ from bot.i18n import Catalog
 from bot.intake.events import Button, Reply
 from bot.intake.questionnaire import Questionnaire
 from bot.logs import get_logger
+from bot.ops.rotation import adopt_coordinator, verify_audit_log
 from bot.services.case_view import render_case
 from bot.services.intake import Submission
 from bot.services.keyring import KeyRing
@@ -89,6 +89,7 @@ class CoordinationSettings:
     unlock_idle_seconds: int = 900
     invite_ttl_seconds: int = 48 * 3600
     argon2: Argon2Cost | None = None
+    master_keys: tuple[MasterKey, ...] = ()  # current first: the audit chain spans rotations
 
 
 @dataclass(frozen=True)
@@ -187,10 +188,8 @@ class CoordinationService:
         return removed
 
     async def verify_audit(self) -> ChainReport:
-        rows = await store.audit_entries(self.db.conn)
-        entries = [AuditEntry(*row) for row in rows]
-        head = await store.audit_head(self.db.conn)
-        return verify_chain(entries, self._audit_mac, head=head if head[0] else None)
+        """The whole chain, across key rotations (anchors made at each rotation)."""
+        return await verify_audit_log(self.db.conn, self.settings.master_keys)
 
     # --- case views vanish after a while --------------------------------------------------
 
@@ -305,7 +304,7 @@ class CoordinationService:
             return CoordResponse(delete=(inc.message_id,))
         if inc.command is None:
             return None
-        me = await store.coordinator_by_pseudonym(self.db.conn, pseudonym)
+        me = await adopt_coordinator(self.db, self.vault, inc.user_id)
         if me is not None and me.status != "active":
             me = None
         if inc.command == "enroll" and inc.private and me is None:
@@ -372,7 +371,7 @@ class CoordinationService:
                 self._pending[pseudonym] = pending
                 return CoordResponse((Reply(_PASSPHRASE_PROBLEMS[problem]),), delete=gone)
             return await self._enroll_finish(inc, pseudonym, pending.role, passphrase)
-        me = await store.coordinator_by_pseudonym(self.db.conn, pseudonym)
+        me = await adopt_coordinator(self.db, self.vault, inc.user_id)
         if me is None or me.status != "active":
             return CoordResponse(delete=gone)
         if not self._unlock_limiter.allow(me.id, self.clock()):

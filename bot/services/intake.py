@@ -37,6 +37,7 @@ from bot.intake.engine import Context, Effect, Outcome
 from bot.intake.events import Button, Command, Event, Press, Reply, Text, Unsupported
 from bot.intake.questionnaire import Questionnaire
 from bot.logs import get_logger
+from bot.ops.rotation import adopt_draft
 from bot.services.limits import AttemptLimiter
 from bot.services.trace import ChatTrace
 from bot.store import Database
@@ -142,6 +143,8 @@ class IntakeService:
         pseudonym = self.vault.pseudonym(incoming.user_id)
         lock = self._locks.setdefault(pseudonym, asyncio.Lock())
         async with lock:
+            if len(self.vault.key_ids) > 1:  # a key rotation is under way
+                await adopt_draft(self.db, self.vault, incoming.user_id)
             return await self._handle(pseudonym, incoming)
 
     async def remember(

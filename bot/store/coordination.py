@@ -597,3 +597,48 @@ def _rowid(cur: aiosqlite.Cursor) -> int:
     if rowid is None:
         raise RuntimeError("the insert produced no row id")
     return rowid
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetainedRow:
+    """A submitted (or later) case as retention sees it: no content, only its clock."""
+
+    case_id: str
+    code: str
+    status: str
+    assignee: str | None
+    updated_at: int
+    expiry_warned_at: int | None
+
+
+async def retained_cases(conn: aiosqlite.Connection) -> list[RetainedRow]:
+    """Every case past the draft stage, oldest change first."""
+    async with conn.execute(
+        "SELECT id, code, status, assignee, updated_at, expiry_warned_at FROM cases"
+        " WHERE status <> 'draft' ORDER BY updated_at, id"
+    ) as cur:
+        return [
+            RetainedRow(
+                case_id=str(row[0]),
+                code=str(row[1]),
+                status=str(row[2]),
+                assignee=str(row[3]) if row[3] is not None else None,
+                updated_at=int(row[4]),
+                expiry_warned_at=int(row[5]) if row[5] is not None else None,
+            )
+            async for row in cur
+        ]
+
+
+async def mark_expiry_warned(conn: aiosqlite.Connection, case_id: str, *, now: int) -> None:
+    """Remember the warning without touching ``updated_at``: a warning is not progress."""
+    await conn.execute("UPDATE cases SET expiry_warned_at = ? WHERE id = ?", (now, case_id))
+
+
+async def prune_outbox(conn: aiosqlite.Connection, *, created_before: int) -> int:
+    """Give up on messages Telegram has refused for too long; their sealed rows go."""
+    cur = await conn.execute("DELETE FROM outbox WHERE created_at < ?", (created_before,))
+    return cur.rowcount

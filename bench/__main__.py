@@ -1,0 +1,184 @@
+"""``python -m bench``: echo ceiling, the real bot under load, offered load, open drafts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.drafts import open_drafts
+from bench.echo import ECHO_USER_BASE, measure_echo
+from bench.load import (
+    ARGON2_MEMORY_KIB,
+    OPEN_LOOP_BASE,
+    bench_config,
+    closed_loop,
+    database_bytes,
+    open_loop,
+    per_applicant,
+    quiet_logs,
+    running_bot,
+    wait_idle,
+)
+from bench.report import peak_rss_mib, percentile, plot, table, write_json
+from bench.script import intake_steps
+from bench.timing import TimedServer
+
+PROJECT = str(Path(__file__).resolve().parent.parent / "bot")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--applicants", type=int, default=50)
+    parser.add_argument("--rates", default="5,10,20,40", help="offered actions per second")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per offered rate")
+    parser.add_argument("--drain", type=float, default=15.0, help="wait for late replies")
+    parser.add_argument("--drafts", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    parser.add_argument("--profile", action="store_true", help="cProfile the real-bot run")
+    return parser.parse_args(argv)
+
+
+def profile_summary(profiler: cProfile.Profile, out: Path, limit: int = 15) -> str:
+    """The costliest functions in the project's own code, by own time and by total time."""
+    profiler.dump_stats(str(out / "bot.prof"))
+    lines = []
+    for order in ("tottime", "cumulative"):
+        stream = io.StringIO()
+        stats = pstats.Stats(profiler, stream=stream).sort_stats(order)
+        stats.print_stats(PROJECT, limit)
+        body = stream.getvalue().split("ncalls", 1)
+        lines.append(f"--- ours, by {order} ---\nncalls" + (body[1] if len(body) > 1 else "\n"))
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    quiet_logs()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    actions = len(intake_steps())
+    results: dict[str, Any] = {
+        "applicants": args.applicants,
+        "argon2_memory_kib": ARGON2_MEMORY_KIB,
+        "actions_in_script": actions,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        folder = Path(tmp)
+        async with TimedServer() as server:
+            results["echo"] = await measure_echo(
+                server, args.applicants, actions, rate_limiter=True, base=ECHO_USER_BASE
+            )
+            results["echo_without_rate_limiter"] = await measure_echo(
+                server,
+                args.applicants,
+                actions,
+                rate_limiter=False,
+                base=ECHO_USER_BASE + 100_000,
+            )
+            config = bench_config(folder / "bot", server.base_url, server.token)
+            profiler = cProfile.Profile() if args.profile else None
+            async with running_bot(config):
+                if profiler is not None:
+                    profiler.enable()
+                loop = await closed_loop(server, args.applicants)
+                if profiler is not None:
+                    profiler.disable()
+                await wait_idle(server)
+                db_bytes = database_bytes(config.storage.database)
+                main_bytes = config.storage.database.stat().st_size
+                offered = []
+                for index, rate in enumerate(rates):
+                    first = OPEN_LOOP_BASE + index * 1_000_000
+                    offered.append(await open_loop(server, rate, args.seconds, first, args.drain))
+                    await wait_idle(server)
+        latencies = sorted(x for p in loop.people for x in p.latencies)
+        handled = sum(p.actions for p in loop.people)
+        ups = handled / loop.wall
+        results["real_bot"] = {
+            "completed_intakes": loop.completed,
+            "updates": handled,
+            "wall_seconds": loop.wall,
+            "updates_per_second": ups,
+            "ratio_to_echo": ups / results["echo"]["updates_per_second"],
+            "ratio_to_echo_without_rate_limiter": ups
+            / results["echo_without_rate_limiter"]["updates_per_second"],
+            "p50_ms": percentile(latencies, 50) * 1000,
+            "p95_ms": percentile(latencies, 95) * 1000,
+            "p99_ms": percentile(latencies, 99) * 1000,
+            "cpu_seconds_per_intake": loop.cpu / max(1, loop.completed),
+            "database_bytes_per_case": db_bytes / max(1, loop.completed),
+            "database_main_file_bytes_per_case": main_bytes / max(1, loop.completed),
+            **per_applicant(loop.people, server),
+        }
+        results["peak_rss_mib_after_load"] = peak_rss_mib()
+        for row in offered:
+            row["ratio_to_echo"] = row["sent_per_second"] / results["echo"]["updates_per_second"]
+        results["offered_load"] = offered
+        drafts_config = bench_config(folder / "drafts", "http://127.0.0.1:9/bot", "1:" + "a" * 30)
+        results["open_drafts"] = await open_drafts(drafts_config, args.drafts)
+    results["plot"] = plot(args.out, offered, results["echo"]["updates_per_second"])
+    results["json"] = str(write_json(args.out, results))
+    if profiler is not None:
+        results["profile"] = profile_summary(profiler, args.out)
+    return results
+
+
+def render(r: dict[str, Any]) -> str:
+    bot, echo, bare = r["real_bot"], r["echo"], r["echo_without_rate_limiter"]
+    drafts = r["open_drafts"]
+    rows: list[tuple[str, Any, str]] = [
+        ("echo ceiling, updates/s", echo["updates_per_second"], "same builder settings"),
+        ("echo without rate limiter, updates/s", bare["updates_per_second"], "framework only"),
+        ("real bot, updates/s sustained", bot["updates_per_second"], ""),
+        ("  ratio to echo ceiling", bot["ratio_to_echo"], ""),
+        ("  ratio to echo without limiter", bot["ratio_to_echo_without_rate_limiter"], ""),
+        ("latency p50 ms", bot["p50_ms"], f"echo {echo['p50_ms']:.1f}"),
+        ("latency p95 ms", bot["p95_ms"], f"echo {echo['p95_ms']:.1f}"),
+        ("latency p99 ms", bot["p99_ms"], f"echo {echo['p99_ms']:.1f}"),
+        ("completed intakes", bot["completed_intakes"], f"of {r['applicants']}"),
+        ("CPU s per completed intake", bot["cpu_seconds_per_intake"], "whole process"),
+        ("peak RSS MiB", r["peak_rss_mib_after_load"], "ru_maxrss, whole process"),
+        ("database bytes per case", bot["database_bytes_per_case"], "file sizes / cases"),
+        ("  main file only (no WAL)", bot["database_main_file_bytes_per_case"], ""),
+        ("actions per intake", bot["actions_per_intake"], "messages + taps"),
+        ("bytes the bot sent per applicant", bot["bytes_sent_per_applicant"], "JSON params"),
+    ]
+    for row in r["offered_load"]:
+        rows.append(
+            (
+                f"offered {row['offered_per_second']:g}/s: p99 ms",
+                row["p99_ms"],
+                f"sent {row['sent_per_second']:.1f}/s ({row['ratio_to_echo']:.2f} of echo),"
+                f" {row['unanswered_within_drain']} unanswered",
+            )
+        )
+    rows += [
+        (f"RSS growth, 0 -> {drafts['drafts']} drafts MiB", drafts["rss_growth_mib"], ""),
+        ("  bytes per open draft (RSS)", drafts["rss_growth_bytes_per_draft"], ""),
+        ("  database bytes per draft", drafts["database_bytes_per_draft"], ""),
+    ]
+    head = (
+        f"Argon2id at {r['argon2_memory_kib']} KiB (the config's minimum) to keep submissions "
+        "affordable; bot, server and simulated users share one process."
+    )
+    return "\n".join([head, table(rows), r["plot"], f"results: {r['json']}"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    started = time.perf_counter()
+    results = asyncio.run(run(args))
+    print(render(results))
+    if "profile" in results:
+        print(results["profile"])
+    print(f"total {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

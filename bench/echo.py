@@ -1,0 +1,91 @@
+"""The framework's ceiling: an Application that only echoes, built like the real bot's.
+
+Same builder settings as ``bot.transport.app.build_application`` (base URL, concurrent
+updates, the rate limiter), so the gap between this and the real bot is the bot's own work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bench.report import percentile
+from bench.script import Person, Step
+from bench.timing import TimedServer
+from bot.transport.app import RATE_LIMIT_RETRIES
+
+ECHO_USER_BASE = 600_000_000
+
+
+async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is not None and message.text is not None:
+        await context.bot.send_message(message.chat_id, message.text)
+
+
+def build_echo(base_url: str, token: str, *, rate_limiter: bool = True) -> Application:  # type: ignore[type-arg]
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_url.replace("/bot", "/file/bot"))
+        .concurrent_updates(True)
+    )
+    if rate_limiter:
+        limiter = AIORateLimiter(max_retries=RATE_LIMIT_RETRIES)
+        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
+    app = builder.build()
+    app.add_handler(MessageHandler(filters.TEXT, _echo))
+    return app
+
+
+@contextlib.asynccontextmanager
+async def running_echo(server: TimedServer, *, rate_limiter: bool) -> AsyncIterator[None]:
+    app = build_echo(server.base_url, server.token, rate_limiter=rate_limiter)
+    async with app:
+        await app.start()
+        if app.updater is None:
+            raise RuntimeError("the echo bot was built without an updater")
+        await app.updater.start_polling(timeout=1)
+        try:
+            yield
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+async def measure_echo(
+    server: TimedServer, users: int, messages: int, *, rate_limiter: bool, base: int
+) -> dict[str, float]:
+    """``users`` people each send ``messages`` texts, each waiting for the echo (closed loop)."""
+    people = [Person(server, base + i) for i in range(users)]
+    async with running_echo(server, rate_limiter=rate_limiter):
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(
+            *(p.run(tuple(Step(text=f"m{k}") for k in range(messages))) for p in people)
+        )
+        wall = time.perf_counter() - wall
+        cpu = time.process_time() - cpu
+    handled = sum(p.actions for p in people)
+    latencies = sorted(x for p in people for x in p.latencies)
+    return {
+        "updates": handled,
+        "wall_seconds": wall,
+        "updates_per_second": handled / wall,
+        "cpu_seconds_per_update": cpu / handled,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+    }

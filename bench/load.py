@@ -1,0 +1,190 @@
+"""The real bot under load: the same Runtime as ``python -m bot run``, many applicants at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.report import percentile
+from bench.script import REPLY_TIMEOUT, Person, intake_steps
+from bench.timing import TimedServer
+from bot.config import Config, load_config
+from bot.crypto import MasterKey
+from bot.logs import configure_logging
+from bot.runtime import Runtime, open_runtime, serve
+
+GROUP_CHAT_ID = -1_001_234_567_890
+ARGON2_MEMORY_KIB = 8192  # the config's minimum: submissions stay affordable under load
+APPLICANT_BASE = 700_000_000
+OPEN_LOOP_BASE = 800_000_000
+
+
+def write_config(folder: Path, base_url: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(
+        f"""[telegram]
+base_url = "{base_url}"
+poll_timeout_seconds = 1
+
+[storage]
+database = "{folder / "bot.sqlite3"}"
+
+[security]
+argon2_memory_kib = {ARGON2_MEMORY_KIB}
+
+[coordination]
+group_chat_id = {GROUP_CHAT_ID}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def bench_config(folder: Path, base_url: str, token: str) -> Config:
+    environ = {"BOT_TOKEN": token, "BOT_MASTER_KEY": MasterKey.generate().to_text()}
+    return load_config(write_config(folder, base_url), environ)
+
+
+def quiet_logs() -> None:
+    """Warnings only, into a buffer: logging every update would be measured as the bot's cost."""
+    configure_logging(level="WARNING", fmt="json", stream=io.StringIO())
+
+
+@contextlib.asynccontextmanager
+async def running_bot(config: Config) -> AsyncIterator[Runtime]:
+    stop = asyncio.Event()
+    async with open_runtime(config) as runtime:
+        task = asyncio.create_task(serve(runtime, stop))
+        try:
+            deadline = time.perf_counter() + 10
+            while not (runtime.app.updater and runtime.app.updater.running):
+                if task.done():
+                    task.result()
+                if time.perf_counter() > deadline:
+                    raise TimeoutError("the bot did not start polling")
+                await asyncio.sleep(0.02)
+            yield runtime
+        finally:
+            stop.set()
+            await task
+
+
+def database_bytes(database: Path) -> int:
+    return sum(p.stat().st_size for p in database.parent.glob(database.name + "*") if p.is_file())
+
+
+@dataclass
+class ClosedLoop:
+    people: list[Person]
+    wall: float
+    cpu: float
+    completed: int
+
+
+async def closed_loop(server: TimedServer, applicants: int) -> ClosedLoop:
+    """Every applicant completes the whole form at once, each acting as soon as it can."""
+    steps = intake_steps()
+    people = [Person(server, APPLICANT_BASE + i) for i in range(applicants)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    outcomes = await asyncio.gather(*(p.run(steps) for p in people), return_exceptions=True)
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    completed = sum(1 for o in outcomes if o is None)
+    return ClosedLoop(people, wall, cpu, completed)
+
+
+async def open_loop(
+    server: TimedServer, rate: float, seconds: float, first_id: int, drain: float
+) -> dict[str, Any]:
+    """Actions arrive at ``rate`` per second whatever the bot does (open loop).
+
+    Each tick goes to an applicant waiting for its next turn, or to a newcomer's /start if
+    none is waiting, so the offered load never depends on how fast the bot answers.
+    """
+    steps = intake_steps()
+    waiting: list[asyncio.Future[None]] = []
+    in_flight: list[asyncio.Future[float]] = []
+    people: list[Person] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def applicant(person: Person) -> None:
+        for index, step in enumerate(steps):
+            target = await person.wait_ready(step)
+            if index > 0:
+                turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                waiting.append(turn)
+                await turn
+            done = await person.act(step, target)
+            in_flight.append(done)
+            await done
+
+    interval = 1 / rate
+    start = time.perf_counter()
+    ticks = 0
+    while (now := time.perf_counter()) - start < seconds:
+        due = start + ticks * interval
+        if due > now:
+            await asyncio.sleep(due - now)
+        ticks += 1
+        if waiting:
+            waiting.pop(0).set_result(None)
+        else:
+            person = Person(server, first_id + len(people))
+            people.append(person)
+            tasks.append(asyncio.create_task(applicant(person)))
+            await asyncio.sleep(0)  # let the newcomer send its /start on this tick
+    elapsed = time.perf_counter() - start
+    for turn in waiting:
+        turn.cancel()
+    pending = [f for f in in_flight if not f.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=drain)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    sent = sum(p.actions for p in people)
+    latencies = sorted(x for p in people for x in p.latencies)
+    unanswered = sent - len(latencies)
+    # Unanswered actions count as slower than the drain time, so p99 is not flattered.
+    censored = latencies + [max(drain, *(latencies or [0.0]))] * unanswered
+    censored.sort()
+    for person in people:
+        server.log.forget_chat(person.user_id)
+    return {
+        "offered_per_second": rate,
+        "sent": sent,
+        "sent_per_second": sent / elapsed,
+        "answered": len(latencies),
+        "unanswered_within_drain": unanswered,
+        "drain_seconds": drain,
+        "p50_ms": percentile(censored, 50) * 1000,
+        "p95_ms": percentile(censored, 95) * 1000,
+        "p99_ms": percentile(censored, 99) * 1000,
+    }
+
+
+async def wait_idle(server: TimedServer, quiet: float = 1.0, within: float = REPLY_TIMEOUT) -> None:
+    """Until the bot has caught up: no update waiting and no call for ``quiet`` seconds."""
+    deadline = time.perf_counter() + within
+    while time.perf_counter() < deadline:
+        chats = [t.at for t in server.log.timed[-200:] if t.chat_id is not None]
+        last = chats[-1] if chats else 0.0
+        if not server.state.updates and time.perf_counter() - last >= quiet:
+            return
+        await asyncio.sleep(quiet / 4)
+
+
+def per_applicant(people: list[Person], server: TimedServer) -> dict[str, float]:
+    done = [p for p in people if p.latencies]
+    n = max(1, len(done))
+    return {
+        "actions_per_intake": sum(p.actions for p in done) / n,
+        "bytes_sent_per_applicant": sum(server.log.bytes_by_chat[p.user_id] for p in done) / n,
+    }

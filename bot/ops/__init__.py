@@ -1,0 +1,1 @@
+"""Operator tasks that run beside the bot: key rotation, health checks, retention, backups."""

@@ -1,0 +1,58 @@
+"""The benchmark runs end to end on a tiny load and reports every figure it promises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.__main__ import parse, run
+
+TOP_KEYS = {
+    "applicants",
+    "argon2_memory_kib",
+    "actions_in_script",
+    "echo",
+    "echo_without_rate_limiter",
+    "real_bot",
+    "peak_rss_mib_after_load",
+    "offered_load",
+    "open_drafts",
+    "plot",
+}
+BOT_KEYS = {
+    "completed_intakes",
+    "updates",
+    "updates_per_second",
+    "ratio_to_echo",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "cpu_seconds_per_intake",
+    "database_bytes_per_case",
+    "actions_per_intake",
+    "bytes_sent_per_applicant",
+}
+
+
+async def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
+    args = parse(
+        [
+            *("--applicants", "3", "--rates", "8", "--seconds", "1"),
+            *("--drafts", "200", "--drain", "5", "--out", str(tmp_path)),
+        ]
+    )
+    await run(args)
+    results = json.loads((tmp_path / "bench-results.json").read_text(encoding="utf-8"))
+    assert results.keys() >= TOP_KEYS
+    bot = results["real_bot"]
+    assert bot.keys() >= BOT_KEYS
+    assert bot["completed_intakes"] == 3
+    assert bot["actions_per_intake"] == results["actions_in_script"]
+    assert bot["bytes_sent_per_applicant"] > 0
+    assert results["echo"]["updates"] == 3 * results["actions_in_script"]
+    [offered] = results["offered_load"]
+    assert offered["offered_per_second"] == 8
+    assert offered["sent"] > 0
+    drafts = results["open_drafts"]
+    assert drafts["drafts"] == 200
+    assert drafts["drafts_in_database"] == 200
