@@ -105,9 +105,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "updates": handled,
             "wall_seconds": loop.wall,
             "updates_per_second": ups,
-            "ratio_to_echo": ups / results["echo"]["updates_per_second"],
-            "ratio_to_echo_without_rate_limiter": ups
-            / results["echo_without_rate_limiter"]["updates_per_second"],
+            "ratio_to_echo": ups / results["echo_without_rate_limiter"]["updates_per_second"],
+            "ratio_to_echo_with_rate_limiter": ups / results["echo"]["updates_per_second"],
             "p50_ms": percentile(latencies, 50) * 1000,
             "p95_ms": percentile(latencies, 95) * 1000,
             "p99_ms": percentile(latencies, 99) * 1000,
@@ -118,7 +117,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         results["peak_rss_mib_after_load"] = peak_rss_mib()
         for row in offered:
-            row["ratio_to_echo"] = row["sent_per_second"] / results["echo"]["updates_per_second"]
+            ceiling = results["echo_without_rate_limiter"]["updates_per_second"]
+            row["ratio_to_echo"] = row["sent_per_second"] / ceiling
         results["offered_load"] = offered
         drafts_config = bench_config(folder / "drafts", "http://127.0.0.1:9/bot", "1:" + "a" * 30)
         results["open_drafts"] = await open_drafts(drafts_config, args.drafts)
@@ -136,8 +136,8 @@ def render(r: dict[str, Any]) -> str:
         ("echo ceiling, updates/s", echo["updates_per_second"], "same builder settings"),
         ("echo without rate limiter, updates/s", bare["updates_per_second"], "framework only"),
         ("real bot, updates/s sustained", bot["updates_per_second"], ""),
-        ("  ratio to echo ceiling", bot["ratio_to_echo"], ""),
-        ("  ratio to echo without limiter", bot["ratio_to_echo_without_rate_limiter"], ""),
+        ("  ratio to echo ceiling (no rate limiter)", bot["ratio_to_echo"], ""),
+        ("  ratio to echo with Telegram's limiter", bot["ratio_to_echo_with_rate_limiter"], ""),
         ("latency p50 ms", bot["p50_ms"], f"echo {echo['p50_ms']:.1f}"),
         ("latency p95 ms", bot["p95_ms"], f"echo {echo['p95_ms']:.1f}"),
         ("latency p99 ms", bot["p99_ms"], f"echo {echo['p99_ms']:.1f}"),

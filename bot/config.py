@@ -147,6 +147,7 @@ class TelegramConfig(_Section):
     base_url: StrictStr = "https://api.telegram.org/bot"
     mode: Literal["polling", "webhook"] = "polling"
     poll_timeout_seconds: StrictInt = Field(default=30, ge=1, le=90)
+    rate_limit: StrictBool = True
     webhook_listen: StrictStr = Field(default="127.0.0.1", min_length=1)
     webhook_port: StrictInt = Field(default=8443, ge=1, le=65535)
     webhook_url: StrictStr = ""

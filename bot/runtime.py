@@ -130,6 +130,7 @@ async def open_runtime(
             coordinator=CoordinatorHandlers(services.coordination),
             catalog=services.catalog,
             group_chat_id=config.coordination.group_chat_id,
+            rate_limit=config.telegram.rate_limit,
         )
         yield Runtime(**vars(services), app=app)
 

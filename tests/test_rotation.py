@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.coordination.audit import GENESIS, seal_entry
 from bot.crypto import CaseKey, DecryptionError, MasterKey, Vault, wrapped_key_id
 from bot.ops import rotation
 from bot.ops.rotation import adopt_coordinator, adopt_draft, rotate, verify_audit_log
+from bot.services import audit
 from bot.store import Database, open_database
 from bot.store import cases as store
 from bot.store import coordination as co
@@ -35,26 +35,8 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 async def _audit(db: Database, vault: Vault, actor: str, action: str, code: str | None) -> None:
     async with db.transaction() as conn:
-        seq, prev = await co.audit_head(conn)
-        entry = seal_entry(
-            seq=seq + 1,
-            at=NOW + seq,
-            actor=actor,
-            action=action,
-            case_code=code,
-            prev_hash=prev if seq else GENESIS,
-            mac=lambda p: vault.mac(p, purpose="audit"),
-        )
-        await co.append_audit(
-            conn,
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            case_code=entry.case_code,
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-        )
+        seq, _ = await co.audit_head(conn)
+        await audit.record(conn, vault, at=NOW + seq, actor=actor, action=action, case_code=code)
 
 
 async def _populate(db: Database, vault: Vault) -> dict[str, CaseKey]:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import aiosqlite
 
 from bot.config import RetentionConfig
-from bot.coordination.audit import seal_entry
 from bot.logs import get_logger
+from bot.services import audit
 from bot.services.outbox import OutMessage
 from bot.store import coordination as store
 
@@ -83,7 +83,14 @@ async def purge_once(services: Services, *, now: int | None = None) -> PurgeRepo
             if deadline is None or deadline > at:
                 continue
             if await store.shred_case(conn, row.case_id):
-                await _audit_shredded(services, conn, row.code, at=at)
+                await audit.record(
+                    conn,
+                    services.vault,
+                    at=at,
+                    actor="system",
+                    action="shredded",
+                    case_code=row.code,
+                )
                 shredded += 1
         outbox = await store.prune_outbox(conn, created_before=at - retention.outbox_days * DAY)
         invites = await store.delete_stale_invites(conn, now=at)
@@ -153,32 +160,6 @@ async def _expiring(
 def warning_text(case: ExpiringCase, *, now: int) -> str:
     hours = max(1, math.ceil((case.expires_at - now) / HOUR))
     return f"Case {case.code} will be shredded in {hours} h unless it moves on."
-
-
-async def _audit_shredded(
-    services: Services, conn: aiosqlite.Connection, code: str, *, at: int
-) -> None:
-    """The same chained, MACed entry the coordination service writes for its own actions."""
-    seq, prev = await store.audit_head(conn)
-    entry = seal_entry(
-        seq=seq + 1,
-        at=at,
-        actor="system",
-        action="shredded",
-        case_code=code,
-        prev_hash=prev,
-        mac=lambda payload: services.vault.mac(payload, purpose="audit"),
-    )
-    await store.append_audit(
-        conn,
-        seq=entry.seq,
-        at=entry.at,
-        actor=entry.actor,
-        action=entry.action,
-        case_code=entry.case_code,
-        prev_hash=entry.prev_hash,
-        hash=entry.hash,
-    )
 
 
 async def _checkpoint(services: Services) -> bool:

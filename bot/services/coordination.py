@@ -37,7 +37,6 @@ from bot.coordination import (
     priority,
     queue_lines,
     relation_of,
-    seal_entry,
     transition,
 )
 from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS
@@ -64,6 +63,7 @@ from bot.intake.events import Button, Reply
 from bot.intake.questionnaire import Questionnaire
 from bot.logs import get_logger
 from bot.ops.rotation import adopt_coordinator, verify_audit_log
+from bot.services import audit
 from bot.services.case_view import render_case
 from bot.services.intake import Submission
 from bot.services.keyring import KeyRing
@@ -855,29 +855,9 @@ class CoordinationService:
     async def _audit(
         self, conn: aiosqlite.Connection, actor: str, action: str, case_code: str | None
     ) -> None:
-        seq, prev = await store.audit_head(conn)
-        entry = seal_entry(
-            seq=seq + 1,
-            at=self._now(),
-            actor=actor,
-            action=action,
-            case_code=case_code,
-            prev_hash=prev,
-            mac=self._audit_mac,
+        await audit.record(
+            conn, self.vault, at=self._now(), actor=actor, action=action, case_code=case_code
         )
-        await store.append_audit(
-            conn,
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            case_code=entry.case_code,
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-        )
-
-    def _audit_mac(self, payload: bytes) -> bytes:
-        return self.vault.mac(payload, purpose="audit")
 
     def _digest(self, text: str, purpose: str) -> str:
         return self.vault.mac(text.encode(), purpose=purpose).hex()

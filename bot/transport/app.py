@@ -38,17 +38,21 @@ def build_application(
     coordinator: CoordinatorHandlers,
     catalog: Catalog,
     group_chat_id: int,
+    rate_limit: bool = True,
 ) -> Application:  # type: ignore[type-arg]
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .base_file_url(base_url.replace("/bot", "/file/bot"))
         .concurrent_updates(True)
-        # Keeps within Telegram's sending limits and waits out 429 retry_after, then retries.
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
-        .build()
     )
+    if rate_limit:
+        # Keeps within Telegram's sending limits and waits out 429 retry_after, then retries.
+        limited = builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        app: Application = limited.build()  # type: ignore[type-arg]
+    else:
+        app = builder.build()
     private = filters.ChatType.PRIVATE
     staff_chats = private | filters.Chat(group_chat_id)
     new_text = filters.UpdateType.MESSAGE & filters.TEXT
