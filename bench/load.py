@@ -32,8 +32,8 @@ def write_config(folder: Path, base_url: str) -> Path:
         f"""[telegram]
 base_url = "{base_url}"
 poll_timeout_seconds = 1
-# The local server has no Telegram limits: measure the bot's own capacity, as the echo does.
-rate_limit = false
+# As deployed: paced within Telegram's limits (the echo is measured both ways).
+rate_limit = true
 
 [storage]
 database = "{folder / "bot.sqlite3"}"

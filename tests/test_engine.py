@@ -134,7 +134,8 @@ def test_a_button_pressed_twice_records_one_answer(ctx: Context) -> None:
     chat.send(Press(data))
     after_first = chat.draft
     again = chat.send(Press(data))
-    assert again.effect is Effect.NONE and again.replies == ()
+    assert again.effect is Effect.NONE
+    assert [r.text for r in again.replies] == [engine.prompt(ctx, after_first).text]  # type: ignore[arg-type]
     assert again.toast and "earlier message" in again.toast
     assert chat.draft == after_first
 

@@ -384,9 +384,10 @@ def _with_prompt(ctx: Context, draft: Draft | None, note: Reply) -> Outcome:
 
 
 def _stale(ctx: Context, draft: Draft | None) -> Outcome:
-    return Outcome(
-        draft, (), toast=ctx.catalog.text(draft.language if draft else None, "stale_button")
-    )
+    """Nothing is recorded; the current question is shown again, because after a crash between
+    saving an answer and showing the next question, the stale one is all the phone shows."""
+    toast = ctx.catalog.text(draft.language if draft else None, "stale_button")
+    return Outcome(draft, (prompt(ctx, draft),) if draft else (), toast=toast)
 
 
 def _t(ctx: Context, draft: Draft, key: str, **params: object) -> str:
