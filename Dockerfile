@@ -6,10 +6,11 @@
 FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md config.example.toml ./
+COPY pyproject.toml README.md config.example.toml requirements.lock ./
 COPY bot ./bot
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-compile . \
+    && /opt/venv/bin/pip install --no-compile --require-hashes -r requirements.lock \
+    && /opt/venv/bin/pip install --no-compile --no-deps . \
     && /opt/venv/bin/python -m compileall -q /opt/venv \
     && sed 's#^database = .*#database = "/data/bot.sqlite3"#' config.example.toml > /src/config.toml
 

@@ -4,13 +4,25 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint typecheck unit bench setup clean
+.PHONY: demo test lint typecheck unit bench lock setup clean
 
-$(VENV)/.installed: pyproject.toml
+# Dependencies come from requirements-dev.lock (the image uses requirements.lock, without the
+# test tools), every file checked against its hash; the project itself is then installed
+# without resolving anything again.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock: $(VENV)/.installed
+	$(PY) -m pip install --quiet pip-tools
+	$(PY) -m piptools compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
+		--strip-extras --output-file requirements.lock pyproject.toml
+	$(PY) -m piptools compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
+		--extra dev --strip-extras --output-file requirements-dev.lock pyproject.toml
 
 setup: $(VENV)/.installed
 

@@ -1,8 +1,9 @@
 """The image's recipe, run here step by step (no Docker engine on our machines).
 
-The build stage copies the project, installs it into a fresh virtual environment from its own
-metadata and writes the container config; the final stage runs ``python -m bot`` as a
-non-root user with secrets as mounted files. This test does the same in a temporary folder.
+The build stage copies the project, installs the locked dependencies (hash-checked) and the
+project into a fresh virtual environment and writes the container config; the final stage runs
+``python -m bot`` as a non-root user with secrets as mounted files. This test does the same in a
+temporary folder.
 """
 
 from __future__ import annotations
@@ -18,27 +19,32 @@ from bot.crypto import MasterKey
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-INSTALL = "pip install --no-compile ."
+INSTALLS = (
+    "pip install --no-compile --require-hashes -r requirements.lock",
+    "pip install --no-compile --no-deps .",
+)
 CONTAINER_DB = 's#^database = .*#database = "/data/bot.sqlite3"#'
 
 
 def _copy_context(target: Path) -> None:
     """What the Dockerfile's COPY lines bring in (and .dockerignore leaves out)."""
-    for name in ("pyproject.toml", "README.md", "config.example.toml"):
+    for name in ("pyproject.toml", "README.md", "config.example.toml", "requirements.lock"):
         shutil.copy(ROOT / name, target / name)
     shutil.copytree(ROOT / "bot", target / "bot", ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def test_the_image_recipe_installs_and_starts(tmp_path: Path) -> None:
-    assert INSTALL in DOCKERFILE and CONTAINER_DB in DOCKERFILE  # the steps below are these
+    assert all(step in DOCKERFILE for step in INSTALLS)  # the steps below are these
+    assert CONTAINER_DB in DOCKERFILE
     context, venv, data, secrets = (tmp_path / n for n in ("src", "venv", "data", "secrets"))
     for folder in (context, data, secrets):
         folder.mkdir()
     _copy_context(context)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", *INSTALL.split()]
-    installed = subprocess.run(pip, cwd=context, capture_output=True, text=True, check=False)
-    assert installed.returncode == 0, installed.stderr[-2000:]
+    for step in INSTALLS:
+        pip = [str(venv / "bin" / "python"), "-m", *step.split()]
+        installed = subprocess.run(pip, cwd=context, capture_output=True, text=True, check=False)
+        assert installed.returncode == 0, installed.stderr[-2000:]
 
     # The container's config: the example with the database on the data volume.
     example = (context / "config.example.toml").read_text()

@@ -32,3 +32,22 @@ def test_runs_as_a_non_root_user_with_a_health_check_and_no_baked_secrets() -> N
         assert secret not in DOCKERFILE
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {"config.toml", "secrets", "*.sqlite3*"} <= set(ignored)
+
+
+def test_the_locks_pin_every_dependency_with_hashes() -> None:
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[\[<>=!~ ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    dev = {
+        re.split(r"[\[<>=!~ ]", d, maxsplit=1)[0].lower()
+        for d in project["optional-dependencies"]["dev"]
+    }
+    for lock, wanted in (("requirements.lock", runtime), ("requirements-dev.lock", runtime | dev)):
+        text = (ROOT / lock).read_text()
+        pinned = {m.group(1).lower() for m in re.finditer(r"^([A-Za-z0-9_.-]+)==", text, re.M)}
+        assert wanted <= pinned, (lock, wanted - pinned)
+        blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", text)
+        assert all("--hash=sha256:" in b for b in blocks if "==" in b.split("\n", 1)[0])
+    assert "pytest" not in (ROOT / "requirements.lock").read_text()  # no test tools in the image
