@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.config import load_config
@@ -12,7 +11,7 @@ from bot.crypto import MasterKey
 from bot.runtime import open_services
 from bot.services.keyring import KeyRing
 from tests.conftest import write_config
-from tests.test_cli import ROOT, _env
+from tests.test_cli import _bot, _env
 
 
 class Clock:
@@ -58,15 +57,7 @@ def test_an_unlocked_key_is_forgotten_when_idle() -> None:
 
 def _cli(*args: str, config: Path, key: MasterKey) -> subprocess.CompletedProcess[str]:
     env = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=key.to_text())
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args, "--config", str(config)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return _bot(*args, "--config", str(config), env=env)
 
 
 def test_invite_and_verify_audit_from_the_command_line(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,26 +10,14 @@ from bot.crypto import MasterKey
 from bot.ops.health import beat
 from bot.store import open_database
 from tests.conftest import write_config
-from tests.test_cli import ROOT, _env
-
-
-def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.test_cli import _bot, _env
 
 
 def test_health_needs_a_recent_contact_with_telegram(tmp_path: Path) -> None:
     key = MasterKey.generate()
     config = write_config(tmp_path, "http://127.0.0.1:9/bot")
     env = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=key.to_text())
-    missing = _run("health", "--config", str(config), env=env)
+    missing = _bot("health", "--config", str(config), env=env)
     assert missing.returncode == 1 and "FAIL" in missing.stdout
 
     async def prepare() -> None:
@@ -40,7 +26,7 @@ def test_health_needs_a_recent_contact_with_telegram(tmp_path: Path) -> None:
         await db.close()
 
     asyncio.run(prepare())
-    healthy = _run("health", "--config", str(config), env=env)
+    healthy = _bot("health", "--config", str(config), env=env)
     assert healthy.returncode == 0, healthy.stdout
     assert "FAIL" not in healthy.stdout
 
@@ -54,12 +40,12 @@ def test_rotate_key_from_the_command_line(tmp_path: Path) -> None:
     )
     config.write_text(text)
     first = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=old.to_text())
-    assert _run("invite", "--config", str(config), env=first).returncode == 0  # audited, old key
+    assert _bot("invite", "--config", str(config), env=first).returncode == 0  # audited, old key
     env = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=new.to_text())
-    rotated = _run("rotate-key", "--config", str(config), env=env)
+    rotated = _bot("rotate-key", "--config", str(config), env=env)
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     assert f"new master key: {new.key_id}" in rotated.stdout
-    again = _run("rotate-key", "--config", str(config), env=env)
+    again = _bot("rotate-key", "--config", str(config), env=env)
     assert again.returncode == 0  # a rerun finds nothing left to do
 
 
@@ -67,16 +53,16 @@ def test_purge_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
     key = MasterKey.generate()
     config = write_config(tmp_path, "http://127.0.0.1:9/bot")
     env = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=key.to_text())
-    assert _run("invite", "--config", str(config), env=env).returncode == 0
-    purged = _run("purge", "--config", str(config), env=env)
+    assert _bot("invite", "--config", str(config), env=env).returncode == 0
+    purged = _bot("purge", "--config", str(config), env=env)
     assert purged.returncode == 0 and "WAL checkpointed: True" in purged.stdout
     copy = tmp_path / "copy.sqlite3"
-    made = _run("backup", str(copy), "--config", str(config), env=env)
+    made = _bot("backup", str(copy), "--config", str(config), env=env)
     assert made.returncode == 0 and copy.exists(), made.stderr
-    assert _run("backup", str(copy), "--config", str(config), env=env).returncode == 1
-    refused = _run("restore", str(copy), "--config", str(config), env=env)
+    assert _bot("backup", str(copy), "--config", str(config), env=env).returncode == 1
+    refused = _bot("restore", str(copy), "--config", str(config), env=env)
     assert refused.returncode == 1 and "exists" in refused.stderr  # no silent overwrite
-    restored = _run("restore", str(copy), "--force", "--config", str(config), env=env)
+    restored = _bot("restore", str(copy), "--force", "--config", str(config), env=env)
     assert restored.returncode == 0, restored.stderr
-    audit = _run("verify-audit", "--config", str(config), env=env)
+    audit = _bot("verify-audit", "--config", str(config), env=env)
     assert audit.returncode == 0 and "intact: 1 entries" in audit.stdout
