@@ -148,12 +148,14 @@ class Applicant:
         data = next(b["callback_data"] for b in message.buttons if b["text"] == label)
         assert data is not None
         query = await self.server.press_button(self.user_id, message.message_id, data)
+        # The bot answers a tap after it has shown what follows: that is the sign it is done.
+        answer = await self.server.wait_for_callback_answer(query, timeout=10.0)
         await settle(self.server, quiet=QUIET)
-        answers = await self.server.callback_answers(query)
-        self.last_toast = answers[0].text if answers else None
+        self.last_toast = answer.text
 
     async def press_data(self, message_id: int, data: str) -> None:
-        await self.server.forge_callback(self.user_id, message_id, data)
+        query = await self.server.forge_callback(self.user_id, message_id, data)
+        await self.server.wait_for_callback_answer(query, timeout=10.0)
         await settle(self.server, quiet=QUIET)
 
     async def message_with_button(self, label: str) -> MessageRecord:

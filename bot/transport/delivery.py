@@ -40,12 +40,11 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
 async def deliver(
     bot: Bot, chat_id: int, response: Response, query: CallbackQuery | None = None
 ) -> list[int]:
-    """Send, edit, delete; returns the ids of new messages so the caller can remember them."""
-    if query is not None:
-        try:
-            await query.answer(response.toast)
-        except BadRequest:
-            log.info("callback_answer_refused")
+    """Send, edit, delete, then answer the tap; returns the ids of new messages.
+
+    The tap is answered last, so the spinner on the applicant's button stops only once the next
+    question is in place.
+    """
     sent: list[int] = []
     replies = list(response.replies)
     if response.edit_message_id is not None and replies:
@@ -63,6 +62,11 @@ async def deliver(
     for reply in replies:
         sent.append(await send(bot, chat_id, reply))
     await delete(bot, chat_id, list(response.delete))
+    if query is not None:
+        try:
+            await query.answer(response.toast)
+        except BadRequest:
+            log.info("callback_answer_refused")
     return sent
 
 
