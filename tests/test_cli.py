@@ -37,6 +37,25 @@ def _bot(
     )
 
 
+async def start_bot_process(
+    server: DevServer, config: Path, master_key: MasterKey
+) -> asyncio.subprocess.Process:
+    """`python -m bot run` as an operator starts it, against the local Bot API server."""
+    env = _env(BOT_TOKEN=server.token, BOT_MASTER_KEY=master_key.to_text())
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 def test_keygen_prints_a_key_alone() -> None:
     result = _bot("keygen", env=_env())
     assert result.returncode == 0
@@ -80,19 +99,7 @@ async def test_run_greets_a_user_on_any_bot_api_server(tmp_path: Path) -> None:
     """`python -m bot run` against the local server, as the definition of done asks."""
     async with DevServer() as server:
         config = write_config(tmp_path, server.base_url)
-        env = _env(BOT_TOKEN=server.token, BOT_MASTER_KEY=MasterKey.generate().to_text())
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await start_bot_process(server, config, MasterKey.generate())
         try:
             # Telegram queues updates until the bot polls; so does the local server.
             sent = await server.send_text(42_4242_4242, "/start", first_name="Op")

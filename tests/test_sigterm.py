@@ -9,9 +9,7 @@ from the right question, handle the in-flight answer at most once, and the file 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 from bot.crypto import MasterKey, Vault
@@ -22,6 +20,7 @@ from bot.store import Database
 from bot.store import cases as store
 from tests.conftest import QUIET, Applicant, running_bot, write_config
 from tests.intake_driver import CATALOG, answer_one, default_questionnaire, default_route
+from tests.test_cli import start_bot_process
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = 530_000_001
@@ -49,20 +48,7 @@ async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path
 
     async with DevServer() as server:
         config = write_config(tmp_path, server.base_url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-        env.update(BOT_TOKEN=server.token, BOT_MASTER_KEY=master_key.to_text())
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await start_bot_process(server, config, master_key)
         person = Applicant(server, USER)
         try:
             sent = await server.send_text(USER, "/start", first_name="Test")
