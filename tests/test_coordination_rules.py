@@ -684,22 +684,22 @@ def item(
 
 def test_queue_order() -> None:
     items = [
-        item("CALM", status="still_there", danger="no", age=90_000),
-        item("SAFE", status="left", safe="yes"),
-        item("FLAG", status="still_there", danger="no", flagged=True),
-        item("HELD", status="still_there", danger="yes", assignee="C-7K3Q", age=50_000),
-        item("DNGR", status="still_there", danger="yes"),
-        item("NSAF", status="left", safe="no"),
+        item("CALM", status="still_there", age=90_000),
+        item("SAFE", status="left"),
+        item("FLAG", status="still_there", flagged=True),
+        item("HELD", status="in_danger", assignee="C-7K3Q", age=50_000),
+        item("DNGR", status="in_danger"),
+        item("NSAF", status="not_safe"),
         item("NONE"),
-        item("OLDD", status="still_there", danger="yes", age=7200),
+        item("OLDD", status="in_danger", age=7200),
     ]
     got = [i.code for i in order(items)]
     assert got == ["OLDD", "DNGR", "HELD", "NSAF", "SAFE", "FLAG", "CALM", "NONE"]
 
 
 def test_priority_signals_outrank_all_lower_ones() -> None:
-    danger = priority(item("A", danger="yes", assignee="C-1"))
-    not_safe_left_flagged = priority(item("B", safe="no", status="left", flagged=True))
+    danger = priority(item("A", status="in_danger", assignee="C-1"))
+    not_safe_left_flagged = priority(item("B", status="not_safe", flagged=True))
     left_flagged = priority(item("C", status="left", flagged=True))
     assert danger > not_safe_left_flagged > left_flagged
     assert priority(item("D", flagged=True, assignee="C-1")) > priority(item("E"))
@@ -726,8 +726,8 @@ def test_format_waiting(seconds: int, text: str) -> None:
 def test_queue_lines_say_only_code_state_triage_age_and_handle() -> None:
     items = order(
         [
-            item("K7QX", status="still_there", danger="yes", age=3 * 3600, assignee="C-7K3Q"),
-            item("M3PA", status="left", safe="no", flagged=True, age=600),
+            item("K7QX", status="in_danger", age=3 * 3600, assignee="C-7K3Q"),
+            item("M3PA", status="not_safe", flagged=True, age=600),
             item("9TRE", age=2 * 86_400),
         ]
     )
@@ -759,10 +759,10 @@ def test_no_answer_content_reaches_queue_lines_or_notices() -> None:
 
 
 def test_notice_text() -> None:
-    assert notice_text("K7QX", {"status": "still_there", "danger": "yes"}) == (
+    assert notice_text("K7QX", {"status": "in_danger"}) == (
         "New case K7QX · triage: in danger, still there"
     )
-    assert notice_text("M3PA", {"status": "left", "safe": "no"}, flagged=True) == (
+    assert notice_text("M3PA", {"status": "not_safe"}, flagged=True) == (
         "New case M3PA · triage: not safe, left, flagged"
     )
 
@@ -772,10 +772,10 @@ def test_notice_text() -> None:
     "triage",
     [
         {},
-        {"status": "still_there", "danger": "yes"},
-        {"status": "still_there", "danger": "no"},
-        {"status": "left", "safe": "no"},
-        {"status": "left", "safe": "yes"},
+        {"status": "in_danger"},
+        {"status": "still_there"},
+        {"status": "not_safe"},
+        {"status": "left"},
     ],
 )
 def test_notices_and_queue_lines_read_neutrally(triage: dict[str, object], flagged: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 
 import pytest
 
@@ -21,6 +22,48 @@ LANGS = ("en", "my", "my-zawgyi")
 @pytest.fixture(scope="module")
 def ctx() -> Context:
     q = load_questionnaire(None, languages=list(LANGS))
+    return Context(q, Catalog(LANGS), LANGS, max_text_length=1000, today=date(2026, 11, 25))
+
+
+# The default asks one ``status`` question; operators may split it into branches, as here.
+_BRANCHES = """
+[[question]]
+id = "status"
+kind = "choice"
+text = { en = "Still at the post?", my = "တာဝန်ကျရာတွင် ရှိနေဆဲလား။" }
+
+[[question.option]]
+id = "still_there"
+text = { en = "Still there", my = "ရှိနေဆဲ" }
+next = "danger"
+
+[[question.option]]
+id = "left"
+text = { en = "Already left", my = "ထွက်ခွာပြီး" }
+next = "safe"
+
+[[question]]
+id = "danger"
+kind = "yesno"
+next = "region"
+text = { en = "In danger now?", my = "အန္တရာယ် ရှိနေပါသလား။" }
+
+[[question]]
+id = "safe"
+kind = "yesno"
+text = { en = "In a safe place now?", my = "လုံခြုံသော နေရာတွင် ရှိပါသလား။" }
+
+"""
+
+
+@pytest.fixture(scope="module")
+def branching(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    default = (resources.files("bot.intake") / "questionnaire.toml").read_text(encoding="utf-8")
+    start = default.index('[[question]]\nid = "status"')
+    end = default.index('[[question]]\nid = "region"')
+    path = tmp_path_factory.mktemp("branching") / "questionnaire.toml"
+    path.write_text(default[:start] + _BRANCHES + default[end:], encoding="utf-8")
+    q = load_questionnaire(path, languages=list(LANGS))
     return Context(q, Catalog(LANGS), LANGS, max_text_length=1000, today=date(2026, 11, 25))
 
 
@@ -111,9 +154,13 @@ def test_start_offers_each_language_in_its_own_encoding(ctx: Context) -> None:
     assert labels[1] != labels[2]
 
 
-def test_every_branch_of_the_questionnaire_reaches_review(ctx: Context) -> None:
+@pytest.mark.parametrize("which", ["ctx", "branching"])
+def test_every_branch_of_the_questionnaire_reaches_review(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    ctx: Context = request.getfixturevalue(which)
     routes = ctx.questionnaire.paths()
-    assert len(routes) > 1  # the default questionnaire does branch
+    assert len(routes) > 1 or which == "ctx"
     for route in routes:
         chat = Chat(ctx)
         chat.begin()
@@ -176,7 +223,8 @@ def test_back_goes_to_the_previous_question_and_stops_at_the_first(ctx: Context)
     assert "Your answer so far" in chat.prompt.text
 
 
-def test_review_edit_returns_to_review_and_a_new_branch_is_asked(ctx: Context) -> None:
+def test_review_edit_returns_to_review_and_a_new_branch_is_asked(branching: Context) -> None:
+    ctx = branching
     q = ctx.questionnaire
     route = next(r for r in q.paths() if "danger" in r)
     chat = Chat(ctx)

@@ -1,7 +1,7 @@
 """The coordinators' queue: which case needs someone first, in lines that say nothing about it.
 
-Only the triage answers of the default questionnaire are read (``status``, ``danger``, ``safe``),
-and only compared with their fixed option ids, so nothing an applicant wrote can reach a queue
+Only the triage answer of the default questionnaire is read (``status``), and only compared
+with its fixed option ids, so nothing an applicant wrote can reach a queue
 line or a group notice even if an operator marks other questions as triage. The notice's first
 line shows in notifications on coordinators' phones, so it is neutral: a code and triage words.
 """
@@ -14,6 +14,15 @@ from dataclasses import dataclass
 from bot.coordination.states import CaseState, state_word
 
 SEPARATOR = " · "
+
+# The ``status`` options and what each says: (in danger, not in a safe place, already left).
+_STATUS_SIGNALS: dict[str, tuple[bool, bool, bool]] = {
+    "in_danger": (True, False, False),
+    "still_there": (False, False, False),
+    "not_safe": (False, True, True),
+    "left": (False, False, True),
+}
+_NO_SIGNAL = (False, False, False)
 
 # Bits, so each signal outranks every combination of the ones below it.
 _IN_DANGER = 16
@@ -40,13 +49,13 @@ class QueueItem:
 def priority(item: QueueItem) -> int:
     """Higher is more urgent: in danger, then not in a safe place, then already left (and so
     missed), then flagged; among equals an unclaimed case comes before a claimed one."""
-    triage = item.triage
+    in_danger, not_safe, left = _signals(item.triage)
     score = 0
-    if triage.get("danger") == "yes":
+    if in_danger:
         score |= _IN_DANGER
-    if triage.get("safe") == "no":
+    if not_safe:
         score |= _NOT_SAFE
-    if triage.get("status") == "left":
+    if left:
         score |= _LEFT
     if item.flagged:
         score |= _FLAGGED
@@ -63,18 +72,23 @@ def order(items: Iterable[QueueItem]) -> list[QueueItem]:
 def triage_words(triage: Mapping[str, object], *, flagged: bool = False) -> list[str]:
     """Fixed words for the triage answers, most urgent first; never an answer's own text."""
     words: list[str] = []
-    if triage.get("danger") == "yes":
+    in_danger, not_safe, left = _signals(triage)
+    if in_danger:
         words.append("in danger")
-    if triage.get("safe") == "no":
+    if not_safe:
         words.append("not safe")
-    status = triage.get("status")
-    if status == "left":
+    if left:
         words.append("left")
-    elif status == "still_there":
+    elif triage.get("status") in _STATUS_SIGNALS:
         words.append("still there")
     if flagged:
         words.append("flagged")
     return words
+
+
+def _signals(triage: Mapping[str, object]) -> tuple[bool, bool, bool]:
+    status = triage.get("status")
+    return _STATUS_SIGNALS.get(status, _NO_SIGNAL) if isinstance(status, str) else _NO_SIGNAL
 
 
 def format_waiting(seconds: int) -> str:
