@@ -22,7 +22,7 @@ lock: $(VENV)/.installed
 	$(PY) -m piptools compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
 		--strip-extras --output-file requirements.lock pyproject.toml
 	$(PY) -m piptools compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
-		--extra dev --strip-extras --output-file requirements-dev.lock pyproject.toml
+		--extra dev --extra bench --strip-extras --output-file requirements-dev.lock pyproject.toml
 
 setup: $(VENV)/.installed
 

@@ -54,11 +54,13 @@ class _Chat:
         if not isinstance(event, Press):
             mine, self.next_id = self.next_id, self.next_id + 1
         incoming = Incoming(self.user_id, self.user_id, event, message_id=mine)
-        response = await self.intake.handle(incoming)
-        sent = list(range(self.next_id, self.next_id + len(response.replies)))
-        self.next_id += len(response.replies)
-        await self.intake.remember(self.user_id, incoming, response, sent)
-        return response
+
+        async def deliver(response: Response) -> list[int]:
+            sent = list(range(self.next_id, self.next_id + len(response.replies)))
+            self.next_id += len(response.replies)
+            return sent
+
+        return await self.intake.handle(incoming, deliver)
 
 
 async def open_drafts(config: Config, count: int) -> dict[str, Any]:

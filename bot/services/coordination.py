@@ -39,7 +39,7 @@ from bot.coordination import (
     relation_of,
     transition,
 )
-from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS
+from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS, Rule
 from bot.crypto import (
     ALPHABET,
     Argon2Cost,
@@ -155,6 +155,7 @@ class CoordinationService:
         self._pending: dict[bytes, _Pending] = {}
         self._unlock_limiter = AttemptLimiter(5, 900.0)
         self._awaiting_reply: dict[bytes, tuple[str, float]] = {}
+        self._acting = asyncio.Lock()
 
     # --- operator side (CLI) ---------------------------------------------------------------
 
@@ -294,6 +295,11 @@ class CoordinationService:
 
     # --- coordinator messages ----------------------------------------------------------------
 
+    def expects_secret(self, user_id: int) -> bool:
+        """A passphrase is awaited from this person: the transport deletes it before it is
+        checked, so a crash during the slow check cannot leave it in the chat."""
+        return self.vault.pseudonym(user_id) in self._pending
+
     async def handle(self, inc: CoordIncoming) -> CoordResponse | None:
         pseudonym = self.vault.pseudonym(inc.user_id)
         pending = self._pending.get(pseudonym)
@@ -309,10 +315,18 @@ class CoordinationService:
             me = None
         if inc.command == "enroll" and inc.private and me is None:
             return await self._enroll_start(inc, pseudonym)
-        role = me.role if me is not None else None
         rule = PERMISSIONS.get(inc.command)
         if me is None or rule is None:
             return None
+        # One command at a time: each decides on the case row it reads, so two commands on one
+        # case (a repeat sent while the bot was down arrives with the original) must not both
+        # read it before either writes.
+        async with self._acting:
+            return await self._command(me, rule, inc, inc.command)
+
+    async def _command(
+        self, me: store.CoordinatorRow, rule: Rule, inc: CoordIncoming, command: str
+    ) -> CoordResponse | None:
         work: store.WorkRow | None = None
         arg = inc.arg
         if rule.takes_case:
@@ -323,12 +337,14 @@ class CoordinationService:
                 return _say(f"No case {code_text or '(give a case code)'}.")
         relation = relation_of(me.id, work.assignee) if work else "none"
         unlocked = self.keys.get(me.id, self.clock()) is not None
-        denied = decide(inc.command, role, relation, private_chat=inc.private, unlocked=unlocked)
+        denied = decide(command, me.role, relation, private_chat=inc.private, unlocked=unlocked)
         if denied is Denied.UNKNOWN:
             return None
+        if command == "claim" and work is not None and relation == "assignee":
+            return _say(f"Case {work.code} is already yours.")
         if denied is not None:
             return _say(_DENIED[denied])
-        handler = getattr(self, f"_cmd_{inc.command}")
+        handler = getattr(self, f"_cmd_{command}")
         try:
             result: CoordResponse = await handler(me, inc, work, arg.strip())
         except IllegalTransition as exc:
@@ -525,6 +541,7 @@ class CoordinationService:
     async def _cmd_approve(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
     ) -> CoordResponse:
+        transition(CaseState(work.status), Action.APPROVE)  # a repeat meets the state's refusal
         result = approve(
             actor_id=me.id,
             assignee_id=work.assignee,

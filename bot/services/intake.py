@@ -82,6 +82,8 @@ class Submission:
 
 
 SubmitHook = Callable[[aiosqlite.Connection, Submission], Awaitable[None]]
+# Carries a response out in the chat; returns the ids of the messages it sent.
+Deliver = Callable[[Response], Awaitable[list[int]]]
 
 
 class RelayDesk(Protocol):
@@ -139,35 +141,44 @@ class IntakeService:
 
     # --- entry points used by the transport --------------------------------------------------
 
-    async def handle(self, incoming: Incoming) -> Response:
+    async def handle(self, incoming: Incoming, deliver: Deliver | None = None) -> Response:
+        """Answer one update; with ``deliver``, also carry the response out and note what the
+        chat now shows, all under the applicant's lock.
+
+        Holding the lock until the new messages are noted matters: an applicant who taps the
+        question the moment it appears must find it in the trace, or it is neither edited in
+        place nor ever cleared.
+        """
         pseudonym = self.vault.pseudonym(incoming.user_id)
         lock = self._locks.setdefault(pseudonym, asyncio.Lock())
         async with lock:
             if len(self.vault.key_ids) > 1:  # a key rotation is under way
                 await adopt_draft(self.db, self.vault, incoming.user_id)
-            return await self._handle(pseudonym, incoming)
+            response = await self._handle(pseudonym, incoming)
+            if deliver is not None:
+                sent = await deliver(response)
+                await self._remember(pseudonym, incoming, response, sent)
+            return response
 
-    async def remember(
-        self, user_id: int, incoming: Incoming, response: Response, sent: list[int]
+    async def _remember(
+        self, pseudonym: bytes, incoming: Incoming, response: Response, sent: list[int]
     ) -> None:
         """Record which messages are now visible in the chat, after the transport acted."""
-        pseudonym = self.vault.pseudonym(user_id)
         now = self._now()
-        async with self._locks.setdefault(pseudonym, asyncio.Lock()):
-            trace = await self._trace(pseudonym, now)
-            for gone in response.delete:
-                trace.visible.pop(gone, None)
-            if not response.delete or incoming.message_id not in response.delete:
-                trace.add(incoming.message_id, now)
-            for message_id in sent:
-                trace.add(message_id, now)
-            prompts = [m for m, r in zip(sent, _sent_replies(response), strict=False) if r.prompt]
-            if prompts:
-                trace.prompt = prompts[-1]
-            elif response.edit_message_id is not None:
-                trace.prompt = response.edit_message_id
-            async with self.db.transaction() as conn:
-                await self._save_trace(conn, pseudonym, trace)
+        trace = await self._trace(pseudonym, now)
+        for gone in response.delete:
+            trace.visible.pop(gone, None)
+        if not response.delete or incoming.message_id not in response.delete:
+            trace.add(incoming.message_id, now)
+        for message_id in sent:
+            trace.add(message_id, now)
+        prompts = [m for m, r in zip(sent, _sent_replies(response), strict=False) if r.prompt]
+        if prompts:
+            trace.prompt = prompts[-1]
+        elif response.edit_message_id is not None:
+            trace.prompt = response.edit_message_id
+        async with self.db.transaction() as conn:
+            await self._save_trace(conn, pseudonym, trace)
 
     # --- the work ----------------------------------------------------------------------------
 
@@ -242,7 +253,7 @@ class IntakeService:
         async with self._locks.setdefault(pseudonym, asyncio.Lock()):
             now = self._now()
             trace = await self._trace(pseudonym, now)
-            trace.add(message_id, now)
+            trace.add(message_id, now, team=True)
             async with self.db.transaction() as conn:
                 await self._save_trace(conn, pseudonym, trace)
 
@@ -408,7 +419,7 @@ class IntakeService:
         lang = await self._language(pseudonym, incoming)
         now = self._now()
         trace = await self._trace(pseudonym, now)
-        delete = trace.take_all()
+        delete = trace.take_all(wipe=True)
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
         async with self.db.transaction() as conn:

@@ -21,20 +21,27 @@ class ChatTrace:
 
     visible: dict[int, int] = field(default_factory=dict)
     prompt: int | None = None
+    team: set[int] = field(default_factory=set)  # the team's messages: only a wipe removes them
 
-    def add(self, message_id: int | None, now: int) -> None:
+    def add(self, message_id: int | None, now: int, *, team: bool = False) -> None:
         if message_id is not None:
             self.visible[message_id] = now
+            if team:
+                self.team.add(message_id)
 
     def fresh(self, now: int) -> ChatTrace:
         """Forget messages Telegram will no longer let us delete."""
         kept = {m: t for m, t in self.visible.items() if now - t < TRACE_LIFETIME}
-        return ChatTrace(kept, self.prompt if self.prompt in kept else None)
+        team = {m for m in self.team if m in kept}
+        return ChatTrace(kept, self.prompt if self.prompt in kept else None, team)
 
-    def take_all(self, *, keep: int | None = None) -> list[int]:
-        """Ids to delete to clear the chat (all but ``keep``), forgetting them."""
-        gone = sorted(m for m in self.visible if m != keep)
-        self.visible = {m: t for m, t in self.visible.items() if m == keep}
+    def take_all(self, *, keep: int | None = None, wipe: bool = False) -> list[int]:
+        """Ids to delete to clear the chat (all but ``keep``, and the team's messages unless
+        this is a wipe), forgetting them."""
+        spared = {keep} | (set() if wipe else self.team)
+        gone = sorted(m for m in self.visible if m not in spared)
+        self.visible = {m: t for m, t in self.visible.items() if m in spared}
+        self.team &= set(self.visible)
         if self.prompt != keep:
             self.prompt = None
         return gone
@@ -43,9 +50,10 @@ class ChatTrace:
         return max(self.visible.values(), default=0) + TRACE_LIFETIME
 
     def dump(self) -> bytes:
-        return json.dumps({"v": self.visible, "p": self.prompt}).encode()
+        return json.dumps({"v": self.visible, "p": self.prompt, "t": sorted(self.team)}).encode()
 
     @classmethod
     def load(cls, raw: bytes) -> ChatTrace:
         data = json.loads(raw)
-        return cls({int(k): int(v) for k, v in data["v"].items()}, data["p"])
+        team = {int(m) for m in data.get("t", [])}
+        return cls({int(k): int(v) for k, v in data["v"].items()}, data["p"], team)

@@ -81,9 +81,11 @@ class ApplicantHandlers:
         if not self._flood.allow(user.id, time.monotonic()):
             await self._slow_down(update, context, incoming)
             return
-        response = await self.intake.handle(incoming)
-        sent = await deliver(context.bot, chat.id, response, update.callback_query)
-        await self.intake.remember(user.id, incoming, response, sent)
+
+        async def carry_out(response: Response) -> list[int]:
+            return await deliver(context.bot, chat.id, response, update.callback_query)
+
+        await self.intake.handle(incoming, carry_out)
         log.info("update_handled", update_kind=type(event).__name__)
 
     async def _slow_down(

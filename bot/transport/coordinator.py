@@ -42,6 +42,8 @@ class CoordinatorHandlers:
             command=command.name if command else None,
             arg=command.arg if command else "",
         )
+        if command is None and incoming.private and self.service.expects_secret(user.id):
+            await delete(context.bot, chat.id, [message.message_id])  # before the slow check
         response = await self.service.handle(incoming)
         if response is None:
             return  # the applicant side answers, as for anyone
