@@ -8,15 +8,17 @@ from pathlib import Path
 import pytest
 
 from bot.crypto import MasterKey, Vault
-from bot.devserver import DevServer
+from bot.devserver import DevServer, MessageRecord
+from bot.devserver.settle import settle
 from bot.i18n import ZAWGYI
 from bot.store import cases
 from bot.text import to_zawgyi
-from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot
+from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot, running_bot
 from tests.intake_driver import CATALOG, answer_all, answer_one, default_questionnaire
 
 ALICE = 510_000_001
 BOB = 510_000_002
+Q = default_questionnaire()
 
 
 async def _submitted_case_fields(bot: RunningBot) -> dict[str, bytes]:
@@ -78,6 +80,54 @@ async def test_full_intake_in_english_then_wipe(bot: RunningBot) -> None:
     assert await person.visible() == []
     everything = await bot.server.messages(ALICE, include_deleted=True)
     assert everything and all(m.deleted for m in everything)
+
+
+async def test_an_applicant_who_acts_at_once_sees_only_the_current_question(
+    bot: RunningBot,
+) -> None:
+    """Each tap or answer lands the moment its question appears, before the bot has finished
+    with the previous one: every question must still replace the last, or stale questions
+    pile up on the phone and are never cleared."""
+    person = Applicant(bot.server, ALICE)
+    route = Q.paths()[0]
+    years = route.index("years")
+    steps: list[tuple[str | None, str]] = [
+        (None, "/start"),
+        ("Hello, and welcome.", "English"),
+        (CATALOG.text("en", "consent_yes"), CATALOG.text("en", "consent_yes")),
+    ]
+    for qid in route[: years + 2]:
+        question = Q.question(qid)
+        answer = "3" if qid == "years" else CATALOG.localize("en", question.options[0].text)
+        steps.append((CATALOG.localize("en", question.text), answer))
+    queries = []
+    for expect, action in steps:
+
+        async def shown(expect: str | None = expect) -> MessageRecord | bool | None:
+            if expect is None:
+                return True
+            found = [
+                m
+                for m in await person.visible()
+                if expect in (m.text or "") or any(b["text"] == expect for b in m.buttons)
+            ]
+            return found[-1] if found else None
+
+        message = await bot.server.wait_for(shown, timeout=10.0)
+        buttons = message.buttons if isinstance(message, MessageRecord) else []
+        data = next((b["callback_data"] for b in buttons if b["text"] == action), None)
+        if data is None:
+            await bot.server.send_text(ALICE, action, first_name="Test")
+        else:
+            assert isinstance(message, MessageRecord)
+            queries.append(await bot.server.press_button(ALICE, message.message_id, data))
+    for query in queries:
+        await bot.server.wait_for_callback_answer(query, timeout=10.0)
+    await settle(bot.server, quiet=QUIET)
+    shown_now = await person.visible()
+    assert len(shown_now) == 1, [m.text for m in shown_now]
+    next_question = CATALOG.localize("en", Q.question(route[years + 2]).text)
+    assert shown_now[0].from_bot and next_question in (shown_now[0].text or "")
 
 
 async def test_full_intake_in_burmese_with_zawgyi_free_text(bot: RunningBot) -> None:
