@@ -25,6 +25,7 @@ from bench.report import percentile
 from bench.script import Person, Step
 from bench.timing import TimedServer
 from bot.transport.app import RATE_LIMIT_RETRIES
+from bot.transport.framework import BoundedUpdateQueue, NoPersistenceApplication
 
 ECHO_USER_BASE = 600_000_000
 
@@ -35,9 +36,21 @@ async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(message.chat_id, message.text)
 
 
-def build_echo(base_url: str, token: str, *, rate_limiter: bool = True) -> Application:  # type: ignore[type-arg]
+async def _echo_and_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The least a bot that clears the chat can do: answer, then delete what was answered."""
+    message = update.effective_message
+    if message is not None and message.text is not None:
+        await context.bot.send_message(message.chat_id, message.text)
+        await context.bot.delete_messages(message.chat_id, [message.message_id])
+
+
+def build_echo(
+    base_url: str, token: str, *, rate_limiter: bool = True, deleting: bool = False
+) -> Application:  # type: ignore[type-arg]
     builder = (
         ApplicationBuilder()
+        .application_class(NoPersistenceApplication)
+        .update_queue(BoundedUpdateQueue())
         .token(token)
         .base_url(base_url)
         .base_file_url(base_url.replace("/bot", "/file/bot"))
@@ -47,13 +60,15 @@ def build_echo(base_url: str, token: str, *, rate_limiter: bool = True) -> Appli
         limiter = AIORateLimiter(max_retries=RATE_LIMIT_RETRIES)
         builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     app = builder.build()
-    app.add_handler(MessageHandler(filters.TEXT, _echo))
+    app.add_handler(MessageHandler(filters.TEXT, _echo_and_delete if deleting else _echo))
     return app
 
 
 @contextlib.asynccontextmanager
-async def running_echo(server: TimedServer, *, rate_limiter: bool) -> AsyncIterator[None]:
-    app = build_echo(server.base_url, server.token, rate_limiter=rate_limiter)
+async def running_echo(
+    server: TimedServer, *, rate_limiter: bool, deleting: bool
+) -> AsyncIterator[None]:
+    app = build_echo(server.base_url, server.token, rate_limiter=rate_limiter, deleting=deleting)
     async with app:
         await app.start()
         if app.updater is None:
@@ -67,11 +82,17 @@ async def running_echo(server: TimedServer, *, rate_limiter: bool) -> AsyncItera
 
 
 async def measure_echo(
-    server: TimedServer, users: int, messages: int, *, rate_limiter: bool, base: int
+    server: TimedServer,
+    users: int,
+    messages: int,
+    *,
+    rate_limiter: bool,
+    base: int,
+    deleting: bool = False,
 ) -> dict[str, float]:
     """``users`` people each send ``messages`` texts, each waiting for the echo (closed loop)."""
     people = [Person(server, base + i) for i in range(users)]
-    async with running_echo(server, rate_limiter=rate_limiter):
+    async with running_echo(server, rate_limiter=rate_limiter, deleting=deleting):
         cpu, wall = time.process_time(), time.perf_counter()
         await asyncio.gather(
             *(p.run(tuple(Step(text=f"m{k}") for k in range(messages))) for p in people)

@@ -89,18 +89,21 @@ class ClosedLoop:
     wall: float
     cpu: float
     completed: int
+    bot_api_calls: int  # every call but getUpdates, group notices included
 
 
 async def closed_loop(server: TimedServer, applicants: int) -> ClosedLoop:
     """Every applicant completes the whole form at once, each acting as soon as it can."""
     steps = intake_steps()
     people = [Person(server, APPLICANT_BASE + i) for i in range(applicants)]
+    first_call = len(server.log.timed)
     cpu, wall = time.process_time(), time.perf_counter()
     outcomes = await asyncio.gather(*(p.run(steps) for p in people), return_exceptions=True)
     wall = time.perf_counter() - wall
     cpu = time.process_time() - cpu
     completed = sum(1 for o in outcomes if o is None)
-    return ClosedLoop(people, wall, cpu, completed)
+    calls = sum(1 for t in server.log.timed[first_call:] if t.method != "getUpdates")
+    return ClosedLoop(people, wall, cpu, completed, calls)
 
 
 async def open_loop(

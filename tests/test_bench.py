@@ -12,7 +12,8 @@ TOP_KEYS = {
     "argon2_memory_kib",
     "actions_in_script",
     "echo",
-    "echo_without_rate_limiter",
+    "echo_deleting",
+    "echo_rate_limited",
     "real_bot",
     "peak_rss_mib_after_load",
     "offered_load",
@@ -24,6 +25,8 @@ BOT_KEYS = {
     "updates",
     "updates_per_second",
     "ratio_to_echo",
+    "ratio_to_echo_deleting",
+    "bot_api_calls_per_action",
     "p50_ms",
     "p95_ms",
     "p99_ms",
@@ -49,7 +52,10 @@ async def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
     assert bot["completed_intakes"] == 3
     assert bot["actions_per_intake"] == results["actions_in_script"]
     assert bot["bytes_sent_per_applicant"] > 0
-    assert results["echo"]["updates"] == 3 * results["actions_in_script"]
+    for echo in ("echo", "echo_deleting", "echo_rate_limited"):
+        assert results[echo]["updates"] == 3 * results["actions_in_script"]
+    assert bot["bot_api_calls_per_action"] >= 1  # every action gets at least its answer
+    assert (tmp_path / "latency-vs-load.png").stat().st_size > 0
     [offered] = results["offered_load"]
     assert offered["offered_per_second"] == 8
     assert offered["sent"] > 0

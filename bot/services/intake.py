@@ -156,7 +156,13 @@ class IntakeService:
                 await adopt_draft(self.db, self.vault, incoming.user_id)
             response = await self._handle(pseudonym, incoming)
             if deliver is not None:
-                sent = await deliver(response)
+                try:
+                    sent = await deliver(response)
+                except Exception:
+                    # The applicant's own message is on their phone whatever failed: note it,
+                    # so that /delete still finds it.
+                    await self._remember(pseudonym, incoming, Response(), [])
+                    raise
                 await self._remember(pseudonym, incoming, response, sent)
             return response
 
@@ -245,15 +251,19 @@ class IntakeService:
             return Response((Reply(self.catalog.text(lang, "reply_thanks")),), delete=gone)
         return None
 
-    async def note_sent(self, chat_id: int, message_id: int) -> None:
-        """A message the outbox sent to an applicant joins the chat's trace, so it can be wiped."""
+    async def note_sent(self, chat_id: int, message_id: int, *, team: bool = True) -> None:
+        """A message sent outside an answer joins the chat's trace, so it can be wiped.
+
+        The team's messages (from the outbox) stay until a wipe; others (an apology after a
+        failure) go with the next question, like any reply.
+        """
         if chat_id <= 0:
             return
         pseudonym = self.vault.pseudonym(chat_id)  # a private chat's id is the user's id
         async with self._locks.setdefault(pseudonym, asyncio.Lock()):
             now = self._now()
             trace = await self._trace(pseudonym, now)
-            trace.add(message_id, now, team=True)
+            trace.add(message_id, now, team=team)
             async with self.db.transaction() as conn:
                 await self._save_trace(conn, pseudonym, trace)
 

@@ -21,6 +21,7 @@ from bot.logs import get_logger
 from bot.text import alarming_words_in
 from bot.transport.applicant import ApplicantHandlers
 from bot.transport.coordinator import CoordinatorHandlers
+from bot.transport.framework import BoundedUpdateQueue, NoPersistenceApplication
 
 log = get_logger(__name__)
 
@@ -42,6 +43,8 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     builder = (
         ApplicationBuilder()
+        .application_class(NoPersistenceApplication)
+        .update_queue(BoundedUpdateQueue())
         .token(token)
         .base_url(base_url)
         .base_file_url(base_url.replace("/bot", "/file/bot"))

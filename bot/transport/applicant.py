@@ -111,6 +111,8 @@ class ApplicantHandlers:
             return
         sorry = Reply(self.catalog.text(language_hint(update), "sorry"))
         try:
-            await send(context.bot, chat.id, sorry)
+            await self.intake.note_sent(
+                chat.id, await send(context.bot, chat.id, sorry), team=False
+            )
         except Exception:  # noqa: BLE001 - the error path must not raise again
             log.error("error_reply_failed")

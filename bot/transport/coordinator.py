@@ -21,6 +21,8 @@ from bot.transport.updates import parse_command
 
 log = get_logger(__name__)
 
+OUTBOX_READ_TIMEOUT = 30.0  # seconds; python-telegram-bot's default is 5
+
 
 class CoordinatorHandlers:
     def __init__(self, service: CoordinationService) -> None:
@@ -59,13 +61,19 @@ class CoordinatorHandlers:
 
 
 async def send_out(bot: Bot, chat_id: int, message: OutMessage) -> int:
-    """Hand one outbox message to Telegram, translating refusals for the outbox's retry."""
+    """Hand one outbox message to Telegram, translating refusals for the outbox's retry.
+
+    The Bot API cannot tell a resend from a new message, and a send that timed out may still
+    have been delivered; waiting longer for Telegram's answer than for a reply makes such a
+    duplicate rare (only a send hanging past ``OUTBOX_READ_TIMEOUT`` is sent twice).
+    """
     try:
         sent = await bot.send_message(
             chat_id,
             message.text,
             reply_markup=markup(message.buttons),
             protect_content=message.protect,
+            read_timeout=OUTBOX_READ_TIMEOUT,
         )
     except RetryAfter as exc:
         retry = exc.retry_after
