@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
+import time
 import unicodedata
 
 import pytest
@@ -37,6 +39,7 @@ from bot.crypto import (
     verify_secret,
     wrapped_key_id,
 )
+from bot.crypto.passphrase import derive_key
 
 CLEAR = "ciphertext does not open under this key and context"
 
@@ -614,3 +617,29 @@ def test_a_draft_becomes_a_case_only_coordinators_can_open() -> None:
     assert mine.decrypt_text(answer, case_id=case_id, field="name") == "Ko Aung"
     box = open_case_dropbox(mine, dropbox.protected_private_key, case_id=case_id)
     assert box.open_sealed(reply, context=f"{case_id}/reply/1") == b"yes"
+
+
+def test_argon2_from_many_threads_at_once_completes() -> None:
+    """Submissions and unlocks run Argon2id in worker threads, several at once under load.
+    With more than one lane, concurrent evaluations once deadlocked inside OpenSSL: every
+    thread must finish, and each result must still verify."""
+    cost = Argon2Cost(iterations=1, memory_kib=8192, lanes=4)
+    key_cost = Argon2Cost(iterations=1, memory_kib=8192, lanes=2)
+    encoded = hash_secret("K7QX-M3PA-9TRE", cost=cost)
+    results: list[bool] = []
+
+    def work(n: int) -> None:
+        mine = hash_secret(f"secret-{n}", cost=cost)
+        derive_key(f"passphrase-{n}", salt=bytes(16), cost=key_cost)
+        results.append(
+            verify_secret(f"secret-{n}", mine) and verify_secret("K7QX-M3PA-9TRE", encoded)
+        )
+
+    threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 120  # a deadlock shows as a thread still alive, not slowness
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "Argon2id deadlocked"
+    assert results == [True] * 6

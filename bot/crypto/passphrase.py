@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import unicodedata
 from dataclasses import dataclass
 
@@ -55,14 +56,24 @@ def normalize(secret: str) -> bytes:
     return unicodedata.normalize("NFC", secret).encode("utf-8")
 
 
+# One Argon2id evaluation at a time in this process. With more than one lane, two evaluations
+# running at once from different threads deadlock inside OpenSSL's thread pool (seen with
+# cryptography 50 on OpenSSL 4.0): two applicants sending their forms at the same moment would
+# hang every later submission. Each evaluation still uses its lanes, so little is lost.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def derive_key(passphrase: str, *, salt: bytes, cost: Argon2Cost) -> bytes:
     """A 256-bit key from a passphrase, for the protected coordinator key."""
-    return _argon2(salt, cost).derive(normalize(passphrase))
+    with _ONE_AT_A_TIME:
+        return _argon2(salt, cost).derive(normalize(passphrase))
 
 
 def hash_secret(secret: str, *, cost: Argon2Cost = DEFAULT_COST) -> str:
     """An Argon2id PHC string (``$argon2id$v=19$m=…,t=…,p=…$salt$hash``) for a short secret."""
-    return _argon2(secrets.token_bytes(SALT_BYTES), cost).derive_phc_encoded(normalize(secret))
+    kdf = _argon2(secrets.token_bytes(SALT_BYTES), cost)
+    with _ONE_AT_A_TIME:
+        return kdf.derive_phc_encoded(normalize(secret))
 
 
 _PHC = re.compile(r"\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,10})\$[A-Za-z0-9+/]+\$")
@@ -79,7 +90,8 @@ def verify_secret(secret: str, encoded: str) -> bool:
         return False
     try:
         Argon2Cost(iterations=int(match[2]), memory_kib=int(match[1]), lanes=int(match[3]))
-        Argon2id.verify_phc_encoded(normalize(secret), encoded)
+        with _ONE_AT_A_TIME:
+            Argon2id.verify_phc_encoded(normalize(secret), encoded)
     except (InvalidKey, ValueError):
         return False
     return True
