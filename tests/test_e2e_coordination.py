@@ -302,3 +302,26 @@ async def test_reject_reassign_grant_purge_stats_and_audit(
         assert (
             audit.startswith("Audit chain: intact") and "purged" in audit and "Ko Zaw" not in audit
         )
+
+
+async def test_an_invite_is_spent_by_the_enrolment_not_by_its_first_step(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """A restart between ``/enroll`` and the passphrase must not burn the operator's invite;
+    and two people holding one code cannot both enrol: the first to finish does."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        code = await bot.runtime.coordination.create_invite("coordinator")
+        await Applicant(server, LEAD).send(f"/enroll {code}")
+        assert "Choose a passphrase" in await Applicant(server, LEAD).last_text()
+    async with running_bot(server, tmp_path, master_key) as bot:  # the pending step is gone
+        first, second = Applicant(server, LEAD), Applicant(server, SECOND)
+        await first.send(f"/enroll {code}")
+        await second.send(f"/enroll {code}")
+        assert "Choose a passphrase" in await first.last_text()
+        assert "Choose a passphrase" in await second.last_text()
+        await first.send(PASSPHRASE)
+        assert "You are enrolled" in await first.last_text()
+        await second.send(SECOND_PASSPHRASE)
+        assert "no longer valid" in await second.last_text()
+        active = await coord_store.active_coordinators(bot.runtime.db.conn)
+        assert len(active) == 1

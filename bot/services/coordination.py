@@ -124,8 +124,7 @@ class _Refused(Exception):
 class _Pending:
     kind: str  # "enroll" or "unlock"
     expires: float
-    role: str = ""
-    code: str = ""
+    code: str = ""  # the invite being redeemed
 
 
 def _say(*lines: str, protect: bool = False) -> CoordResponse:
@@ -359,11 +358,12 @@ class CoordinationService:
         code = canonical_code(inc.arg) if inc.arg.strip() else ""
         if not code:
             return None
-        async with self.db.transaction() as conn:
-            role = await store.take_invite(conn, self._digest(code, "invite"), now=self._now())
+        # Spent only with the enrolment itself: a restart before the passphrase arrives must
+        # not burn the operator's invite.
+        role = await store.peek_invite(self.db.conn, self._digest(code, "invite"), now=self._now())
         if role is None:
             return None  # a wrong code looks exactly like an unknown command
-        self._pending[pseudonym] = _Pending("enroll", self.clock() + PENDING_SECONDS, role, code)
+        self._pending[pseudonym] = _Pending("enroll", self.clock() + PENDING_SECONDS, code)
         return CoordResponse(
             (
                 Reply(
@@ -386,7 +386,7 @@ class CoordinationService:
             if problem is not None:
                 self._pending[pseudonym] = pending
                 return CoordResponse((Reply(_PASSPHRASE_PROBLEMS[problem]),), delete=gone)
-            return await self._enroll_finish(inc, pseudonym, pending.role, passphrase)
+            return await self._enroll_finish(inc, pseudonym, pending.code, passphrase)
         me = await adopt_coordinator(self.db, self.vault, inc.user_id)
         if me is None or me.status != "active":
             return CoordResponse(delete=gone)
@@ -414,7 +414,7 @@ class CoordinationService:
         )
 
     async def _enroll_finish(
-        self, inc: CoordIncoming, pseudonym: bytes, role: str, passphrase: str
+        self, inc: CoordIncoming, pseudonym: bytes, code: str, passphrase: str
     ) -> CoordResponse:
         cost = self.settings.argon2
         made = await asyncio.to_thread(
@@ -423,6 +423,12 @@ class CoordinationService:
         coordinator_id = secrets.token_hex(16)
         now = self._now()
         async with self.db.transaction() as conn:
+            role = await store.take_invite(conn, self._digest(code, "invite"), now=now)
+            if role is None:  # used by someone else meanwhile, or expired
+                return CoordResponse(
+                    (Reply("That invite is no longer valid. Ask your lead for a new one."),),
+                    delete=(inc.message_id,),
+                )
             handle = _new_handle()
             while await store.handle_in_use(conn, handle):
                 handle = _new_handle()

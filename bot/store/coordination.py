@@ -51,6 +51,16 @@ async def take_invite(conn: aiosqlite.Connection, code_hash: str, *, now: int) -
     return str(rows[0][0]) if rows else None
 
 
+async def peek_invite(conn: aiosqlite.Connection, code_hash: str, *, now: int) -> str | None:
+    """The role of an invite that could still be taken, without spending it."""
+    async with conn.execute(
+        "SELECT role FROM invites WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?",
+        (code_hash, now),
+    ) as cur:
+        row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
 async def delete_stale_invites(conn: aiosqlite.Connection, *, now: int) -> int:
     """Drop invites that can no longer be taken, so old codes leave no trace beyond their use."""
     cur = await conn.execute(
