@@ -32,10 +32,10 @@ What a person does when no answer came, and why the audit counts follow from it 
   applicant, so nobody repeats them blindly: the coordinator first reads the case with
   ``/show``; the applicant taps Reply again, and a closed relay answers with the stale-button
   note. Exactly one of each.
-* ``/enroll`` spends the invite in its own transaction while the passphrase prompt lives only in
-  memory, so a kill in between spends the invite; the spent code then gets the answer of an
-  unknown command (by design: a wrong code reveals nothing) and the operator prints another one.
-  Whether a lost answer hid a finished enrolment, the coordinator learns with ``/help``.
+* ``/enroll`` only checks the invite; the enrolment spends it. The passphrase prompt lives only
+  in memory, so after a kill in between the coordinator starts again (here with a fresh invite,
+  as a cautious operator would print). Whether a lost answer hid a finished enrolment, the
+  coordinator learns with ``/help``.
 
 Messages that must reach someone (group notices, the relayed question, the answer notice, the
 assignment notice, the applicant's next step or refusal) are queued in the transaction that
@@ -328,7 +328,7 @@ class CrashLoop:
             code = await self.invite(role)
             started = await self.say(who, f"/enroll {code}", ("Choose a passphrase",))
             if started.kind != "ok":
-                continue  # the invite may be spent: ask the operator for another
+                continue  # no answer: ask the operator for another invite
             finished = await self.say(who, PASSPHRASES[who], (f"enrolled as {role}",), secret=True)
             found = re.search(r"enrolled as \w+ (C-\w{4})", finished.text)
             handle = found.group(1) if found else await self.whoami(who)
