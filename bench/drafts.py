@@ -55,10 +55,9 @@ class _Chat:
             mine, self.next_id = self.next_id, self.next_id + 1
         incoming = Incoming(self.user_id, self.user_id, event, message_id=mine)
 
-        async def deliver(response: Response) -> list[int]:
-            sent = list(range(self.next_id, self.next_id + len(response.replies)))
+        async def deliver(response: Response, sent: list[int]) -> None:
+            sent += range(self.next_id, self.next_id + len(response.replies))
             self.next_id += len(response.replies)
-            return sent
 
         return await self.intake.handle(incoming, deliver)
 

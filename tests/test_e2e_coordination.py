@@ -325,3 +325,17 @@ async def test_an_invite_is_spent_by_the_enrolment_not_by_its_first_step(
         assert "no longer valid" in await second.last_text()
         active = await coord_store.active_coordinators(bot.runtime.db.conn)
         assert len(active) == 1
+
+
+async def test_a_coordinators_plain_text_is_deleted_not_read(bot: RunningBot) -> None:
+    """A passphrase that overtakes its /unlock (both sent while the bot was down) arrives as
+    plain text with nothing waiting for it: it must leave the chat, and not reach the intake."""
+    coordinator = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
+    sent = await bot.server.send_text(SECOND, SECOND_PASSPHRASE, first_name="Coord")
+    await bot.server.wait_for_bot_message(SECOND, after_id=sent["message_id"], timeout=10.0)
+    await settle(bot.server, quiet=0.2)
+    record = await bot.server.message(SECOND, sent["message_id"])
+    assert record is not None and record.deleted
+    assert "/unlock first" in await coordinator.last_text()
+    async with bot.runtime.db.conn.execute("SELECT count(*) FROM cases") as cur:
+        assert await cur.fetchone() == (0,)  # no draft was started from it

@@ -127,6 +127,12 @@ class _Pending:
     code: str = ""  # the invite being redeemed
 
 
+_TEXT_FROM_COORDINATOR = (
+    "That message was deleted: nothing was waiting for it. To unlock, send /unlock first, "
+    "then your passphrase."
+)
+
+
 def _say(*lines: str, protect: bool = False) -> CoordResponse:
     return CoordResponse((Reply("\n".join(lines), protect=protect),))
 
@@ -307,11 +313,18 @@ class CoordinationService:
             if pending.expires >= self.clock():
                 return await self._secret(inc, pseudonym, pending)
             return CoordResponse(delete=(inc.message_id,))
+        me = None
+        if inc.command is not None or inc.private:
+            me = await adopt_coordinator(self.db, self.vault, inc.user_id)
+            if me is not None and me.status != "active":
+                me = None
         if inc.command is None:
-            return None
-        me = await adopt_coordinator(self.db, self.vault, inc.user_id)
-        if me is not None and me.status != "active":
-            me = None
+            if me is None:
+                return None
+            # The bot reads no plain text from a coordinator, and such a text is most likely a
+            # passphrase that overtook its /unlock (both sent while the bot was down): it must
+            # not stay in the chat, nor reach the applicant side.
+            return CoordResponse((Reply(_TEXT_FROM_COORDINATOR),), delete=(inc.message_id,))
         if inc.command == "enroll" and inc.private and me is None:
             return await self._enroll_start(inc, pseudonym)
         rule = PERMISSIONS.get(inc.command)

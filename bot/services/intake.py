@@ -82,8 +82,9 @@ class Submission:
 
 
 SubmitHook = Callable[[aiosqlite.Connection, Submission], Awaitable[None]]
-# Carries a response out in the chat; returns the ids of the messages it sent.
-Deliver = Callable[[Response], Awaitable[list[int]]]
+# Carries a response out in the chat, adding the id of each message it sends to the list as it
+# goes, so the ids of what did go out are known even if a later call fails.
+Deliver = Callable[[Response, list[int]], Awaitable[None]]
 
 
 class RelayDesk(Protocol):
@@ -156,12 +157,13 @@ class IntakeService:
                 await adopt_draft(self.db, self.vault, incoming.user_id)
             response = await self._handle(pseudonym, incoming)
             if deliver is not None:
+                sent: list[int] = []
                 try:
-                    sent = await deliver(response)
+                    await deliver(response, sent)
                 except Exception:
-                    # The applicant's own message is on their phone whatever failed: note it,
-                    # so that /delete still finds it.
-                    await self._remember(pseudonym, incoming, Response(), [])
+                    # The applicant's own message, and whatever was sent before the failure
+                    # (a receipt, say), are on their phone: note them, so /delete finds them.
+                    await self._remember(pseudonym, incoming, Response(), sent)
                     raise
                 await self._remember(pseudonym, incoming, response, sent)
             return response

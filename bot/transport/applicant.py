@@ -82,8 +82,8 @@ class ApplicantHandlers:
             await self._slow_down(update, context, incoming)
             return
 
-        async def carry_out(response: Response) -> list[int]:
-            return await deliver(context.bot, chat.id, response, update.callback_query)
+        async def carry_out(response: Response, sent: list[int]) -> None:
+            await deliver(context.bot, chat.id, response, update.callback_query, sent=sent)
 
         await self.intake.handle(incoming, carry_out)
         log.info("update_handled", update_kind=type(event).__name__)

@@ -38,14 +38,20 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
 
 
 async def deliver(
-    bot: Bot, chat_id: int, response: Response, query: CallbackQuery | None = None
+    bot: Bot,
+    chat_id: int,
+    response: Response,
+    query: CallbackQuery | None = None,
+    *,
+    sent: list[int] | None = None,
 ) -> list[int]:
-    """Send, edit, delete, then answer the tap; returns the ids of new messages.
+    """Send, edit, delete, then answer the tap; returns the ids of new messages, which also go
+    into ``sent`` one by one, so a caller knows what went out even if a later call fails.
 
     The tap is answered last, so the spinner on the applicant's button stops only once the next
     question is in place.
     """
-    sent: list[int] = []
+    sent = [] if sent is None else sent
     replies = list(response.replies)
     if response.edit_message_id is not None and replies:
         reply = replies.pop(0)
@@ -65,8 +71,8 @@ async def deliver(
     if query is not None:
         try:
             await query.answer(response.toast)
-        except BadRequest:
-            log.info("callback_answer_refused")
+        except TelegramError as exc:  # the screen is already right; only the spinner lingers
+            log.info("callback_answer_refused", error=type(exc).__name__)
     return sent
 
 
