@@ -1,6 +1,6 @@
 """The framework's ceiling: an Application that only echoes, built like the real bot's.
 
-Same builder settings as ``bot.transport.app.build_application`` (base URL, concurrent
+Built by ``bot.transport.framework.new_application`` like the real bot (base URL, concurrent
 updates, the rate limiter), so the gap between this and the real bot is the bot's own work.
 """
 
@@ -13,9 +13,7 @@ from collections.abc import AsyncIterator
 
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
-    ApplicationBuilder,
     ContextTypes,
     MessageHandler,
     filters,
@@ -24,8 +22,7 @@ from telegram.ext import (
 from bench.report import percentile
 from bench.script import Person, Step
 from bench.timing import TimedServer
-from bot.transport.app import RATE_LIMIT_RETRIES
-from bot.transport.framework import BoundedUpdateQueue, NoPersistenceApplication
+from bot.transport.framework import new_application
 
 ECHO_USER_BASE = 600_000_000
 
@@ -47,19 +44,7 @@ async def _echo_and_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 def build_echo(
     base_url: str, token: str, *, rate_limiter: bool = True, deleting: bool = False
 ) -> Application:  # type: ignore[type-arg]
-    builder = (
-        ApplicationBuilder()
-        .application_class(NoPersistenceApplication)
-        .update_queue(BoundedUpdateQueue())
-        .token(token)
-        .base_url(base_url)
-        .base_file_url(base_url.replace("/bot", "/file/bot"))
-        .concurrent_updates(True)
-    )
-    if rate_limiter:
-        limiter = AIORateLimiter(max_retries=RATE_LIMIT_RETRIES)
-        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
-    app = builder.build()
+    app = new_application(token, base_url, rate_limit=rate_limiter)
     app.add_handler(MessageHandler(filters.TEXT, _echo_and_delete if deleting else _echo))
     return app
 

@@ -6,9 +6,7 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScope
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
-    ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
@@ -21,13 +19,12 @@ from bot.logs import get_logger
 from bot.text import alarming_words_in
 from bot.transport.applicant import ApplicantHandlers
 from bot.transport.coordinator import CoordinatorHandlers
-from bot.transport.framework import BoundedUpdateQueue, NoPersistenceApplication
+from bot.transport.framework import new_application
 
 log = get_logger(__name__)
 
 APPLICANT_COMMANDS = ("start", "back", "language", "cancel", "delete", "status", "help")
 GROUP_COMMANDS = ("queue", "stats", "claim")
-RATE_LIMIT_RETRIES = 3
 MENU_LANGUAGES = {"en": None, "my": "my"}  # catalogue -> Telegram language_code (None = default)
 
 
@@ -41,21 +38,7 @@ def build_application(
     group_chat_id: int,
     rate_limit: bool = True,
 ) -> Application:  # type: ignore[type-arg]
-    builder = (
-        ApplicationBuilder()
-        .application_class(NoPersistenceApplication)
-        .update_queue(BoundedUpdateQueue())
-        .token(token)
-        .base_url(base_url)
-        .base_file_url(base_url.replace("/bot", "/file/bot"))
-        .concurrent_updates(True)
-    )
-    if rate_limit:
-        # Keeps within Telegram's sending limits and waits out 429 retry_after, then retries.
-        limited = builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
-        app: Application = limited.build()  # type: ignore[type-arg]
-    else:
-        app = builder.build()
+    app = new_application(token, base_url, rate_limit=rate_limit)
     private = filters.ChatType.PRIVATE
     staff_chats = private | filters.Chat(group_chat_id)
     new_text = filters.UpdateType.MESSAGE & filters.TEXT
