@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from bot.crypto import MasterKey, Vault
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.i18n import ZAWGYI
+from bot.services.intake import STATUS_CHECKS_AT_ONCE
 from bot.store import cases
 from bot.text import to_zawgyi
 from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot, running_bot
@@ -351,3 +353,53 @@ async def test_wrong_receipt_codes_are_limited(
             assert "No form matches" in await person.last_text()
         await person.send("/status K7QX-AAAA-BBBB-CCCC")
         assert await person.last_text() == CATALOG.text("en", "status_limited")
+
+
+async def test_a_crowd_of_receipt_checks_is_told_to_wait_not_queued(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Receipt checks run Argon2id one at a time, so a crowd of /status senders (a few tries
+    each, from many accounts) must not fill the bot's update slots: past a few waiting checks,
+    the answer is to try later."""
+    person = Applicant(bot.server, ALICE)
+    await person.send("/start")
+    await person.tap("English")
+    await person.tap(CATALOG.text("en", "consent_yes"))
+    await answer_all(person, "en", {"call_name": "Ko Aung"})
+    await person.tap("Send")
+    receipt = (await person.visible())[0].text or ""
+    code = receipt.split("receipt code: ")[1].split("-")[0]
+
+    release = threading.Event()
+
+    def slow_check(secret: str, encoded: str) -> bool:
+        release.wait(30)
+        return False
+
+    monkeypatch.setattr("bot.services.intake.verify_secret", slow_check)
+    crowd = [515_000_001 + n for n in range(STATUS_CHECKS_AT_ONCE + 1)]
+    for user in crowd:
+        await bot.server.send_text(user, f"/status {code}-AAAA-BBBB", first_name="Test")
+
+    async def told_to_wait() -> int | None:
+        for user in crowd:
+            texts = [m.text for m in await bot.server.messages(user) if m.from_bot]
+            if CATALOG.text("en", "status_limited") in texts:
+                return user
+        return None
+
+    await bot.server.wait_for(told_to_wait, timeout=10.0)
+    release.set()
+
+    async def everyone_answered() -> list[str] | None:
+        last = []
+        for user in crowd:
+            texts = [m.text or "" for m in await bot.server.messages(user) if m.from_bot]
+            if not texts:
+                return None
+            last.append(texts[-1])
+        return last
+
+    answers = await bot.server.wait_for(everyone_answered, timeout=30.0)
+    assert answers.count(CATALOG.text("en", "status_limited")) == 1
+    assert sum("No form matches" in a for a in answers) == STATUS_CHECKS_AT_ONCE

@@ -46,6 +46,7 @@ from bot.store import cases as store
 log = get_logger(__name__)
 
 STATUS_DELAY_SECONDS = 1.0
+STATUS_CHECKS_AT_ONCE = 4  # receipt checks waiting for Argon2id; more are told to try later
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class IntakeService:
             weakref.WeakValueDictionary()
         )
         self._status_limiter = AttemptLimiter(settings.status_attempts_per_hour, 3600.0)
+        self._checks_running = 0
 
     # --- entry points used by the transport --------------------------------------------------
 
@@ -420,7 +422,14 @@ class IntakeService:
             return Response((Reply(self.catalog.text(lang, "status_limited")),))
         case = await store.get_case_by_code(self.db.conn, code)
         stored = case.receipt_hash if case else None
-        ok = stored is not None and await asyncio.to_thread(verify_secret, secret, stored)
+        if stored is not None and self._checks_running >= STATUS_CHECKS_AT_ONCE:
+            # Argon2id runs one at a time: a crowd of /status senders must not fill the bot.
+            return Response((Reply(self.catalog.text(lang, "status_limited")),))
+        self._checks_running += 1
+        try:
+            ok = stored is not None and await asyncio.to_thread(verify_secret, secret, stored)
+        finally:
+            self._checks_running -= 1
         if not ok or case is None:
             await asyncio.sleep(STATUS_DELAY_SECONDS)
             return Response((Reply(self.catalog.text(lang, "status_unknown")),))
