@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from pathlib import Path
@@ -403,3 +404,16 @@ async def test_a_crowd_of_receipt_checks_is_told_to_wait_not_queued(
     answers = await bot.server.wait_for(everyone_answered, timeout=30.0)
     assert answers.count(CATALOG.text("en", "status_limited")) == 1
     assert sum("No form matches" in a for a in answers) == STATUS_CHECKS_AT_ONCE
+
+
+async def test_the_outbox_does_not_wait_behind_an_applicants_reply(bot: RunningBot) -> None:
+    """An applicant's lock is held while Telegram is called, rate-limit waits included; noting a
+    message the outbox sent to that applicant must not wait for it, or every group notice
+    queued behind would wait too."""
+    intake = bot.runtime.intake
+    pseudonym = Vault(bot.master_key).pseudonym(ALICE)
+    held = intake._locks.setdefault(pseudonym, asyncio.Lock())
+    async with held:  # the applicant's reply is still with Telegram
+        await asyncio.wait_for(intake.note_sent(ALICE, 4242), timeout=10.0)
+    async with bot.runtime.db.conn.execute("SELECT count(*) FROM chat_traces") as cur:
+        assert await cur.fetchone() == (1,)

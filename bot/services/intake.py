@@ -139,6 +139,11 @@ class IntakeService:
         self._locks: weakref.WeakValueDictionary[bytes, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # The chat trace's own short lock: the applicant's lock is held while Telegram is
+        # called (rate-limit waits included), and the outbox must not wait behind that.
+        self._trace_locks: weakref.WeakValueDictionary[bytes, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._status_limiter = AttemptLimiter(settings.status_attempts_per_hour, 3600.0)
         self._checks_running = 0
 
@@ -174,6 +179,12 @@ class IntakeService:
         self, pseudonym: bytes, incoming: Incoming, response: Response, sent: list[int]
     ) -> None:
         """Record which messages are now visible in the chat, after the transport acted."""
+        async with self._trace_locks.setdefault(pseudonym, asyncio.Lock()):
+            await self._note_visible(pseudonym, incoming, response, sent)
+
+    async def _note_visible(
+        self, pseudonym: bytes, incoming: Incoming, response: Response, sent: list[int]
+    ) -> None:
         now = self._now()
         trace = await self._trace(pseudonym, now)
         for gone in response.delete:
@@ -264,7 +275,7 @@ class IntakeService:
         if chat_id <= 0:
             return
         pseudonym = self.vault.pseudonym(chat_id)  # a private chat's id is the user's id
-        async with self._locks.setdefault(pseudonym, asyncio.Lock()):
+        async with self._trace_locks.setdefault(pseudonym, asyncio.Lock()):
             now = self._now()
             trace = await self._trace(pseudonym, now)
             trace.add(message_id, now, team=team)
@@ -439,16 +450,17 @@ class IntakeService:
     async def _wipe(self, pseudonym: bytes, incoming: Incoming, *, destroy_draft: bool) -> Response:
         lang = await self._language(pseudonym, incoming)
         now = self._now()
-        trace = await self._trace(pseudonym, now)
-        delete = trace.take_all(wipe=True)
+        async with self._trace_locks.setdefault(pseudonym, asyncio.Lock()):
+            trace = await self._trace(pseudonym, now)
+            delete = trace.take_all(wipe=True)
+            async with self.db.transaction() as conn:
+                if destroy_draft:
+                    row = await store.find_draft(conn, pseudonym)
+                    if row is not None:
+                        await store.delete_case(conn, row.case_id)
+                await store.delete_trace(conn, pseudonym)
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
-        async with self.db.transaction() as conn:
-            if destroy_draft:
-                row = await store.find_draft(conn, pseudonym)
-                if row is not None:
-                    await store.delete_case(conn, row.case_id)
-            await store.delete_trace(conn, pseudonym)
         log.info("chat_wiped", count=len(delete))
         return Response(toast=self.catalog.text(lang, "wiped"), delete=tuple(delete))
 
