@@ -560,7 +560,8 @@ class CoordinationService:
     async def _cmd_approve(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
     ) -> CoordResponse:
-        transition(CaseState(work.status), Action.APPROVE)  # a repeat meets the state's refusal
+        # Refused first if the case cannot be approved, so a repeat meets the state's answer.
+        transition(CaseState(work.status), Action.APPROVE)
         result = approve(
             actor_id=me.id,
             assignee_id=work.assignee,
@@ -569,9 +570,6 @@ class CoordinationService:
             flagged=work.flagged,
         )
         if not result.complete:
-            transition(
-                CaseState(work.status), Action.APPROVE
-            )  # refuse early if it cannot be approved
             async with self.db.transaction() as conn:
                 await store.set_state(
                     conn,

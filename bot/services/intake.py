@@ -179,27 +179,36 @@ class IntakeService:
         self, pseudonym: bytes, incoming: Incoming, response: Response, sent: list[int]
     ) -> None:
         """Record which messages are now visible in the chat, after the transport acted."""
-        async with self._trace_locks.setdefault(pseudonym, asyncio.Lock()):
-            await self._note_visible(pseudonym, incoming, response, sent)
 
-    async def _note_visible(
-        self, pseudonym: bytes, incoming: Incoming, response: Response, sent: list[int]
+        def note(trace: ChatTrace, now: int) -> None:
+            for gone in response.delete:
+                trace.visible.pop(gone, None)
+            if not response.delete or incoming.message_id not in response.delete:
+                trace.add(incoming.message_id, now)
+            for message_id in sent:
+                trace.add(message_id, now)
+            replies = _sent_replies(response)
+            prompts = [m for m, r in zip(sent, replies, strict=False) if r.prompt]
+            if prompts:
+                trace.prompt = prompts[-1]
+            elif response.edit_message_id is not None:
+                trace.prompt = response.edit_message_id
+
+        await self._change_trace(pseudonym, note)
+
+    async def _change_trace(
+        self, pseudonym: bytes, change: Callable[[ChatTrace, int], None]
     ) -> None:
-        now = self._now()
-        trace = await self._trace(pseudonym, now)
-        for gone in response.delete:
-            trace.visible.pop(gone, None)
-        if not response.delete or incoming.message_id not in response.delete:
-            trace.add(incoming.message_id, now)
-        for message_id in sent:
-            trace.add(message_id, now)
-        prompts = [m for m, r in zip(sent, _sent_replies(response), strict=False) if r.prompt]
-        if prompts:
-            trace.prompt = prompts[-1]
-        elif response.edit_message_id is not None:
-            trace.prompt = response.edit_message_id
-        async with self.db.transaction() as conn:
-            await self._save_trace(conn, pseudonym, trace)
+        """Read, change and save the chat trace under its own lock."""
+        async with self._trace_lock(pseudonym):
+            now = self._now()
+            trace = await self._trace(pseudonym, now)
+            change(trace, now)
+            async with self.db.transaction() as conn:
+                await self._save_trace(conn, pseudonym, trace)
+
+    def _trace_lock(self, pseudonym: bytes) -> asyncio.Lock:
+        return self._trace_locks.setdefault(pseudonym, asyncio.Lock())
 
     # --- the work ----------------------------------------------------------------------------
 
@@ -275,12 +284,9 @@ class IntakeService:
         if chat_id <= 0:
             return
         pseudonym = self.vault.pseudonym(chat_id)  # a private chat's id is the user's id
-        async with self._trace_locks.setdefault(pseudonym, asyncio.Lock()):
-            now = self._now()
-            trace = await self._trace(pseudonym, now)
-            trace.add(message_id, now, team=team)
-            async with self.db.transaction() as conn:
-                await self._save_trace(conn, pseudonym, trace)
+        await self._change_trace(
+            pseudonym, lambda trace, now: trace.add(message_id, now, team=team)
+        )
 
     async def _clearing(
         self,
@@ -450,7 +456,7 @@ class IntakeService:
     async def _wipe(self, pseudonym: bytes, incoming: Incoming, *, destroy_draft: bool) -> Response:
         lang = await self._language(pseudonym, incoming)
         now = self._now()
-        async with self._trace_locks.setdefault(pseudonym, asyncio.Lock()):
+        async with self._trace_lock(pseudonym):
             trace = await self._trace(pseudonym, now)
             delete = trace.take_all(wipe=True)
             async with self.db.transaction() as conn:

@@ -44,9 +44,9 @@ async def deliver(
     query: CallbackQuery | None = None,
     *,
     sent: list[int] | None = None,
-) -> list[int]:
-    """Send, edit, delete, then answer the tap; returns the ids of new messages, which also go
-    into ``sent`` one by one, so a caller knows what went out even if a later call fails.
+) -> None:
+    """Send, edit, delete, then answer the tap; the ids of new messages go into ``sent`` one by
+    one, so a caller knows what went out even if a later call fails.
 
     The tap is answered last, so the spinner on the applicant's button stops only once the next
     question is in place.
@@ -73,7 +73,6 @@ async def deliver(
             await query.answer(response.toast)
         except TelegramError as exc:  # the screen is already right; only the spinner lingers
             log.info("callback_answer_refused", error=type(exc).__name__)
-    return sent
 
 
 async def delete(bot: Bot, chat_id: int, message_ids: list[int]) -> None:

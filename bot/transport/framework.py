@@ -40,17 +40,18 @@ class BoundedUpdateQueue(asyncio.Queue[object]):
 
     async def room(self) -> int:
         """How many more updates may be taken now; waits until at least one may."""
-        while self.in_flight >= self.limit:
-            self._freed.clear()
-            await self._freed.wait()
+        await self._until_below(self.limit)
         return self.limit - self.in_flight
 
     async def put(self, item: object) -> None:
-        while self.in_flight >= self.limit + GET_UPDATES_BATCH:
-            self._freed.clear()
-            await self._freed.wait()
+        await self._until_below(self.limit + GET_UPDATES_BATCH)
         self.in_flight += 1
         self.put_nowait(item)
+
+    async def _until_below(self, bound: int) -> None:
+        while self.in_flight >= bound:
+            self._freed.clear()
+            await self._freed.wait()
 
     def task_done(self) -> None:
         super().task_done()
