@@ -110,6 +110,7 @@ _LIBRARY_FLOORS: Mapping[str, int] = {
     "hpack": logging.WARNING,
     "aiosqlite": logging.WARNING,
     "aiohttp.access": logging.WARNING,
+    "aiohttp.client": logging.WARNING,  # carries the Bot API requests, token in the URL
     "telegram": logging.INFO,
     "asyncio": logging.INFO,
 }

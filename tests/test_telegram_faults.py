@@ -153,8 +153,8 @@ async def _never_called(chat_id: int, message: object) -> int:
 #
 # The devserver sleeps, then performs the request anyway, as Telegram does with a request it
 # received: python-telegram-bot has given up (TimedOut) by then, so a hung send may well have
-# been delivered. The bot sets no timeouts of its own: HTTPXRequest's 5 s read timeout, plus the
-# long-poll timeout for getUpdates.
+# been delivered. The bot sets no timeouts of its own: python-telegram-bot's 5 s read timeout
+# (kept by ``bot.transport.http.AiohttpRequest``), plus the long-poll timeout for getUpdates.
 
 ROUTE = default_route(Q)
 TYPED = next(s for s in ROUTE if Q.question(s).kind is QuestionKind.NUMBER)

@@ -11,7 +11,8 @@ import asyncio
 from typing import Any
 
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot, Job
-from telegram.request import HTTPXRequest
+
+from bot.transport.http import AiohttpRequest
 
 # Updates taken from Telegram and not yet handled, at most. Equal to the number handled at once
 # (``concurrent_updates(True)``), so a burst waits with Telegram instead of in the bot's memory.
@@ -99,8 +100,8 @@ def new_application(token: str, base_url: str, *, rate_limit: bool = True) -> Ap
         token=token,
         base_url=base_url,
         base_file_url=base_url.replace("/bot", "/file/bot"),
-        request=HTTPXRequest(connection_pool_size=SEND_CONNECTIONS),
-        get_updates_request=HTTPXRequest(),
+        request=AiohttpRequest(SEND_CONNECTIONS),
+        get_updates_request=AiohttpRequest(),
         rate_limiter=limiter,
     )
     builder = (
