@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.store import cases, open_database
-from bot.store.db import Migration, apply_migrations, packaged_migrations
+from bot.store.db import Database, Migration, apply_migrations, packaged_migrations
 
 
 async def test_pragmas_are_set(tmp_path: Path) -> None:
@@ -83,3 +84,110 @@ async def test_a_submitted_case_keeps_no_pseudonym(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         await db.conn.execute("UPDATE cases SET pseudonym = x'00' WHERE id = 'c1'")
     await db.close()
+
+
+# --- group commit ------------------------------------------------------------------------------
+
+
+async def _writers_table(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE w (n INTEGER PRIMARY KEY, note TEXT)")
+
+
+def _committed(path: Path) -> set[int]:
+    """What another connection (a restarted bot) finds on disk."""
+    with sqlite3.connect(path) as other:
+        return {int(n) for (n,) in other.execute("SELECT n FROM w")}
+
+
+async def test_a_surge_of_writers_shares_commits_and_every_write_is_on_disk(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    await _writers_table(db)
+    statements: list[str] = []
+    await db.conn.set_trace_callback(statements.append)
+    seen_on_return: dict[int, bool] = {}
+
+    async def writer(n: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))
+            await conn.execute("UPDATE w SET note = 'x' WHERE n = ?", (n,))
+        seen_on_return[n] = n in _committed(path)  # durable by the time it returns
+
+    await asyncio.gather(*(writer(n) for n in range(60)))
+    await db.conn.set_trace_callback(None)
+    commits = sum(1 for s in statements if s.strip().upper() == "COMMIT")
+    assert _committed(path) == set(range(60))
+    assert all(seen_on_return.values()) and len(seen_on_return) == 60
+    assert 1 <= commits < 60 / 4
+    await db.close()
+
+
+async def test_a_failing_writer_loses_only_its_own_writes(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    await _writers_table(db)
+
+    async def writer(n: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))
+            if n % 3 == 0:
+                raise ValueError("changed its mind after writing")
+
+    outcomes = await asyncio.gather(*(writer(n) for n in range(30)), return_exceptions=True)
+    failed = {n for n, o in enumerate(outcomes) if isinstance(o, ValueError)}
+    assert failed == {n for n in range(30) if n % 3 == 0}
+    assert _committed(path) == {n for n in range(30) if n % 3}
+    await db.close()
+
+
+async def test_a_commit_that_fails_fails_every_writer_in_it(tmp_path: Path) -> None:
+    """Nobody is told "saved" for writes that did not reach the disk."""
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        await conn.execute(
+            "CREATE TABLE w (n INTEGER PRIMARY KEY,"
+            " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO w (n, parent) VALUES (1, 999)")  # fails at COMMIT
+            await release.wait()  # others queue meanwhile and join this transaction
+
+    async def later(n: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))
+
+    tasks = [asyncio.create_task(first())]
+    await asyncio.sleep(0.05)
+    tasks += [asyncio.create_task(later(n)) for n in (2, 3, 4)]
+    await asyncio.sleep(0.05)
+    release.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes), outcomes
+    assert _committed(path) == set()
+    # The connection is usable afterwards.
+    await later(5)
+    assert _committed(path) == {5}
+    await db.close()
+
+
+async def test_a_checkpoint_commits_what_waits_first(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    await _writers_table(db)
+    await asyncio.gather(*(asyncio.create_task(_insert(db, n)) for n in range(10)), db.checkpoint())
+    assert _committed(path) == set(range(10))
+    assert (tmp_path / "bot.sqlite3-wal").stat().st_size == 0 or await db.checkpoint()
+    await db.close()
+
+
+async def _insert(db: Database, n: int) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))

@@ -165,6 +165,4 @@ def warning_text(case: ExpiringCase, *, now: int) -> str:
 async def _checkpoint(services: Services) -> bool:
     """Fold the WAL into the main file and truncate it; False if a reader (a backup, say) kept
     it from completing, in which case the next round tries again."""
-    async with services.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
-        row = await cur.fetchone()
-    return row is not None and int(row[0]) == 0
+    return await services.db.checkpoint()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,38 +44,136 @@ def packaged_migrations() -> list[Migration]:
 class Database:
     """One aiosqlite connection with the pragmas the threat model needs.
 
-    A single connection serialises writes, which SQLite does anyway; ``transaction`` takes the
-    write lock up front (BEGIN IMMEDIATE) so a read-then-write never fails half-way.
+    A single connection serialises writes, which SQLite does anyway. Writers queue for it, and
+    those that queued while one was writing share its commit (group commit): the SQLite
+    transaction is committed once for them all, so a surge of answers costs one disk flush per
+    group rather than per answer. Each still gets all or nothing, and ``transaction`` returns
+    only once its writes are on disk.
     """
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        # Updates are handled concurrently on one connection: one transaction at a time.
+        # Updates are handled concurrently on one connection: one writer at a time.
         self._writing = asyncio.Lock()
+        self._queued = 0  # writers waiting for the lock
+        self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
+        self._committer: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._writing:
-            await self.conn.execute("BEGIN IMMEDIATE")
+        """All of the block's writes, or none; durable when this returns without an error.
+
+        The first writer of a group opens the SQLite transaction (BEGIN IMMEDIATE, so a
+        read-then-write never fails half-way); each later one works inside a savepoint, so its
+        failure undoes only its own writes. Whoever finds nobody queued behind it commits.
+        """
+        self._queued += 1
+        try:
+            await self._writing.acquire()
+        finally:
+            self._queued -= 1
+        try:
+            joined = self._batch is not None
+            if self._batch is None:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                self._batch = asyncio.get_running_loop().create_future()
+                # Read the outcome even if every writer in it was cancelled meanwhile.
+                self._batch.add_done_callback(lambda f: f.cancelled() or f.exception())
+            else:
+                await self.conn.execute("SAVEPOINT writer")
+            batch = self._batch
             try:
                 yield self.conn
-            except BaseException:
-                await self.conn.rollback()
+            except BaseException as exc:
+                await self._undo(joined, exc)
                 raise
+            if joined:
+                await self.conn.execute("RELEASE writer")
+            if self._queued:
+                self._commit_later()
             else:
-                await self.conn.commit()
+                await self._commit()
+        finally:
+            self._writing.release()
+        await asyncio.shield(batch)
+
+    async def _undo(self, joined: bool, exc: BaseException) -> None:
+        if joined:
+            try:
+                await self.conn.execute("ROLLBACK TO writer")
+                await self.conn.execute("RELEASE writer")
+            except BaseException:
+                await self._abandon(exc)
+                raise
+            if self._queued:
+                self._commit_later()
+            else:
+                await self._commit()
+        else:
+            await self._abandon(exc)
+
+    async def _abandon(self, exc: BaseException) -> None:
+        """Roll the whole transaction back: nobody in it gets their writes."""
+        batch, self._batch = self._batch, None
+        try:
+            await self.conn.rollback()
+        finally:
+            if batch is not None and not batch.done():
+                batch.set_exception(RuntimeError(f"the transaction was rolled back: {exc!r}"))
+
+    async def _commit(self) -> None:
+        """Commit the open transaction, the lock held; every writer in it learns the outcome."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            await self.conn.commit()
+        except BaseException as exc:
+            try:
+                await self.conn.rollback()
+            finally:
+                if not batch.done():
+                    batch.set_exception(exc)
+            raise
+        if not batch.done():
+            batch.set_result(None)
+
+    def _commit_later(self) -> None:
+        """Queue a commit behind the writers already waiting: they join the transaction first."""
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.get_running_loop().create_task(self._commit_queued())
+
+    async def _commit_queued(self) -> None:
+        async with self._writing:
+            self._committer = None
+            with contextlib.suppress(Exception):  # the writers in it are told by their futures
+                await self._commit()
+
+    async def flush(self) -> None:
+        """Commit whatever is waiting for a group commit, before anything that needs no open
+        transaction on the connection (a checkpoint, closing)."""
+        async with self._writing:
+            await self._commit()
 
     async def schema_version(self) -> int:
         async with self.conn.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def checkpoint(self) -> None:
-        """Fold the WAL into the main file and truncate it, so removed pages are overwritten."""
-        await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    async def checkpoint(self) -> bool:
+        """Fold the WAL into the main file and truncate it, so removed pages are overwritten.
+
+        False if a reader (a backup, say) kept it from completing."""
+        async with self._writing:
+            await self._commit()
+            async with self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                row = await cur.fetchone()
+        return row is not None and int(row[0]) == 0
 
     async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.flush()
         await self.conn.close()
 
 
