@@ -70,6 +70,30 @@ async def test_deleting_a_case_removes_its_fields(tmp_path: Path) -> None:
     await db.close()
 
 
+async def test_a_draft_is_read_with_its_fields_in_one_go(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "bot.sqlite3")
+    assert await cases.draft_with_fields(db.conn, b"p") is None
+    async with db.transaction() as conn:
+        await cases.create_draft(conn, case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1)
+    found = await cases.draft_with_fields(db.conn, b"p")
+    assert found is not None and found[0].case_id == "c1" and found[1] == {}
+    async with db.transaction() as conn:
+        await cases.write_fields(conn, "c1", {"a": b"1", "b": b"2"}, now=3)
+    found = await cases.draft_with_fields(db.conn, b"p")
+    assert found is not None
+    assert (found[0].wrapped_key, found[0].updated_at, found[1]) == (
+        b"k",
+        3,
+        {"a": b"1", "b": b"2"},
+    )
+    async with db.transaction() as conn:
+        await cases.mark_submitted(
+            conn, case_id="c1", code="K7QX", receipt_hash="h", triage=b"t", now=5
+        )
+    assert await cases.draft_with_fields(db.conn, b"p") is None
+    await db.close()
+
+
 async def test_a_submitted_case_keeps_no_pseudonym(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "bot.sqlite3")
     async with db.transaction() as conn:
@@ -191,3 +215,31 @@ async def test_a_checkpoint_commits_what_waits_first(tmp_path: Path) -> None:
 async def _insert(db: Database, n: int) -> None:
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))
+
+
+async def test_a_writer_cancelled_mid_statement_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """At shutdown a worker is cancelled wherever it is; the statement it sent runs anyway, and
+    the writers after it must not find the connection stuck inside its transaction."""
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    await _writers_table(db)
+    for pause in range(6):  # cancel after 0..5 hand-offs: at BEGIN, in the body, at the commit
+
+        async def doomed(pause: int = pause) -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO w (n) VALUES (?)", (1000 + pause,))
+                await conn.execute("UPDATE w SET note = 'x' WHERE n = ?", (1000 + pause,))
+
+        task = asyncio.create_task(doomed())
+        others = [asyncio.create_task(_insert(db, pause * 10 + k)) for k in range(3)]
+        for _ in range(pause):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*others)
+        await db.flush()
+        assert not db.conn.in_transaction
+        assert {pause * 10 + k for k in range(3)} <= _committed(path)
+    await _insert(db, 999)
+    assert 999 in _committed(path)
+    await db.close()

@@ -325,16 +325,16 @@ class IntakeService:
         )
 
     async def _load(self, pseudonym: bytes, now: int) -> _Loaded | None:
-        row = await store.find_draft(self.db.conn, pseudonym)
-        if row is None:
+        found = await store.draft_with_fields(self.db.conn, pseudonym)
+        if found is None:
             return None
+        row, encrypted = found
         if row.updated_at < now - self.settings.draft_ttl_seconds:
             async with self.db.transaction() as conn:
                 await store.delete_case(conn, row.case_id)
             log.info("draft_expired")
             return None
         key = self.vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
-        encrypted = await store.read_fields(self.db.conn, row.case_id)
         plain = {
             name: key.decrypt(value, case_id=row.case_id, field=name)
             for name, value in encrypted.items()

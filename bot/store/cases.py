@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.store.query import every, one
+
 
 @dataclass(frozen=True)
 class DraftRow:
@@ -33,12 +35,30 @@ class CaseRow:
 
 
 async def find_draft(conn: aiosqlite.Connection, pseudonym: bytes) -> DraftRow | None:
-    async with conn.execute(
+    row = await one(
+        conn,
         "SELECT id, wrapped_key, updated_at FROM cases WHERE pseudonym = ? AND status = 'draft'",
         (pseudonym,),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return DraftRow(row[0], bytes(row[1]), int(row[2])) if row else None
+
+
+async def draft_with_fields(
+    conn: aiosqlite.Connection, pseudonym: bytes
+) -> tuple[DraftRow, dict[str, bytes]] | None:
+    """The applicant's draft and its encrypted fields in one read (every update needs both)."""
+    rows = await every(
+        conn,
+        "SELECT c.id, c.wrapped_key, c.updated_at, f.name, f.value FROM cases c"
+        " LEFT JOIN case_fields f ON f.case_id = c.id"
+        " WHERE c.pseudonym = ? AND c.status = 'draft'",
+        (pseudonym,),
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    draft = DraftRow(first[0], bytes(first[1]), int(first[2]))
+    return draft, {str(r[3]): bytes(r[4]) for r in rows if r[3] is not None}
 
 
 async def create_draft(
@@ -66,8 +86,7 @@ async def get_case_by_code(conn: aiosqlite.Connection, code: str) -> CaseRow | N
 
 
 async def _one_case(conn: aiosqlite.Connection, query: str, value: str) -> CaseRow | None:
-    async with conn.execute(query, (value,)) as cur:
-        row = await cur.fetchone()
+    row = await one(conn, query, (value,))
     if row is None:
         return None
     return CaseRow(
@@ -84,15 +103,12 @@ async def _one_case(conn: aiosqlite.Connection, query: str, value: str) -> CaseR
 
 
 async def code_in_use(conn: aiosqlite.Connection, code: str) -> bool:
-    async with conn.execute("SELECT 1 FROM cases WHERE code = ?", (code,)) as cur:
-        return await cur.fetchone() is not None
+    return await one(conn, "SELECT 1 FROM cases WHERE code = ?", (code,)) is not None
 
 
 async def read_fields(conn: aiosqlite.Connection, case_id: str) -> dict[str, bytes]:
-    async with conn.execute(
-        "SELECT name, value FROM case_fields WHERE case_id = ?", (case_id,)
-    ) as cur:
-        return {str(name): bytes(value) async for name, value in cur}
+    rows = await every(conn, "SELECT name, value FROM case_fields WHERE case_id = ?", (case_id,))
+    return {str(name): bytes(value) for name, value in rows}
 
 
 async def write_fields(
@@ -152,10 +168,11 @@ async def count_by_status(conn: aiosqlite.Connection) -> dict[str, int]:
 
 
 async def read_trace(conn: aiosqlite.Connection, pseudonym: bytes, *, now: int) -> bytes | None:
-    async with conn.execute(
-        "SELECT body FROM chat_traces WHERE pseudonym = ? AND expires_at > ?", (pseudonym, now)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await one(
+        conn,
+        "SELECT body FROM chat_traces WHERE pseudonym = ? AND expires_at > ?",
+        (pseudonym, now),
+    )
     return bytes(row[0]) if row else None
 
 

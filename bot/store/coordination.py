@@ -17,6 +17,8 @@ from datetime import date
 
 import aiosqlite
 
+from bot.store.query import every, one
+
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first audit entry: the head of an empty chain."""
 
@@ -53,11 +55,11 @@ async def take_invite(conn: aiosqlite.Connection, code_hash: str, *, now: int) -
 
 async def peek_invite(conn: aiosqlite.Connection, code_hash: str, *, now: int) -> str | None:
     """The role of an invite that could still be taken, without spending it."""
-    async with conn.execute(
+    row = await one(
+        conn,
         "SELECT role FROM invites WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?",
         (code_hash, now),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return str(row[0]) if row else None
 
 
@@ -129,8 +131,7 @@ async def add_coordinator(
 async def _one_coordinator(
     conn: aiosqlite.Connection, query: str, value: str | bytes
 ) -> CoordinatorRow | None:
-    async with conn.execute(query, (value,)) as cur:
-        row = await cur.fetchone()
+    row = await one(conn, query, (value,))
     return _coordinator(row) if row else None
 
 
@@ -160,8 +161,7 @@ async def active_coordinators(conn: aiosqlite.Connection) -> list[CoordinatorRow
 
 
 async def handle_in_use(conn: aiosqlite.Connection, handle: str) -> bool:
-    async with conn.execute("SELECT 1 FROM coordinators WHERE handle = ?", (handle,)) as cur:
-        return await cur.fetchone() is not None
+    return await one(conn, "SELECT 1 FROM coordinators WHERE handle = ?", (handle,)) is not None
 
 
 async def revoke_coordinator(conn: aiosqlite.Connection, coordinator_id: str, *, now: int) -> int:
@@ -209,11 +209,11 @@ async def add_case_keys(
 async def case_key_for(
     conn: aiosqlite.Connection, case_id: str, coordinator_id: str
 ) -> bytes | None:
-    async with conn.execute(
+    row = await one(
+        conn,
         "SELECT sealed_key FROM case_keys WHERE case_id = ? AND coordinator_id = ?",
         (case_id, coordinator_id),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return bytes(row[0]) if row else None
 
 
@@ -264,11 +264,11 @@ async def set_dropbox(
 
 async def get_dropbox(conn: aiosqlite.Connection, case_id: str) -> tuple[bytes, bytes] | None:
     """``(public_key, protected_private_key)`` of the case's dropbox."""
-    async with conn.execute(
+    row = await one(
+        conn,
         "SELECT public_key, protected_private_key FROM case_dropbox WHERE case_id = ?",
         (case_id,),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return (bytes(row[0]), bytes(row[1])) if row else None
 
 
@@ -308,10 +308,11 @@ async def add_relay(conn: aiosqlite.Connection, *, token_hash: str, case_id: str
 
 async def open_relay(conn: aiosqlite.Connection, token_hash: str) -> str | None:
     """The case id the relayed question belongs to, while it is still unanswered."""
-    async with conn.execute(
-        "SELECT case_id FROM relays WHERE token_hash = ? AND answered_at IS NULL", (token_hash,)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await one(
+        conn,
+        "SELECT case_id FROM relays WHERE token_hash = ? AND answered_at IS NULL",
+        (token_hash,),
+    )
     return str(row[0]) if row else None
 
 
@@ -363,10 +364,7 @@ def _work(row: sqlite3.Row) -> WorkRow:
 
 async def work_row_by_code(conn: aiosqlite.Connection, code: str) -> WorkRow | None:
     """A submitted case by its public code; drafts are never found this way."""
-    async with conn.execute(
-        _WORK_COLUMNS + " WHERE c.code = ? AND c.status <> 'draft'", (code,)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await one(conn, _WORK_COLUMNS + " WHERE c.code = ? AND c.status <> 'draft'", (code,))
     return _work(row) if row else None
 
 
@@ -438,8 +436,7 @@ AuditEntry = tuple[int, int, str, str, str | None, str, str]
 
 async def audit_head(conn: aiosqlite.Connection) -> tuple[int, str]:
     """``(seq, hash)`` of the newest entry; ``(0, GENESIS_HASH)`` for an empty log."""
-    async with conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1") as cur:
-        row = await cur.fetchone()
+    row = await one(conn, "SELECT seq, hash FROM audit_head WHERE id = 1")
     return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
@@ -523,15 +520,16 @@ async def enqueue(conn: aiosqlite.Connection, *, chat: bytes, body: bytes, now: 
 
 async def due_messages(conn: aiosqlite.Connection, *, now: int, limit: int = 50) -> list[OutboxRow]:
     """Messages whose next attempt is due, in the order they were meant to go out."""
-    async with conn.execute(
+    rows = await every(
+        conn,
         "SELECT id, chat, body, attempts, next_attempt_at FROM outbox"
         " WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
         (now, limit),
-    ) as cur:
-        return [
-            OutboxRow(int(row[0]), bytes(row[1]), bytes(row[2]), int(row[3]), int(row[4]))
-            async for row in cur
-        ]
+    )
+    return [
+        OutboxRow(int(row[0]), bytes(row[1]), bytes(row[2]), int(row[3]), int(row[4]))
+        for row in rows
+    ]
 
 
 async def mark_sent(conn: aiosqlite.Connection, message_id: int) -> None:
@@ -557,8 +555,7 @@ async def mark_failed(
 
 
 async def outbox_depth(conn: aiosqlite.Connection) -> int:
-    async with conn.execute("SELECT count(*) FROM outbox") as cur:
-        row = await cur.fetchone()
+    row = await one(conn, "SELECT count(*) FROM outbox")
     return int(row[0]) if row else 0
 
 

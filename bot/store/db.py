@@ -67,6 +67,11 @@ class Database:
         The first writer of a group opens the SQLite transaction (BEGIN IMMEDIATE, so a
         read-then-write never fails half-way); each later one works inside a savepoint, so its
         failure undoes only its own writes. Whoever finds nobody queued behind it commits.
+
+        A statement handed to the database thread runs even if the task that sent it is
+        cancelled meanwhile (at shutdown, say), and the thread runs statements in the order
+        sent; so after a cancellation the matching undo is sent at once, and the connection is
+        never left inside a transaction nobody will end.
         """
         self._queued += 1
         try:
@@ -75,21 +80,27 @@ class Database:
             self._queued -= 1
         try:
             joined = self._batch is not None
+            try:
+                await self.conn.execute("SAVEPOINT writer" if joined else "BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                await self._undo(joined)  # it was sent: it ran, or will
+                raise
             if self._batch is None:
-                await self.conn.execute("BEGIN IMMEDIATE")
                 self._batch = asyncio.get_running_loop().create_future()
                 # Read the outcome even if every writer in it was cancelled meanwhile.
                 self._batch.add_done_callback(lambda f: f.cancelled() or f.exception())
-            else:
-                await self.conn.execute("SAVEPOINT writer")
             batch = self._batch
             try:
                 yield self.conn
-            except BaseException as exc:
-                await self._undo(joined, exc)
+            except BaseException:
+                await self._undo(joined)
                 raise
             if joined:
-                await self.conn.execute("RELEASE writer")
+                try:
+                    await self.conn.execute("RELEASE writer")
+                except BaseException:
+                    self._commit_later()  # its writes are in the transaction now, or undone
+                    raise
             if self._queued:
                 self._commit_later()
             else:
@@ -98,35 +109,37 @@ class Database:
             self._writing.release()
         await asyncio.shield(batch)
 
-    async def _undo(self, joined: bool, exc: BaseException) -> None:
-        if joined:
-            try:
-                await self.conn.execute("ROLLBACK TO writer")
-                await self.conn.execute("RELEASE writer")
-            except BaseException:
-                await self._abandon(exc)
-                raise
-            if self._queued:
-                self._commit_later()
-            else:
-                await self._commit()
-        else:
-            await self._abandon(exc)
+    async def _undo(self, joined: bool) -> None:
+        """Undo this writer's part; the rest of the group commits as planned."""
+        if not joined:
+            await self._abandon()
+            return
+        try:
+            await self.conn.execute("ROLLBACK TO writer")
+            await self.conn.execute("RELEASE writer")
+        except BaseException:
+            await self._abandon()
+            raise
+        finally:
+            self._commit_later()
 
-    async def _abandon(self, exc: BaseException) -> None:
+    async def _abandon(self) -> None:
         """Roll the whole transaction back: nobody in it gets their writes."""
         batch, self._batch = self._batch, None
         try:
-            await self.conn.rollback()
+            await self.conn.rollback()  # a no-op if no transaction is open
         finally:
             if batch is not None and not batch.done():
-                batch.set_exception(RuntimeError(f"the transaction was rolled back: {exc!r}"))
+                batch.set_exception(RuntimeError("the transaction was rolled back"))
 
     async def _commit(self) -> None:
-        """Commit the open transaction, the lock held; every writer in it learns the outcome."""
+        """Commit the open transaction, the lock held. The commit and the news of its outcome
+        to every writer in it go on even if this task is cancelled."""
         batch, self._batch = self._batch, None
-        if batch is None:
-            return
+        if batch is not None:
+            await asyncio.shield(self._settle(batch))
+
+    async def _settle(self, batch: asyncio.Future[None]) -> None:
         try:
             await self.conn.commit()
         except BaseException as exc:
@@ -141,7 +154,7 @@ class Database:
 
     def _commit_later(self) -> None:
         """Queue a commit behind the writers already waiting: they join the transaction first."""
-        if self._committer is None or self._committer.done():
+        if self._batch is not None and (self._committer is None or self._committer.done()):
             self._committer = asyncio.get_running_loop().create_task(self._commit_queued())
 
     async def _commit_queued(self) -> None:

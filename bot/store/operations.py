@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.store.query import one
+
 # --- heartbeat ---------------------------------------------------------------------------------
 
 
@@ -19,8 +21,7 @@ async def write_heartbeat(conn: aiosqlite.Connection, *, at: int) -> None:
 
 
 async def read_heartbeat(conn: aiosqlite.Connection) -> int | None:
-    async with conn.execute("SELECT at FROM heartbeat WHERE id = 1") as cur:
-        row = await cur.fetchone()
+    row = await one(conn, "SELECT at FROM heartbeat WHERE id = 1")
     return int(row[0]) if row else None
 
 
@@ -87,8 +88,7 @@ async def read_sealed(
 ) -> bytes | None:
     _checked(table, key, column)
     query = f"SELECT {column} FROM {table} WHERE {key} = ?"  # noqa: S608
-    async with conn.execute(query, (row_id,)) as cur:
-        row = await cur.fetchone()
+    row = await one(conn, query, (row_id,))
     return bytes(row[0]) if row and row[0] is not None else None
 
 
