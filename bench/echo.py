@@ -6,10 +6,11 @@ updates, the rate limiter), so the gap between this and the real bot is the bot'
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import contextlib
+import os
+import signal
 import time
-from collections.abc import AsyncIterator
 
 from telegram import Update
 from telegram.ext import (
@@ -19,6 +20,7 @@ from telegram.ext import (
     filters,
 )
 
+from bench.process import bot_process
 from bench.report import percentile
 from bench.script import Person, Step
 from bench.timing import TimedServer
@@ -49,21 +51,10 @@ def build_echo(
     return app
 
 
-@contextlib.asynccontextmanager
-async def running_echo(
-    server: TimedServer, *, rate_limiter: bool, deleting: bool
-) -> AsyncIterator[None]:
-    app = build_echo(server.base_url, server.token, rate_limiter=rate_limiter, deleting=deleting)
-    async with app:
-        await app.start()
-        if app.updater is None:
-            raise RuntimeError("the echo bot was built without an updater")
-        await app.updater.start_polling(timeout=1)
-        try:
-            yield
-        finally:
-            await app.updater.stop()
-            await app.stop()
+def echo_args(server: TimedServer, *, rate_limiter: bool, deleting: bool) -> list[str]:
+    flags = ["--rate-limit"] if rate_limiter else []
+    flags += ["--deleting"] if deleting else []
+    return ["-m", "bench.echo", "--base-url", server.base_url, *flags]
 
 
 async def measure_echo(
@@ -77,13 +68,14 @@ async def measure_echo(
 ) -> dict[str, float]:
     """``users`` people each send ``messages`` texts, each waiting for the echo (closed loop)."""
     people = [Person(server, base + i) for i in range(users)]
-    async with running_echo(server, rate_limiter=rate_limiter, deleting=deleting):
-        cpu, wall = time.process_time(), time.perf_counter()
+    args = echo_args(server, rate_limiter=rate_limiter, deleting=deleting)
+    async with bot_process(server, args, {"BOT_TOKEN": server.token}) as echo:
+        cpu, wall = echo.cpu_seconds(), time.perf_counter()
         await asyncio.gather(
             *(p.run(tuple(Step(text=f"m{k}") for k in range(messages))) for p in people)
         )
         wall = time.perf_counter() - wall
-        cpu = time.process_time() - cpu
+        cpu = echo.cpu_seconds() - cpu
     handled = sum(p.actions for p in people)
     latencies = sorted(x for p in people for x in p.latencies)
     return {
@@ -95,3 +87,23 @@ async def measure_echo(
         "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one echo bot until SIGTERM (the benchmark starts it as a process of its own)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.echo", description=__doc__)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--rate-limit", action="store_true")
+    parser.add_argument("--deleting", action="store_true")
+    args = parser.parse_args(argv)
+    app = build_echo(
+        args.base_url,
+        os.environ["BOT_TOKEN"],
+        rate_limiter=args.rate_limit,
+        deleting=args.deleting,
+    )
+    app.run_polling(timeout=1, stop_signals=(signal.SIGTERM, signal.SIGINT))
+
+
+if __name__ == "__main__":
+    main()

@@ -66,6 +66,8 @@ def plot(out: Path, offered: list[dict[str, Any]], echo_ceiling: float) -> str:
             "(add it as an optional 'bench' extra: matplotlib>=3.8)"
         )
     rates = [row["offered_per_second"] for row in offered]
+    if not rates:
+        return "plot skipped: no offered rates"
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
         ax.plot(rates, [row[key] for row in offered], marker="o", label=label)
