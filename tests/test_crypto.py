@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import struct
 import threading
@@ -39,6 +40,7 @@ from bot.crypto import (
     verify_secret,
     wrapped_key_id,
 )
+from bot.crypto._primitives import hkdf
 from bot.crypto.passphrase import derive_key
 
 CLEAR = "ciphertext does not open under this key and context"
@@ -643,3 +645,16 @@ def test_argon2_from_many_threads_at_once_completes() -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
     assert not any(thread.is_alive() for thread in threads), "Argon2id deadlocked"
     assert results == [True] * 6
+
+
+def test_a_master_keys_subkeys_are_derived_once_and_stay_the_same() -> None:
+    """Kept subkeys must be exactly what HKDF gives, or old pseudonyms and blobs stop matching."""
+    key = MasterKey.generate()
+    text = key.to_text()
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    first = key.subkey("local", "trace")
+    assert first == hkdf(raw, "local", "trace")
+    assert key.subkey("local", "trace") is first
+    assert key.subkey("local", "outbox") != first
+    assert MasterKey(raw).subkey("local", "trace") == first
+    assert Vault(key).pseudonym(42) == Vault(MasterKey(raw)).pseudonym(42)

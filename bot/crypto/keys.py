@@ -19,13 +19,25 @@ class MasterKey:
     traceback or a log is a master key that leaks.
     """
 
-    __slots__ = ("_key_id", "_raw")
+    __slots__ = ("_key_id", "_raw", "_subkeys")
 
     def __init__(self, raw: bytes) -> None:
         if len(raw) != MASTER_KEY_BYTES:
             raise ValueError(f"a master key is {MASTER_KEY_BYTES} bytes, got {len(raw)}")
         self._raw = bytes(raw)
         self._key_id = hkdf(self._raw, "master-key-id", length=KEY_ID_BYTES).hex()
+        self._subkeys: dict[tuple[str, ...], bytes] = {}
+
+    def subkey(self, *purpose: str) -> bytes:
+        """The HKDF subkey for one fixed purpose, derived once.
+
+        Every update needs several (a pseudonym, the chat trace's key), and the purposes are a
+        handful of names in the code, so keeping them costs no more than keeping this key.
+        """
+        key = self._subkeys.get(purpose)
+        if key is None:
+            key = self._subkeys[purpose] = hkdf(self._raw, *purpose)
+        return key
 
     @classmethod
     def generate(cls) -> MasterKey:

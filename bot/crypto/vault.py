@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from cryptography.hazmat.primitives import hashes, hmac
 
-from bot.crypto._primitives import VERSION, aead_open, aead_seal, check_version, hkdf, pack
+from bot.crypto._primitives import VERSION, aead_open, aead_seal, check_version, pack
 from bot.crypto.case_key import CaseKey
 from bot.crypto.errors import DecryptionError
 from bot.crypto.keys import KEY_ID_BYTES, MasterKey
@@ -124,7 +124,7 @@ class Vault:
     def mac(self, data: bytes, *, purpose: str) -> bytes:
         """HMAC-SHA256 under a per-purpose subkey: a digest nobody without the master key can
         forge or test guesses against (audit chain links, invite code lookups)."""
-        digest = hmac.HMAC(hkdf(self._current._raw, "mac", purpose), hashes.SHA256())
+        digest = hmac.HMAC(self._current.subkey("mac", purpose), hashes.SHA256())
         digest.update(data)
         return digest.finalize()
 
@@ -142,11 +142,11 @@ class Vault:
     @staticmethod
     def _seal(master: MasterKey, plaintext: bytes, *info: str, ad: bytes) -> bytes:
         header = bytes([VERSION]) + bytes.fromhex(master.key_id)
-        return aead_seal(hkdf(master._raw, *info), plaintext, header=header, ad=ad)
+        return aead_seal(master.subkey(*info), plaintext, header=header, ad=ad)
 
     @staticmethod
     def _open(master: MasterKey, blob: bytes, *info: str, ad: bytes) -> bytes:
-        return aead_open(hkdf(master._raw, *info), blob, header_len=_HEADER_LEN, ad=ad)
+        return aead_open(master.subkey(*info), blob, header_len=_HEADER_LEN, ad=ad)
 
     def __repr__(self) -> str:
         return f"Vault(key_id={self.key_id!r}, previous={len(self._keys) - 1})"
@@ -155,6 +155,6 @@ class Vault:
 def _pseudonym(master: MasterKey, telegram_user_id: int) -> bytes:
     if isinstance(telegram_user_id, bool) or not isinstance(telegram_user_id, int):
         raise TypeError("a Telegram user id is an int")
-    mac = hmac.HMAC(hkdf(master._raw, "pseudonym"), hashes.SHA256())
+    mac = hmac.HMAC(master.subkey("pseudonym"), hashes.SHA256())
     mac.update(str(telegram_user_id).encode("ascii"))
     return mac.finalize()
