@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import math
 import pstats
 import tempfile
 import time
@@ -30,13 +31,16 @@ from bench.report import percentile, plot, table, write_json
 from bench.script import intake_steps
 from bench.timing import TimedServer
 
+ECHO_FORMS = 4
 PROJECT = str(Path(__file__).resolve().parent.parent / "bot")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--applicants", type=int, default=50)
-    parser.add_argument("--rates", default="20,50,100,200,300", help="offered actions per second")
+    parser.add_argument(
+        "--rates", default="20,50,100,200,300,500,700", help="offered actions per second"
+    )
     parser.add_argument("--seconds", type=float, default=4.0, help="per offered rate")
     parser.add_argument("--drain", type=float, default=15.0, help="wait for late replies")
     parser.add_argument("--drafts", type=int, default=10_000)
@@ -70,13 +74,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         folder = Path(tmp)
         async with TimedServer() as server:
+            # Unpaced echoes get four forms' worth each, so their run lasts long enough to time.
+            echo_texts = ECHO_FORMS * actions
             results["echo"] = await measure_echo(
-                server, args.applicants, actions, rate_limiter=False, base=ECHO_USER_BASE
+                server, args.applicants, echo_texts, rate_limiter=False, base=ECHO_USER_BASE
             )
             results["echo_deleting"] = await measure_echo(
                 server,
                 args.applicants,
-                actions,
+                echo_texts,
                 rate_limiter=False,
                 base=ECHO_USER_BASE + 100_000,
                 deleting=True,
@@ -122,6 +128,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ceiling = results["echo"]["updates_per_second"]
             row["ratio_to_echo"] = row["sent_per_second"] / ceiling
         results["offered_load"] = offered
+        sustained = max((row["answered_per_second"] for row in offered), default=math.nan)
+        results["real_bot"]["sustained_open_loop_per_second"] = sustained
+        results["real_bot"]["sustained_ratio_to_echo"] = (
+            sustained / results["echo"]["updates_per_second"]
+        )
         drafts_config = bench_config(folder / "drafts", "http://127.0.0.1:9/bot", "1:" + "a" * 30)
         results["open_drafts"] = await open_drafts(drafts_config, args.drafts)
     results["plot"] = plot(args.out, offered, results["echo"]["updates_per_second"])
@@ -145,7 +156,17 @@ def render(r: dict[str, Any]) -> str:
             r["echo_rate_limited"]["updates_per_second"],
             "what Telegram allows",
         ),
-        ("real bot, updates/s sustained", bot["updates_per_second"], "unpaced"),
+        (
+            "real bot, updates/s sustained",
+            bot["sustained_open_loop_per_second"],
+            "unpaced; most answered per second under the offered rates",
+        ),
+        ("  ratio to echo ceiling", bot["sustained_ratio_to_echo"], ""),
+        (
+            f"real bot, {r['applicants']} at once, updates/s",
+            bot["updates_per_second"],
+            "closed loop",
+        ),
         ("  ratio to echo ceiling", bot["ratio_to_echo"], ""),
         ("  ratio to the deleting echo", bot["ratio_to_echo_deleting"], ""),
         ("  Bot API calls per action", bot["bot_api_calls_per_action"], "echo: 1"),
@@ -165,7 +186,7 @@ def render(r: dict[str, Any]) -> str:
             (
                 f"offered {row['offered_per_second']:g}/s: p99 ms",
                 row["p99_ms"],
-                f"sent {row['sent_per_second']:.1f}/s ({row['ratio_to_echo']:.2f} of echo),"
+                f"sent {row['sent_per_second']:.1f}/s, answered {row['answered_per_second']:.1f}/s,"
                 f" {row['unanswered_within_drain']} unanswered",
             )
         )

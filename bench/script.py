@@ -102,6 +102,7 @@ class Person:
     latencies: list[float] = field(default_factory=list)
     actions: int = 0
     missed: int = 0
+    last_answer_at: float = 0.0  # perf_counter time of the latest reply
 
     async def wait_ready(self, step: Step, timeout: float = REPLY_TIMEOUT) -> Message | bool:  # noqa: ASYNC109
         deadline = time.perf_counter() + timeout
@@ -139,6 +140,7 @@ class Person:
                 done.cancel()
             else:
                 self.latencies.append(fut.result() - started)
+                self.last_answer_at = max(self.last_answer_at, fut.result())
                 done.set_result(started)
 
         reply.add_done_callback(measured)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.__main__ import parse, run
+from bench.__main__ import ECHO_FORMS, parse, run
 
 TOP_KEYS = {
     "applicants",
@@ -34,6 +34,7 @@ BOT_KEYS = {
     "database_bytes_per_case",
     "actions_per_intake",
     "bytes_sent_per_applicant",
+    "sustained_open_loop_per_second",
 }
 
 
@@ -52,13 +53,17 @@ async def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
     assert bot["completed_intakes"] == 3
     assert bot["actions_per_intake"] == results["actions_in_script"]
     assert bot["bytes_sent_per_applicant"] > 0
-    for echo in ("echo", "echo_deleting", "echo_rate_limited"):
-        assert results[echo]["updates"] == 3 * results["actions_in_script"]
+    for echo in ("echo", "echo_deleting"):
+        assert results[echo]["updates"] == 3 * ECHO_FORMS * results["actions_in_script"]
+    assert results["echo_rate_limited"]["updates"] == 3 * results["actions_in_script"]
     assert bot["bot_api_calls_per_action"] >= 1  # every action gets at least its answer
     assert (tmp_path / "latency-vs-load.png").stat().st_size > 0
     [offered] = results["offered_load"]
     assert offered["offered_per_second"] == 8
     assert offered["sent"] > 0
+    assert offered["answered"] == offered["sent"]
+    assert 0 < offered["answered_per_second"] <= offered["sent_per_second"] * 1.01
+    assert bot["sustained_open_loop_per_second"] == offered["answered_per_second"]
     drafts = results["open_drafts"]
     assert drafts["drafts"] == 200
     assert drafts["drafts_in_database"] == 200
