@@ -243,3 +243,26 @@ async def test_a_writer_cancelled_mid_statement_leaves_no_transaction_open(tmp_p
     await _insert(db, 999)
     assert 999 in _committed(path)
     await db.close()
+
+
+async def test_a_lone_statement_joins_the_group_and_a_failing_one_costs_only_itself(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    await _writers_table(db)
+    statements: list[str] = []
+    await db.conn.set_trace_callback(statements.append)
+
+    async def lone(n: int) -> None:
+        async with db.statement() as conn:
+            await conn.execute("INSERT INTO w (n) VALUES (?)", (n % 20,))  # 20..39 collide
+
+    outcomes = await asyncio.gather(*(lone(n) for n in range(40)), return_exceptions=True)
+    await db.conn.set_trace_callback(None)
+    assert all(o is None for o in outcomes[:20])
+    assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes[20:])
+    assert _committed(path) == set(range(20))
+    assert not any(s.startswith("SAVEPOINT") for s in statements)
+    assert sum(1 for s in statements if s == "COMMIT") < 10
+    await db.close()

@@ -204,7 +204,7 @@ class IntakeService:
             now = self._now()
             trace = await self._trace(pseudonym, now)
             change(trace, now)
-            async with self.db.transaction() as conn:
+            async with self.db.statement() as conn:
                 await self._save_trace(conn, pseudonym, trace)
 
     def _trace_lock(self, pseudonym: bytes) -> asyncio.Lock:

@@ -60,13 +60,23 @@ class Database:
         self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
         self._committer: asyncio.Task[None] | None = None
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """All of the block's writes, or none; durable when this returns without an error.
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """All of the block's writes, or none; durable when the block is left without an error.
 
         The first writer of a group opens the SQLite transaction (BEGIN IMMEDIATE, so a
         read-then-write never fails half-way); each later one works inside a savepoint, so its
         failure undoes only its own writes. Whoever finds nobody queued behind it commits.
+        """
+        return self._writer(savepoint=True)
+
+    def statement(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """``transaction`` for a block that sends one write statement: a statement is all or
+        nothing by itself, so it joins the group without a savepoint (two hand-offs fewer)."""
+        return self._writer(savepoint=False)
+
+    @asynccontextmanager
+    async def _writer(self, *, savepoint: bool) -> AsyncIterator[aiosqlite.Connection]:
+        """One writer's turn on the connection, in the group's transaction.
 
         A statement handed to the database thread runs even if the task that sent it is
         cancelled meanwhile (at shutdown, say), and the thread runs statements in the order
@@ -80,10 +90,14 @@ class Database:
             self._queued -= 1
         try:
             joined = self._batch is not None
+            marked = joined and savepoint  # this writer's part can be undone alone
             try:
-                await self.conn.execute("SAVEPOINT writer" if joined else "BEGIN IMMEDIATE")
+                if marked:
+                    await self.conn.execute("SAVEPOINT writer")
+                elif not joined:
+                    await self.conn.execute("BEGIN IMMEDIATE")
             except asyncio.CancelledError:
-                await self._undo(joined)  # it was sent: it ran, or will
+                await self._undo(joined, marked)  # it was sent: it ran, or will
                 raise
             if self._batch is None:
                 self._batch = asyncio.get_running_loop().create_future()
@@ -93,9 +107,9 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
-                await self._undo(joined)
+                await self._undo(joined, marked)
                 raise
-            if joined:
+            if marked:
                 try:
                     await self.conn.execute("RELEASE writer")
                 except BaseException:
@@ -109,10 +123,14 @@ class Database:
             self._writing.release()
         await asyncio.shield(batch)
 
-    async def _undo(self, joined: bool) -> None:
-        """Undo this writer's part; the rest of the group commits as planned."""
+    async def _undo(self, joined: bool, marked: bool) -> None:
+        """Undo this writer's part; the rest of the group commits as planned. A lone statement
+        that failed has undone itself."""
         if not joined:
             await self._abandon()
+            return
+        if not marked:
+            self._commit_later()
             return
         try:
             await self.conn.execute("ROLLBACK TO writer")

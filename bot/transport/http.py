@@ -11,6 +11,8 @@ does the same work for a fraction of it. python-telegram-bot supports this swap 
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -97,7 +99,9 @@ class AiohttpRequest(BaseRequest):
         if request_data is not None and request_data.contains_files:
             body = _multipart(request_data)
         elif request_data is not None:
-            body = request_data.json_payload
+            # One JSON document with the values as they are: python-telegram-bot's own payload
+            # encodes each parameter as JSON and then the whole again.
+            body = json.dumps(request_data.parameters).encode()
             headers["Content-Type"] = JSON
         try:
             async with self._session.request(
