@@ -24,6 +24,7 @@ from bench.process import bot_process
 from bench.report import percentile
 from bench.script import Person, Step
 from bench.timing import TimedServer
+from bot import eventloop
 from bot.transport.framework import new_application
 
 ECHO_USER_BASE = 600_000_000
@@ -90,7 +91,8 @@ async def measure_echo(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run one echo bot until SIGTERM (the benchmark starts it as a process of its own)."""
+    """Run one echo bot until SIGTERM (the benchmark starts it as a process of its own), on the
+    event loop the bot runs on."""
     parser = argparse.ArgumentParser(prog="python -m bench.echo", description=__doc__)
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--rate-limit", action="store_true")
@@ -102,7 +104,21 @@ def main(argv: list[str] | None = None) -> None:
         rate_limiter=args.rate_limit,
         deleting=args.deleting,
     )
-    app.run_polling(timeout=1, stop_signals=(signal.SIGTERM, signal.SIGINT))
+    eventloop.run(_serve(app))
+
+
+async def _serve(app: Application) -> None:  # type: ignore[type-arg]
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with app:
+        await app.start()
+        if app.updater is None:
+            raise RuntimeError("the echo bot was built without an updater")
+        await app.updater.start_polling(timeout=1)
+        await stop.wait()
+        await app.updater.stop()
+        await app.stop()
 
 
 if __name__ == "__main__":

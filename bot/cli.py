@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import eventloop
 from bot.config import Config, ConfigError, load_config
 from bot.crypto import MasterKey
 from bot.logs import configure_logging, get_logger
@@ -199,7 +200,7 @@ def _run(config: Config) -> int:
             await serve(runtime, stop)
 
     try:
-        asyncio.run(go())
+        eventloop.run(go())
     except QuestionnaireError as exc:
         print(str(exc), file=sys.stderr)
         return 2
