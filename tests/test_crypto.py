@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import struct
 import threading
@@ -658,3 +659,20 @@ def test_a_master_keys_subkeys_are_derived_once_and_stay_the_same() -> None:
     assert key.subkey("local", "outbox") != first
     assert MasterKey(raw).subkey("local", "trace") == first
     assert Vault(key).pseudonym(42) == Vault(MasterKey(raw)).pseudonym(42)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no per-thread priorities here")
+def test_argon2_runs_below_the_event_loops_priority() -> None:
+    """A burst of submissions must not take the CPU from the loop that answers everyone."""
+    seen: dict[str, int] = {}
+
+    def submit() -> None:
+        hash_secret("K7QX-M3PA-9TRE", cost=TEST_COST)
+        seen["argon2"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    worker = threading.Thread(target=submit)
+    worker.start()
+    worker.join()
+    assert seen["argon2"] > loop_priority or seen["argon2"] == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_priority
