@@ -178,7 +178,16 @@ class Applicant:
 
 
 Configure = Callable[..., io.StringIO]
-_LIBRARIES = ("httpx", "httpcore", "hpack", "aiosqlite", "aiohttp.access", "telegram", "asyncio")
+_LIBRARIES = (
+    "httpx",
+    "httpcore",
+    "hpack",
+    "aiosqlite",
+    "aiohttp.access",
+    "aiohttp.client",
+    "telegram",
+    "asyncio",
+)
 
 
 @pytest.fixture

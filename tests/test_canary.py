@@ -52,7 +52,7 @@ async def test_no_marker_reaches_the_database_or_the_logs(
     server: DevServer, tmp_path: Path, configure: Configure
 ) -> None:
     logs = configure("json", "DEBUG")
-    logging.getLogger("httpx").setLevel(logging.DEBUG)  # the request log carries the token
+    logging.getLogger("aiohttp.client").setLevel(logging.DEBUG)  # the Bot API client
     key = MasterKey.generate()
     async with running_bot(server, tmp_path, key) as bot:
         person = Applicant(server, SUBMITTER)
