@@ -48,7 +48,8 @@ class Database:
     those that queued while one was writing share its commit (group commit): the SQLite
     transaction is committed once for them all, so a surge of answers costs one disk flush per
     group rather than per answer. Each still gets all or nothing, and ``transaction`` returns
-    only once its writes are on disk.
+    only once its writes are on disk. A read on the connection outside ``transaction`` can see
+    a group's writes before their commit, as it could always see a writer's between statements.
     """
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
