@@ -12,18 +12,20 @@ does the same work for a fraction of it. python-telegram-bot supports this swap 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+if TYPE_CHECKING:  # the base class's own annotation for "a number, None, or not given"
+    from telegram._utils.types import ODVInput
 
 JSON = "application/json"
 
 
 def _chosen(value: ODVInput[float], default: float | None) -> float | None:
-    return default if isinstance(value, DefaultValue) else value
+    return default if value is BaseRequest.DEFAULT_NONE else value  # type: ignore[return-value]
 
 
 def _sum(*parts: float | None) -> float | None:
