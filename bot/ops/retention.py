@@ -94,7 +94,7 @@ async def purge_once(services: Services, *, now: int | None = None) -> PurgeRepo
                 shredded += 1
         outbox = await store.prune_outbox(conn, created_before=at - retention.outbox_days * DAY)
         invites = await store.delete_stale_invites(conn, now=at)
-    checkpointed = await _checkpoint(services)
+    checkpointed = await services.db.checkpoint()  # False: a reader held it; next round retries
     report = PurgeReport(drafts, shredded, outbox, invites, checkpointed)
     log.info(
         "retention_purge",
@@ -160,9 +160,3 @@ async def _expiring(
 def warning_text(case: ExpiringCase, *, now: int) -> str:
     hours = max(1, math.ceil((case.expires_at - now) / HOUR))
     return f"Case {case.code} will be shredded in {hours} h unless it moves on."
-
-
-async def _checkpoint(services: Services) -> bool:
-    """Fold the WAL into the main file and truncate it; False if a reader (a backup, say) kept
-    it from completing, in which case the next round tries again."""
-    return await services.db.checkpoint()

@@ -478,11 +478,11 @@ class IntakeService:
         return Reply(self.catalog.text(lang, "delete_confirm"), buttons, prompt=True)
 
     async def _language(self, pseudonym: bytes, incoming: Incoming) -> str | None:
-        row = await store.find_draft(self.db.conn, pseudonym)
-        if row is not None:
+        found = await store.draft_with_fields(self.db.conn, pseudonym)
+        if found is not None:
+            row, fields = found
             try:
                 key = self.vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
-                fields = await store.read_fields(self.db.conn, row.case_id)
                 progress = key.decrypt(fields["progress"], case_id=row.case_id, field="progress")
                 return str(json.loads(progress)["language"])
             except (DecryptionError, KeyError):
