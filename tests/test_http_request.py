@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.transport.http import AiohttpRequest
+from bot.transport.http import AiohttpRequest, tls_context
 
 
 @dataclass
@@ -167,3 +168,10 @@ async def test_it_is_used_only_between_initialize_and_shutdown(server: tuple[str
     await request.shutdown()
     await request.shutdown()
     assert request.read_timeout == 5.0
+
+
+def test_telegrams_certificate_is_checked() -> None:
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.get_ca_certs()  # a bundle is loaded, not an empty store

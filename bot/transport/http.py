@@ -12,6 +12,7 @@ does the same work for a fraction of it. python-telegram-bot supports this swap 
 from __future__ import annotations
 
 import json
+import ssl
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -30,6 +31,17 @@ def _chosen(value: ODVInput[float], default: float | None) -> float | None:
 
 def _sum(*parts: float | None) -> float | None:
     return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
+
+def tls_context() -> ssl.SSLContext:
+    """Certificates checked against certifi's bundle where installed, as python-telegram-bot's
+    default client does, so a slim image without the system's CA store still verifies Telegram;
+    else the system's."""
+    try:
+        import certifi
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class AiohttpRequest(BaseRequest):
@@ -62,7 +74,7 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=tls_context()),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": self.USER_AGENT},
             )
