@@ -141,7 +141,7 @@ class Applicant:
         await self.server.wait_for_bot_message(
             self.user_id, after_id=sent["message_id"], timeout=10.0
         )
-        await settle(self.server, quiet=QUIET)
+        await self.at_rest()
 
     async def tap(self, label: str) -> None:
         message = await self.message_with_button(label)
@@ -150,12 +150,16 @@ class Applicant:
         query = await self.server.press_button(self.user_id, message.message_id, data)
         # The bot answers a tap after it has shown what follows: that is the sign it is done.
         answer = await self.server.wait_for_callback_answer(query, timeout=10.0)
-        await settle(self.server, quiet=QUIET)
+        await self.at_rest()
         self.last_toast = answer.text
 
     async def press_data(self, message_id: int, data: str) -> None:
         query = await self.server.forge_callback(self.user_id, message_id, data)
         await self.server.wait_for_callback_answer(query, timeout=10.0)
+        await self.at_rest()
+
+    async def at_rest(self) -> None:
+        """Until the bot has finished what the last action caused: the whole server is quiet."""
         await settle(self.server, quiet=QUIET)
 
     async def message_with_button(self, label: str) -> MessageRecord:

@@ -50,23 +50,7 @@ class BusyChatApplicant(Applicant):
     """Waits for their own chat to come to rest, not the whole server, which a flood keeps
     busy: ``settle`` would never see a quiet moment."""
 
-    async def send(self, text: str) -> None:
-        sent = await self.server.send_text(self.user_id, text, first_name="Test")
-        await self.server.wait_for_bot_message(
-            self.user_id, after_id=sent["message_id"], timeout=10.0
-        )
-        await self._chat_at_rest()
-
-    async def tap(self, label: str) -> None:
-        message = await self.message_with_button(label)
-        data = next(b["callback_data"] for b in message.buttons if b["text"] == label)
-        assert data is not None
-        query = await self.server.press_button(self.user_id, message.message_id, data)
-        answer = await self.server.wait_for_callback_answer(query, timeout=10.0)
-        await self._chat_at_rest()
-        self.last_toast = answer.text
-
-    async def _chat_at_rest(self, quiet_polls: int = 4, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def at_rest(self, quiet_polls: int = 4, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         last: list[tuple[Any, ...]] | None = None
