@@ -11,6 +11,13 @@ from tests.conftest import Applicant
 CATALOG = Catalog(LANGUAGES)
 
 
+async def begin(person: Applicant, language: str = "English", lang: str = "en") -> None:
+    """Where every form begins: /start, the language, then consent."""
+    await person.send("/start")
+    await person.tap(language)
+    await person.tap(CATALOG.text(lang, "consent_yes"))
+
+
 def default_questionnaire() -> Questionnaire:
     return load_questionnaire(None, languages=list(LANGUAGES))
 

@@ -16,7 +16,7 @@ from bot.devserver import DevServer
 from bot.i18n import ZAWGYI
 from bot.text import to_zawgyi
 from tests.conftest import Applicant, Configure, running_bot
-from tests.intake_driver import CATALOG, answer_all
+from tests.intake_driver import answer_all, begin
 
 SUBMITTER = 734_912_583
 DRAFTER = 734_912_584  # stops half-way: drafts must be as unreadable as cases
@@ -56,18 +56,14 @@ async def test_no_marker_reaches_the_database_or_the_logs(
     key = MasterKey.generate()
     async with running_bot(server, tmp_path, key) as bot:
         person = Applicant(server, SUBMITTER)
-        await person.send("/start")
-        await person.tap("English")
-        await person.tap(CATALOG.text("en", "consent_yes"))
+        await begin(person)
         await answer_all(
             person, "en", {"call_name": ASCII_MARK, "notes": f"{BURMESE_MARK} {NOTE_MARK}"}
         )
         await person.tap("Send")
 
         other = Applicant(server, DRAFTER)
-        await other.send("/start")
-        await other.tap(to_zawgyi("မြန်မာ"))
-        await other.tap(CATALOG.text(ZAWGYI, "consent_yes"))
+        await begin(other, to_zawgyi("မြန်မာ"), ZAWGYI)
         await answer_all(other, ZAWGYI, {"call_name": to_zawgyi(BURMESE_MARK)}, stop_before="notes")
         await other.send(ASCII_MARK)  # the free-text question right before the end
 

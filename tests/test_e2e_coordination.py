@@ -18,7 +18,7 @@ from bot.devserver.settle import settle
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
 from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot
-from tests.intake_driver import CATALOG, answer_all
+from tests.intake_driver import CATALOG, answer_all, begin
 
 APPLICANT = 620_000_001
 LEAD = 620_000_100
@@ -31,9 +31,7 @@ SECOND_PASSPHRASE = "quiet harbour maple ninety"
 async def _submit(server: DevServer) -> tuple[str, str]:
     """An applicant completes the form; returns (case code, verification phrase)."""
     person = Applicant(server, APPLICANT)
-    await person.send("/start")
-    await person.tap("English")
-    await person.tap(CATALOG.text("en", "consent_yes"))
+    await begin(person)
     await answer_all(person, "en", {"call_name": "Ko Zaw", "notes": "I can talk after 8pm"})
     await person.tap("Send")
     receipt = (await person.visible())[0].text or ""

@@ -17,7 +17,7 @@ from bot.services.intake import STATUS_CHECKS_AT_ONCE
 from bot.store import cases
 from bot.text import to_zawgyi
 from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot, running_bot
-from tests.intake_driver import CATALOG, answer_all, answer_one, default_questionnaire
+from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
 
 ALICE = 510_000_001
 BOB = 510_000_002
@@ -49,9 +49,7 @@ async def test_start_greets_with_a_language_choice(bot: RunningBot) -> None:
 
 async def test_full_intake_in_english_then_wipe(bot: RunningBot) -> None:
     person = Applicant(bot.server, ALICE)
-    await person.send("/start")
-    await person.tap("English")
-    await person.tap(CATALOG.text("en", "consent_yes"))
+    await begin(person)
     route = await answer_all(person, "en", {"call_name": "Ko Aung", "notes": "hello team"})
     review = (await person.visible())[-1]
     assert review.text is not None and review.text.startswith("Please check your answers.")
@@ -136,9 +134,7 @@ async def test_an_applicant_who_acts_at_once_sees_only_the_current_question(
 async def test_full_intake_in_burmese_with_zawgyi_free_text(bot: RunningBot) -> None:
     person = Applicant(bot.server, BOB)
     typed_unicode = "ကျွန်တော့်ကို ညနေပိုင်း ဆက်သွယ်ပေးပါ"
-    await person.send("/start")
-    await person.tap(to_zawgyi("မြန်မာ"))
-    await person.tap(CATALOG.text(ZAWGYI, "consent_yes"))
+    await begin(person, to_zawgyi("မြန်မာ"), ZAWGYI)
     # The Zawgyi phone shows Zawgyi; the applicant types in Zawgyi too.
     await answer_all(
         person, ZAWGYI, {"call_name": to_zawgyi("ကိုအောင်"), "notes": to_zawgyi(typed_unicode)}
@@ -152,9 +148,7 @@ async def test_full_intake_in_burmese_with_zawgyi_free_text(bot: RunningBot) -> 
 
 async def test_a_review_edit_changes_one_answer(bot: RunningBot) -> None:
     person = Applicant(bot.server, ALICE)
-    await person.send("/start")
-    await person.tap("English")
-    await person.tap(CATALOG.text("en", "consent_yes"))
+    await begin(person)
     route = await answer_all(person, "en", {"call_name": "Ko Aung"})
     years_number = route.index("years") + 1
     await person.tap(str(years_number))
@@ -173,9 +167,7 @@ async def test_a_restart_mid_questionnaire_resumes_the_same_draft(
     q = default_questionnaire()
     person = Applicant(server, ALICE)
     async with running_bot(server, tmp_path, master_key):
-        await person.send("/start")
-        await person.tap("English")
-        await person.tap(CATALOG.text("en", "consent_yes"))
+        await begin(person)
         await answer_all(person, "en", stop_before="years")
     # A new Application on the same database and key; the question is still on the phone.
     async with running_bot(server, tmp_path, master_key) as second:
@@ -191,9 +183,7 @@ async def test_a_restart_mid_questionnaire_resumes_the_same_draft(
 
 async def test_delete_destroys_the_draft_and_wipes_the_chat(bot: RunningBot) -> None:
     person = Applicant(bot.server, ALICE)
-    await person.send("/start")
-    await person.tap("English")
-    await person.tap(CATALOG.text("en", "consent_yes"))
+    await begin(person)
     await answer_all(person, "en", stop_before="rank")
     await person.send("/delete")
     await person.tap(CATALOG.text("en", "delete_yes"))
@@ -207,9 +197,7 @@ async def test_delete_destroys_the_draft_and_wipes_the_chat(bot: RunningBot) -> 
 
 async def _started(bot: RunningBot, user: int = ALICE) -> Applicant:
     person = Applicant(bot.server, user)
-    await person.send("/start")
-    await person.tap("English")
-    await person.tap(CATALOG.text("en", "consent_yes"))
+    await begin(person)
     return person
 
 
@@ -363,9 +351,7 @@ async def test_a_crowd_of_receipt_checks_is_told_to_wait_not_queued(
     each, from many accounts) must not fill the bot's update slots: past a few waiting checks,
     the answer is to try later."""
     person = Applicant(bot.server, ALICE)
-    await person.send("/start")
-    await person.tap("English")
-    await person.tap(CATALOG.text("en", "consent_yes"))
+    await begin(person)
     await answer_all(person, "en", {"call_name": "Ko Aung"})
     await person.tap("Send")
     receipt = (await person.visible())[0].text or ""

@@ -28,7 +28,7 @@ from bot.runtime import Runtime, open_runtime, serve
 from bot.services.limits import AttemptLimiter
 from bot.transport.applicant import FLOOD_WINDOW_SECONDS
 from tests.conftest import QUIET, Applicant, running_bot, write_config
-from tests.intake_driver import CATALOG, answer_one, default_questionnaire, default_route
+from tests.intake_driver import CATALOG, answer_one, begin, default_questionnaire, default_route
 
 Q = default_questionnaire()
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -92,9 +92,7 @@ async def test_a_flooder_is_slowed_while_a_neighbour_is_answered(
 
         async def fill_in() -> None:
             try:
-                await neighbour.send("/start")
-                await neighbour.tap("English")
-                await neighbour.tap(CATALOG.text("en", "consent_yes"))
+                await begin(neighbour)
                 for qid in route[:STEPS_ANSWERED]:
                     await answer_one(neighbour, Q, qid, "en")
             finally:

@@ -28,6 +28,7 @@ from tests.intake_driver import (
     CATALOG,
     answer_all,
     answer_one,
+    begin,
     default_questionnaire,
     default_route,
 )
@@ -51,9 +52,7 @@ async def _draft(db: Database, vault: Vault) -> Draft:
 
 
 async def _to_years(person: Applicant) -> None:
-    await person.send("/start")
-    await person.tap("English")
-    await person.tap(CATALOG.text("en", "consent_yes"))
+    await begin(person)
     for qid in ("who", "service", "rank"):
         await answer_one(person, Q, qid, "en")
     assert _question("years") in await person.last_text()
@@ -112,9 +111,7 @@ async def test_a_group_notice_survives_502s_and_arrives_exactly_once(
     async with running_bot(server, tmp_path, master_key) as bot:
         await server.send_group_text(GROUP_CHAT_ID, 550_000_900, "hi", chat_type="supergroup")
         person = Applicant(server, USER)
-        await person.send("/start")
-        await person.tap("English")
-        await person.tap(CATALOG.text("en", "consent_yes"))
+        await begin(person)
         await answer_all(person, "en", {"call_name": "Ko Faults"})
         # The receipt, the wipe offer and the notice's first try all get a 502.
         await server.inject_fault("sendMessage", error_code=502, times=3)
@@ -211,9 +208,7 @@ async def _prompt(person: Applicant, step: str) -> int:
 
 
 async def _walk_to(person: Applicant, step: str) -> None:
-    await person.send("/start")
-    await person.tap("English")
-    await person.tap(CATALOG.text("en", "consent_yes"))
+    await begin(person)
     for qid in ROUTE[: ROUTE.index(step)]:
         await answer_one(person, Q, qid, "en")
     assert _question(step) in await person.last_text()
@@ -280,9 +275,7 @@ async def test_a_group_notice_whose_send_hung_is_not_lost(
     async with running_bot(server, tmp_path, master_key) as bot:
         await server.send_group_text(GROUP_CHAT_ID, 550_000_900, "hi", chat_type="supergroup")
         person = Applicant(server, USER)
-        await person.send("/start")
-        await person.tap("English")
-        await person.tap(CATALOG.text("en", "consent_yes"))
+        await begin(person)
         await answer_all(person, "en", {"call_name": "Ko Hangs"})
         # The receipt and the notice go out at the same moment; both hang.
         hang = _hang(bot, "sendMessage")
