@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -113,9 +114,14 @@ async def test_a_submitted_case_keeps_no_pseudonym(tmp_path: Path) -> None:
 # --- group commit ------------------------------------------------------------------------------
 
 
-async def _writers_table(db: Database) -> None:
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with a table ``w`` of numbered rows, for the writers below."""
+    db = await open_database(tmp_path / "bot.sqlite3")
     async with db.transaction() as conn:
         await conn.execute("CREATE TABLE w (n INTEGER PRIMARY KEY, note TEXT)")
+    yield db
+    await db.close()
 
 
 def _committed(path: Path) -> set[int]:
@@ -124,12 +130,7 @@ def _committed(path: Path) -> set[int]:
         return {int(n) for (n,) in other.execute("SELECT n FROM w")}
 
 
-async def test_a_surge_of_writers_shares_commits_and_every_write_is_on_disk(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
-    await _writers_table(db)
+async def test_a_surge_of_writers_shares_commits_and_every_write_is_on_disk(db: Database) -> None:
     statements: list[str] = []
     await db.conn.set_trace_callback(statements.append)
     seen_on_return: dict[int, bool] = {}
@@ -138,21 +139,17 @@ async def test_a_surge_of_writers_shares_commits_and_every_write_is_on_disk(
         async with db.transaction() as conn:
             await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))
             await conn.execute("UPDATE w SET note = 'x' WHERE n = ?", (n,))
-        seen_on_return[n] = n in _committed(path)  # durable by the time it returns
+        seen_on_return[n] = n in _committed(db.path)  # durable by the time it returns
 
     await asyncio.gather(*(writer(n) for n in range(60)))
     await db.conn.set_trace_callback(None)
     commits = sum(1 for s in statements if s.strip().upper() == "COMMIT")
-    assert _committed(path) == set(range(60))
+    assert _committed(db.path) == set(range(60))
     assert all(seen_on_return.values()) and len(seen_on_return) == 60
     assert 1 <= commits < 60 / 4
-    await db.close()
 
 
-async def test_a_failing_writer_loses_only_its_own_writes(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
-    await _writers_table(db)
+async def test_a_failing_writer_loses_only_its_own_writes(db: Database) -> None:
 
     async def writer(n: int) -> None:
         async with db.transaction() as conn:
@@ -163,8 +160,7 @@ async def test_a_failing_writer_loses_only_its_own_writes(tmp_path: Path) -> Non
     outcomes = await asyncio.gather(*(writer(n) for n in range(30)), return_exceptions=True)
     failed = {n for n, o in enumerate(outcomes) if isinstance(o, ValueError)}
     assert failed == {n for n in range(30) if n % 3 == 0}
-    assert _committed(path) == {n for n in range(30) if n % 3}
-    await db.close()
+    assert _committed(db.path) == {n for n in range(30) if n % 3}
 
 
 async def test_a_commit_that_fails_fails_every_writer_in_it(tmp_path: Path) -> None:
@@ -202,14 +198,10 @@ async def test_a_commit_that_fails_fails_every_writer_in_it(tmp_path: Path) -> N
     await db.close()
 
 
-async def test_a_checkpoint_commits_what_waits_first(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
-    await _writers_table(db)
+async def test_a_checkpoint_commits_what_waits_first(db: Database) -> None:
     await asyncio.gather(*(asyncio.create_task(_insert(db, n)) for n in range(10)), db.checkpoint())
-    assert _committed(path) == set(range(10))
-    assert (tmp_path / "bot.sqlite3-wal").stat().st_size == 0 or await db.checkpoint()
-    await db.close()
+    assert _committed(db.path) == set(range(10))
+    assert Path(f"{db.path}-wal").stat().st_size == 0 or await db.checkpoint()
 
 
 async def _insert(db: Database, n: int) -> None:
@@ -217,12 +209,9 @@ async def _insert(db: Database, n: int) -> None:
         await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))
 
 
-async def test_a_writer_cancelled_mid_statement_leaves_no_transaction_open(tmp_path: Path) -> None:
+async def test_a_writer_cancelled_mid_statement_leaves_no_transaction_open(db: Database) -> None:
     """At shutdown a worker is cancelled wherever it is; the statement it sent runs anyway, and
     the writers after it must not find the connection stuck inside its transaction."""
-    path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
-    await _writers_table(db)
     for pause in range(6):  # cancel after 0..5 hand-offs: at BEGIN, in the body, at the commit
 
         async def doomed(pause: int = pause) -> None:
@@ -239,18 +228,14 @@ async def test_a_writer_cancelled_mid_statement_leaves_no_transaction_open(tmp_p
         await asyncio.gather(*others)
         await db.flush()
         assert not db.conn.in_transaction
-        assert {pause * 10 + k for k in range(3)} <= _committed(path)
+        assert {pause * 10 + k for k in range(3)} <= _committed(db.path)
     await _insert(db, 999)
-    assert 999 in _committed(path)
-    await db.close()
+    assert 999 in _committed(db.path)
 
 
 async def test_a_lone_statement_joins_the_group_and_a_failing_one_costs_only_itself(
-    tmp_path: Path,
+    db: Database,
 ) -> None:
-    path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
-    await _writers_table(db)
     statements: list[str] = []
     await db.conn.set_trace_callback(statements.append)
 
@@ -262,7 +247,6 @@ async def test_a_lone_statement_joins_the_group_and_a_failing_one_costs_only_its
     await db.conn.set_trace_callback(None)
     assert all(o is None for o in outcomes[:20])
     assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes[20:])
-    assert _committed(path) == set(range(20))
+    assert _committed(db.path) == set(range(20))
     assert not any(s.startswith("SAVEPOINT") for s in statements)
     assert sum(1 for s in statements if s == "COMMIT") < 10
-    await db.close()
