@@ -14,6 +14,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.logs import get_logger
+from bot.store.query import one
 
 log = get_logger(__name__)
 
@@ -189,8 +190,7 @@ class Database:
             await self._commit()
 
     async def schema_version(self) -> int:
-        async with self.conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
+        row = await one(self.conn, "PRAGMA user_version")
         return int(row[0]) if row else 0
 
     async def checkpoint(self) -> bool:
@@ -199,8 +199,7 @@ class Database:
         False if a reader (a backup, say) kept it from completing."""
         async with self._writing:
             await self._commit()
-            async with self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
-                row = await cur.fetchone()
+            row = await one(self.conn, "PRAGMA wal_checkpoint(TRUNCATE)")
         return row is not None and int(row[0]) == 0
 
     async def close(self) -> None:
