@@ -7,6 +7,7 @@ each change ``notify()`` wakes whoever waits (long polls, webhook delivery, test
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ DEFAULT_ALLOWED = frozenset(UPDATE_TYPES) - {
     "message_reaction_count",
 }
 GROUP_TYPES = ("group", "supergroup", "channel")
+
+
+def _update_id(update: dict[str, Any]) -> int:
+    return int(update["update_id"])
 
 
 @dataclass
@@ -279,7 +284,9 @@ class State:
     def confirm_updates(self, offset: int) -> None:
         """Telegram forgets updates below ``offset``; a negative offset keeps only the last few."""
         if offset > 0:
-            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            # Queued in update_id order: what is confirmed is a prefix. A backlog of thousands
+            # (a flood) must not cost a scan of all of it per getUpdates.
+            del self.updates[: bisect.bisect_left(self.updates, offset, key=_update_id)]
         elif offset < 0:
             self.updates = self.updates[offset:]
 
