@@ -29,19 +29,23 @@ class BoundedUpdateQueue(asyncio.Queue[object]):
 
     Polling asks for no more updates than there is :meth:`room` for, so it never waits halfway
     through a batch (updates queued but not yet confirmed to Telegram would come again after a
-    stop). ``put`` waits only past a batch beyond the limit: in webhook mode, where Telegram
-    pushes, that holds its requests back.
+    stop). Once the queue is full it waits for a quarter of it to be handled first: asking
+    again for each update as it is handled, a flood of thousands cost a round trip to Telegram
+    per update, and everyone behind the flood waited for all of them. ``put`` waits only past a
+    batch beyond the limit: in webhook mode, where Telegram pushes, that holds its requests
+    back.
     """
 
     def __init__(self, limit: int = UPDATE_BACKLOG) -> None:
         super().__init__()
         self.limit = limit
+        self.refill = max(1, min(GET_UPDATES_BATCH, limit) // 4)
         self.in_flight = 0
         self._freed = asyncio.Event()
 
     async def room(self) -> int:
-        """How many more updates may be taken now; waits until at least one may."""
-        await self._until_below(self.limit)
+        """How many more updates may be taken now; waits until at least ``refill`` may."""
+        await self._until_below(self.limit - self.refill + 1)
         return self.limit - self.in_flight
 
     async def put(self, item: object) -> None:
