@@ -18,6 +18,7 @@ from bot.services import audit
 from bot.store import Database, open_database
 from bot.store import cases as store
 from bot.store import coordination as co
+from bot.store.writes import apply
 
 NOW = 1_800_000_000
 DRAFT_USERS = (101, 102, 103)
@@ -99,7 +100,7 @@ async def _populate(db: Database, vault: Vault) -> dict[str, CaseKey]:
         )
         pseudonym = vault.pseudonym(DRAFT_USERS[0])
         trace = vault.seal_local(b"{}", purpose="trace", context=pseudonym.hex())
-        await store.write_trace(conn, pseudonym, trace, expires_at=NOW + 3600)
+        await apply(conn, store.trace_write(pseudonym, trace, expires_at=NOW + 3600))
     await _audit(db, vault, "system", "submitted", "AAA111")
     await _audit(db, vault, "C-AAAA", "claimed", "AAA111")
     return keys

@@ -11,6 +11,7 @@ import pytest
 
 from bot.store import cases, open_database
 from bot.store.db import Database, Migration, apply_migrations, packaged_migrations
+from bot.store.writes import Write
 
 
 async def test_pragmas_are_set(tmp_path: Path) -> None:
@@ -199,8 +200,11 @@ async def test_a_commit_that_fails_fails_every_writer_in_it(tmp_path: Path) -> N
 
 
 async def test_a_checkpoint_commits_what_waits_first(db: Database) -> None:
-    await asyncio.gather(*(asyncio.create_task(_insert(db, n)) for n in range(10)), db.checkpoint())
-    assert _committed(db.path) == set(range(10))
+    queued = [db.write(Write.one("INSERT INTO w (n) VALUES (?)", n)) for n in range(10, 20)]
+    await asyncio.gather(
+        *(asyncio.create_task(_insert(db, n)) for n in range(10)), *queued, db.checkpoint()
+    )
+    assert _committed(db.path) == set(range(20))
     assert Path(f"{db.path}-wal").stat().st_size == 0 or await db.checkpoint()
 
 
@@ -233,20 +237,91 @@ async def test_a_writer_cancelled_mid_statement_leaves_no_transaction_open(db: D
     assert 999 in _committed(db.path)
 
 
-async def test_a_lone_statement_joins_the_group_and_a_failing_one_costs_only_itself(
+async def test_queued_writes_share_a_commit_and_a_failing_one_costs_only_itself(
     db: Database,
 ) -> None:
     statements: list[str] = []
     await db.conn.set_trace_callback(statements.append)
+    seen_on_return: dict[int, bool] = {}
 
-    async def lone(n: int) -> None:
-        async with db.statement() as conn:
-            await conn.execute("INSERT INTO w (n) VALUES (?)", (n % 20,))  # 20..39 collide
+    async def writer(n: int) -> None:
+        await db.write(
+            Write.one("INSERT INTO w (n) VALUES (?)", n % 20),  # 20..39 collide
+            Write.one("UPDATE w SET note = 'x' WHERE n = ?", n % 20),
+        )
+        seen_on_return[n] = n in _committed(db.path)
 
-    outcomes = await asyncio.gather(*(lone(n) for n in range(40)), return_exceptions=True)
+    outcomes = await asyncio.gather(*(writer(n) for n in range(40)), return_exceptions=True)
     await db.conn.set_trace_callback(None)
     assert all(o is None for o in outcomes[:20])
     assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes[20:])
     assert _committed(db.path) == set(range(20))
-    assert not any(s.startswith("SAVEPOINT") for s in statements)
-    assert sum(1 for s in statements if s == "COMMIT") < 10
+    assert all(seen_on_return.values()) and len(seen_on_return) == 20
+    assert sum(1 for s in statements if s == "COMMIT") < 5
+
+
+async def test_a_write_is_all_or_nothing(db: Database) -> None:
+    await db.write(Write.one("INSERT INTO w (n) VALUES (1)"))
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.write(
+            Write("INSERT INTO w (n) VALUES (?)", [(2,), (3,)]),
+            Write.one("INSERT INTO w (n) VALUES (1)"),  # collides: 2 and 3 go too
+        )
+    assert _committed(db.path) == {1}
+
+
+async def test_writes_and_transactions_mixed_all_commit_and_none_waits_forever(
+    db: Database,
+) -> None:
+    """Queued writes and ``transaction`` writers share the connection: the queued ones commit
+    an open transaction with theirs, and a transaction started meanwhile waits its turn."""
+
+    async def queued(n: int) -> None:
+        await db.write(Write.one("INSERT INTO w (n) VALUES (?)", n))
+        assert n in _committed(db.path)
+
+    async def held(n: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))
+            await asyncio.sleep(0)  # others arrive meanwhile
+            await conn.execute("UPDATE w SET note = 'x' WHERE n = ?", (n,))
+        assert n in _committed(db.path)
+
+    writers = [queued(n) if n % 2 else held(n) for n in range(60)]
+    await asyncio.wait_for(asyncio.gather(*writers), 30)
+    assert _committed(db.path) == set(range(60))
+    assert not db.conn.in_transaction
+
+
+async def test_a_commit_that_fails_fails_every_queued_write_in_it(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        await conn.execute(
+            "CREATE TABLE w (n INTEGER PRIMARY KEY,"
+            " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    orphan = Write.one("INSERT INTO w (n, parent) VALUES (1, 999)")  # fails at COMMIT
+    outcomes = await asyncio.gather(
+        db.write(orphan),
+        *(db.write(Write.one("INSERT INTO w (n) VALUES (?)", n)) for n in (2, 3, 4)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes), outcomes
+    assert _committed(path) == set()
+    await db.write(Write.one("INSERT INTO w (n) VALUES (5)"))
+    assert _committed(path) == {5}
+    await db.close()
+
+
+async def test_a_cancelled_writer_leaves_the_database_usable(db: Database) -> None:
+    for pause in range(4):
+        task = asyncio.create_task(db.write(Write.one("INSERT INTO w (n) VALUES (?)", pause)))
+        for _ in range(pause):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.write(Write.one("INSERT INTO w (n) VALUES (?)", 100 + pause))
+        assert 100 + pause in _committed(db.path)
+        assert not db.conn.in_transaction

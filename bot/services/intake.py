@@ -42,6 +42,7 @@ from bot.services.limits import AttemptLimiter
 from bot.services.trace import ChatTrace
 from bot.store import Database
 from bot.store import cases as store
+from bot.store.writes import Write
 
 log = get_logger(__name__)
 
@@ -204,8 +205,7 @@ class IntakeService:
             now = self._now()
             trace = await self._trace(pseudonym, now)
             change(trace, now)
-            async with self.db.statement() as conn:
-                await self._save_trace(conn, pseudonym, trace)
+            await self.db.write(self._trace_write(pseudonym, trace))
 
     def _trace_lock(self, pseudonym: bytes) -> asyncio.Lock:
         return self._trace_locks.setdefault(pseudonym, asyncio.Lock())
@@ -343,27 +343,24 @@ class IntakeService:
 
     async def _save(self, pseudonym: bytes, loaded: _Loaded | None, draft: Draft, now: int) -> None:
         fields = draft.to_fields()
-        async with self.db.transaction() as conn:
-            if loaded is None:
-                case_id = secrets.token_hex(16)
-                key = CaseKey.generate()
-                await store.create_draft(
-                    conn,
-                    case_id=case_id,
-                    pseudonym=pseudonym,
-                    wrapped_key=self.vault.wrap_case_key(key, case_id=case_id),
-                    now=now,
-                )
-                changed = fields
-                log.info("draft_created")
-            else:
-                case_id, key = loaded.case_id, loaded.key
-                changed = {n: v for n, v in fields.items() if loaded.fields.get(n) != v}
-            sealed = {
-                name: key.encrypt(value, case_id=case_id, field=name)
-                for name, value in changed.items()
-            }
-            await store.write_fields(conn, case_id, sealed, now=now)
+        writes: list[Write] = []
+        if loaded is None:
+            case_id = secrets.token_hex(16)
+            key = CaseKey.generate()
+            wrapped = self.vault.wrap_case_key(key, case_id=case_id)
+            writes.append(
+                store.new_draft(case_id=case_id, pseudonym=pseudonym, wrapped_key=wrapped, now=now)
+            )
+            changed = fields
+        else:
+            case_id, key = loaded.case_id, loaded.key
+            changed = {n: v for n, v in fields.items() if loaded.fields.get(n) != v}
+        sealed = {
+            name: key.encrypt(value, case_id=case_id, field=name) for name, value in changed.items()
+        }
+        await self.db.write(*writes, *store.field_writes(case_id, sealed, now=now))
+        if loaded is None:
+            log.info("draft_created")
 
     async def _submit(self, loaded: _Loaded, incoming: Incoming, now: int) -> tuple[Reply, ...]:
         draft = loaded.draft
@@ -499,14 +496,11 @@ class IntakeService:
             return ChatTrace()
         return ChatTrace.load(body).fresh(now)
 
-    async def _save_trace(
-        self, conn: aiosqlite.Connection, pseudonym: bytes, trace: ChatTrace
-    ) -> None:
+    def _trace_write(self, pseudonym: bytes, trace: ChatTrace) -> Write:
         if not trace.visible:
-            await store.delete_trace(conn, pseudonym)
-            return
+            return store.trace_deletion(pseudonym)
         body = self.vault.seal_local(trace.dump(), purpose="trace", context=pseudonym.hex())
-        await store.write_trace(conn, pseudonym, body, expires_at=trace.expires_at())
+        return store.trace_write(pseudonym, body, expires_at=trace.expires_at())
 
     async def purge_expired(self) -> int:
         """Destroy drafts idle past their lifetime and traces Telegram no longer honours."""

@@ -1,7 +1,8 @@
 """Rows of cases, their encrypted fields, and the chat traces used to wipe a conversation.
 
 Every function takes an open connection so the caller decides the transaction: an answer, the
-draft's progress and anything it causes are written together or not at all.
+draft's progress and anything it causes are written together or not at all. The writes on an
+applicant's every step are also offered as :class:`Write` values, for ``Database.write``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.store.query import every, one
+from bot.store.writes import Write, apply
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,23 @@ async def draft_with_fields(
     return draft, {str(r[3]): bytes(r[4]) for r in rows if r[3] is not None}
 
 
+def new_draft(*, case_id: str, pseudonym: bytes, wrapped_key: bytes, now: int) -> Write:
+    return Write.one(
+        "INSERT INTO cases (id, status, pseudonym, wrapped_key, created_at, updated_at)"
+        " VALUES (?, 'draft', ?, ?, ?, ?)",
+        case_id,
+        pseudonym,
+        wrapped_key,
+        now,
+        now,
+    )
+
+
 async def create_draft(
     conn: aiosqlite.Connection, *, case_id: str, pseudonym: bytes, wrapped_key: bytes, now: int
 ) -> None:
-    await conn.execute(
-        "INSERT INTO cases (id, status, pseudonym, wrapped_key, created_at, updated_at)"
-        " VALUES (?, 'draft', ?, ?, ?, ?)",
-        (case_id, pseudonym, wrapped_key, now, now),
+    await apply(
+        conn, new_draft(case_id=case_id, pseudonym=pseudonym, wrapped_key=wrapped_key, now=now)
     )
 
 
@@ -111,15 +123,22 @@ async def read_fields(conn: aiosqlite.Connection, case_id: str) -> dict[str, byt
     return {str(name): bytes(value) for name, value in rows}
 
 
+def field_writes(case_id: str, fields: Mapping[str, bytes], *, now: int) -> tuple[Write, ...]:
+    """The fields, and the case marked as changed ``now``."""
+    return (
+        Write(
+            "INSERT INTO case_fields (case_id, name, value) VALUES (?, ?, ?)"
+            " ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value",
+            [(case_id, name, value) for name, value in fields.items()],
+        ),
+        Write.one("UPDATE cases SET updated_at = ? WHERE id = ?", now, case_id),
+    )
+
+
 async def write_fields(
     conn: aiosqlite.Connection, case_id: str, fields: Mapping[str, bytes], *, now: int
 ) -> None:
-    await conn.executemany(
-        "INSERT INTO case_fields (case_id, name, value) VALUES (?, ?, ?)"
-        " ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value",
-        [(case_id, name, value) for name, value in fields.items()],
-    )
-    await conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (now, case_id))
+    await apply(conn, *field_writes(case_id, fields, now=now))
 
 
 async def delete_fields(conn: aiosqlite.Connection, case_id: str, names: Iterable[str]) -> None:
@@ -176,19 +195,23 @@ async def read_trace(conn: aiosqlite.Connection, pseudonym: bytes, *, now: int) 
     return bytes(row[0]) if row else None
 
 
-async def write_trace(
-    conn: aiosqlite.Connection, pseudonym: bytes, body: bytes, *, expires_at: int
-) -> None:
-    await conn.execute(
+def trace_write(pseudonym: bytes, body: bytes, *, expires_at: int) -> Write:
+    return Write.one(
         "INSERT INTO chat_traces (pseudonym, body, expires_at) VALUES (?, ?, ?)"
         " ON CONFLICT (pseudonym) DO UPDATE SET body = excluded.body,"
         " expires_at = excluded.expires_at",
-        (pseudonym, body, expires_at),
+        pseudonym,
+        body,
+        expires_at,
     )
 
 
+def trace_deletion(pseudonym: bytes) -> Write:
+    return Write.one("DELETE FROM chat_traces WHERE pseudonym = ?", pseudonym)
+
+
 async def delete_trace(conn: aiosqlite.Connection, pseudonym: bytes) -> None:
-    await conn.execute("DELETE FROM chat_traces WHERE pseudonym = ?", (pseudonym,))
+    await apply(conn, trace_deletion(pseudonym))
 
 
 async def delete_expired_traces(conn: aiosqlite.Connection, *, now: int) -> int:

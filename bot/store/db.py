@@ -5,20 +5,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.logs import get_logger
 from bot.store.query import one
+from bot.store.writes import Write, apply_groups
 
 log = get_logger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+T = TypeVar("T")
+
+
+def _on_thread(
+    conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection, Any], T], arg: Any
+) -> Awaitable[T]:
+    """Run ``fn`` on the connection's own thread, as aiosqlite runs each of its calls (its
+    ``_execute`` takes any function): a group of writes then costs one hand-off, not one per
+    statement. Checked by the store tests against the aiosqlite version in the lock file."""
+    return conn._execute(lambda: fn(conn._conn, arg))  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,63 @@ class Database:
         self._queued = 0  # writers waiting for the lock
         self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
         self._committer: asyncio.Task[None] | None = None
+        self._pending: list[tuple[tuple[Write, ...], asyncio.Future[None]]] = []
+        self._carrier: asyncio.Task[None] | None = None  # takes ``_pending`` to the thread
+
+    async def write(self, *writes: Write) -> None:
+        """All of ``writes`` or none, durable on return: ``transaction`` for writes known in
+        advance, at the cost of one hand-off shared with every writer waiting at the time.
+
+        The applicant's hot path (an answer, the chat trace) writes this way. The writes are
+        queued; one task takes everything queued to the database thread, where each writer's
+        part runs in a savepoint and one commit covers them all (``writes.apply_groups``).
+        A cancelled caller's writes may still be committed, as with a commit in flight.
+        """
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((writes, done))
+        if self._carrier is None:
+            self._carrier = asyncio.get_running_loop().create_task(self._carry())
+        await asyncio.shield(done)
+
+    async def _carry(self) -> None:
+        self._queued += 1  # a writer finishing meanwhile leaves its transaction for this commit
+        try:
+            await self._writing.acquire()
+        finally:
+            self._queued -= 1
+        try:
+            # Writes queued from here on get a carrier of their own, behind those waiting.
+            self._carrier = None
+            pending, self._pending = self._pending, []
+            batch, self._batch = self._batch, None
+            await asyncio.shield(self._carry_out(pending, batch))
+        finally:
+            self._writing.release()
+
+    async def _carry_out(
+        self,
+        pending: list[tuple[tuple[Write, ...], asyncio.Future[None]]],
+        batch: asyncio.Future[None] | None,
+    ) -> None:
+        if not pending and batch is None:
+            return  # a flush took them first
+        writers = [done for _, done in pending] + ([batch] if batch is not None else [])
+        try:
+            outcomes = await _on_thread(self.conn, apply_groups, [w for w, _ in pending])
+        except Exception as exc:  # noqa: BLE001 - every writer in the group is told
+            for done in writers:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for (_, done), error in zip(pending, outcomes, strict=True):
+            if done.done():
+                continue
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+        if batch is not None and not batch.done():
+            batch.set_result(None)
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
         """All of the block's writes, or none; durable when the block is left without an error.
@@ -69,15 +140,10 @@ class Database:
         read-then-write never fails half-way); each later one works inside a savepoint, so its
         failure undoes only its own writes. Whoever finds nobody queued behind it commits.
         """
-        return self._writer(savepoint=True)
-
-    def statement(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
-        """``transaction`` for a block that sends one write statement: a statement is all or
-        nothing by itself, so it joins the group without a savepoint (two hand-offs fewer)."""
-        return self._writer(savepoint=False)
+        return self._writer()
 
     @asynccontextmanager
-    async def _writer(self, *, savepoint: bool) -> AsyncIterator[aiosqlite.Connection]:
+    async def _writer(self) -> AsyncIterator[aiosqlite.Connection]:
         """One writer's turn on the connection, in the group's transaction.
 
         A statement handed to the database thread runs even if the task that sent it is
@@ -91,15 +157,11 @@ class Database:
         finally:
             self._queued -= 1
         try:
-            joined = self._batch is not None
-            marked = joined and savepoint  # this writer's part can be undone alone
+            joined = self._batch is not None  # then in a savepoint, to be undone alone
             try:
-                if marked:
-                    await self.conn.execute("SAVEPOINT writer")
-                elif not joined:
-                    await self.conn.execute("BEGIN IMMEDIATE")
+                await self.conn.execute("SAVEPOINT writer" if joined else "BEGIN IMMEDIATE")
             except asyncio.CancelledError:
-                await self._undo(joined, marked)  # it was sent: it ran, or will
+                await self._undo(joined)  # it was sent: it ran, or will
                 raise
             if self._batch is None:
                 self._batch = asyncio.get_running_loop().create_future()
@@ -109,9 +171,9 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
-                await self._undo(joined, marked)
+                await self._undo(joined)
                 raise
-            if marked:
+            if joined:
                 try:
                     await self.conn.execute("RELEASE writer")
                 except BaseException:
@@ -125,14 +187,10 @@ class Database:
             self._writing.release()
         await asyncio.shield(batch)
 
-    async def _undo(self, joined: bool, marked: bool) -> None:
-        """Undo this writer's part; the rest of the group commits as planned. A lone statement
-        that failed has undone itself."""
+    async def _undo(self, joined: bool) -> None:
+        """Undo this writer's part; the rest of the group commits as planned."""
         if not joined:
             await self._abandon()
-            return
-        if not marked:
-            self._commit_later()
             return
         try:
             await self.conn.execute("ROLLBACK TO writer")
@@ -187,7 +245,15 @@ class Database:
         """Commit whatever is waiting for a group commit, before anything that needs no open
         transaction on the connection (a checkpoint, closing)."""
         async with self._writing:
-            await self._commit()
+            await self._commit_all()
+
+    async def _commit_all(self) -> None:
+        """The lock held: queued writes and the open transaction, committed."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            batch, self._batch = self._batch, None
+            await asyncio.shield(self._carry_out(pending, batch))
+        await self._commit()
 
     async def schema_version(self) -> int:
         row = await one(self.conn, "PRAGMA user_version")
@@ -198,7 +264,7 @@ class Database:
 
         False if a reader (a backup, say) kept it from completing."""
         async with self._writing:
-            await self._commit()
+            await self._commit_all()
             row = await one(self.conn, "PRAGMA wal_checkpoint(TRUNCATE)")
         return row is not None and int(row[0]) == 0
 
