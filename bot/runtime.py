@@ -158,6 +158,7 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
             asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
             asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_sent)),
+            asyncio.create_task(runtime.intake.receipts.keep_ready()),
             asyncio.create_task(
                 _every(
                     DELETION_INTERVAL_SECONDS,

@@ -14,6 +14,7 @@ from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.i18n import ZAWGYI
 from bot.services.intake import STATUS_CHECKS_AT_ONCE
+from bot.services.receipts import READY_RECEIPTS
 from bot.store import cases
 from bot.text import to_zawgyi
 from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot, running_bot
@@ -403,3 +404,33 @@ async def test_the_outbox_does_not_wait_behind_an_applicants_reply(bot: RunningB
         await asyncio.wait_for(intake.note_sent(ALICE, 4242), timeout=10.0)
     async with bot.runtime.db.conn.execute("SELECT count(*) FROM chat_traces") as cur:
         assert await cur.fetchone() == (1,)
+
+
+async def test_a_form_sent_while_argon2_is_busy_gets_its_receipt_at_once(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receipt's Argon2id hash is made before the form is sent: a submission does not
+    queue behind other Argon2id work (a burst of submissions, a coordinator's passphrase)."""
+    receipts = bot.runtime.intake.receipts
+    person = Applicant(bot.server, ALICE)
+    await begin(person)
+    await answer_all(person, "en", {"call_name": "Ko Aung"})
+    await bot.server.wait_for(lambda: receipts.ready() == READY_RECEIPTS, timeout=10.0)
+
+    release = threading.Event()
+
+    def held_up(secret: str, **cost: object) -> str:
+        release.wait(30)
+        return "$argon2id$held-up"
+
+    monkeypatch.setattr("bot.services.intake.hash_secret", held_up)
+    try:
+        await person.tap("Send")
+        receipt_text = (await person.visible())[0].text or ""
+        assert "receipt code" in receipt_text
+    finally:
+        release.set()
+    monkeypatch.undo()
+    receipt = receipt_text.split("receipt code: ")[1].split()[0]
+    await person.send(f"/status {receipt}")
+    assert await person.last_text() == CATALOG.text("en", "status_submitted")

@@ -26,7 +26,6 @@ from bot.crypto import (
     Vault,
     hash_secret,
     new_case_code,
-    new_receipt_secret,
     new_verification_phrase,
     verify_secret,
 )
@@ -39,6 +38,7 @@ from bot.intake.questionnaire import Questionnaire
 from bot.logs import get_logger
 from bot.ops.rotation import adopt_draft
 from bot.services.limits import AttemptLimiter
+from bot.services.receipts import ReceiptMint
 from bot.services.trace import ChatTrace
 from bot.store import Database
 from bot.store import cases as store
@@ -147,6 +147,7 @@ class IntakeService:
         )
         self._status_limiter = AttemptLimiter(settings.status_attempts_per_hour, 3600.0)
         self._checks_running = 0
+        self.receipts = ReceiptMint(self._hash)
 
     # --- entry points used by the transport --------------------------------------------------
 
@@ -368,8 +369,7 @@ class IntakeService:
         kept = replace(draft, answers=answers).to_fields()
         kept.pop("progress", None)
         phrase = new_verification_phrase()
-        secret = new_receipt_secret()
-        receipt_hash = await asyncio.to_thread(self._hash, secret)
+        receipt = await self.receipts.take()
         extra = {
             "language": draft.language.encode(),
             "chat_id": str(incoming.chat_id).encode(),
@@ -396,7 +396,7 @@ class IntakeService:
                 conn,
                 case_id=case_id,
                 code=code,
-                receipt_hash=receipt_hash,
+                receipt_hash=receipt.hashed,
                 triage=self.vault.seal_local(
                     json.dumps(triage).encode(), purpose="triage", context=case_id
                 ),
@@ -406,11 +406,9 @@ class IntakeService:
                 await self.on_submit(conn, Submission(case_id, code, key, triage))
         log.info("case_submitted", case_code=code)
         lang = draft.language
-        receipt = f"{code}-{secret}"
+        shown = f"{code}-{receipt.secret}"
         return (
-            Reply(
-                self.catalog.text(lang, "submitted", receipt=receipt, phrase=phrase), protect=True
-            ),
+            Reply(self.catalog.text(lang, "submitted", receipt=shown, phrase=phrase), protect=True),
             Reply(
                 self.catalog.text(lang, "wipe_offer"),
                 (

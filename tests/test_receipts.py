@@ -1,0 +1,89 @@
+"""Receipts made ahead of time: a form sent in a burst is answered without waiting on Argon2id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable
+
+from bot.crypto import TEST_COST, hash_secret, verify_secret
+from bot.services.receipts import ReceiptMint
+
+READY = 4
+
+
+class Hasher:
+    """The real Argon2id at the test cost, which a test can hold up (as a coordinator's
+    passphrase check or another burst would) and which counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.free = threading.Event()
+        self.free.set()
+
+    def __call__(self, secret: str) -> str:
+        self.free.wait(30)
+        self.calls += 1
+        return hash_secret(secret, cost=TEST_COST)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the mint did not get there"
+        await asyncio.sleep(0.005)
+
+
+@contextlib.asynccontextmanager
+async def kept_ready(mint: ReceiptMint) -> AsyncIterator[None]:
+    worker = asyncio.create_task(mint.keep_ready())
+    try:
+        yield
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+
+async def test_ready_receipts_are_handed_out_while_argon2_is_held_up() -> None:
+    hasher = Hasher()
+    mint = ReceiptMint(hasher, ready=READY)
+    async with kept_ready(mint):
+        await until(lambda: mint.ready() == READY)
+        hasher.free.clear()
+        taken = [await asyncio.wait_for(mint.take(), 5.0) for _ in range(READY)]
+        assert mint.ready() == 0
+        hasher.free.set()
+    for receipt in taken:
+        assert verify_secret(receipt.secret, receipt.hashed)
+
+
+async def test_what_is_taken_is_made_again_and_no_more() -> None:
+    hasher = Hasher()
+    mint = ReceiptMint(hasher, ready=READY)
+    async with kept_ready(mint):
+        await until(lambda: mint.ready() == READY)
+        for _ in range(3):
+            await mint.take()
+        await until(lambda: mint.ready() == READY)
+        await asyncio.sleep(0.05)  # room to overshoot, were it going to
+        assert hasher.calls == READY + 3
+        assert mint.ready() == READY
+
+
+async def test_with_none_ready_a_receipt_is_made_on_the_spot() -> None:
+    """Without the background worker (or when a surge used every ready one)."""
+    hasher = Hasher()
+    mint = ReceiptMint(hasher, ready=READY)
+    receipt = await mint.take()
+    assert hasher.calls == 1 and mint.ready() == 0
+    assert verify_secret(receipt.secret, receipt.hashed)
+
+
+async def test_no_two_receipts_are_alike_and_none_shows_in_a_log() -> None:
+    mint = ReceiptMint(Hasher(), ready=READY)
+    async with kept_ready(mint):
+        taken = [await mint.take() for _ in range(3 * READY)]
+    assert len({r.secret for r in taken}) == len({r.hashed for r in taken}) == 3 * READY
+    assert all(r.secret not in repr(r) and r.hashed not in repr(r) for r in taken)
