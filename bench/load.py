@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -120,16 +121,22 @@ async def closed_loop(server: TimedServer, bot: BotProcess, applicants: int) -> 
 
 
 async def open_loop(
-    server: TimedServer, rate: float, seconds: float, first_id: int, drain: float
+    server: TimedServer, rate: float, seconds: float, first_id: int, drain: float, seed: int = 0
 ) -> dict[str, Any]:
     """Actions arrive at ``rate`` per second whatever the bot does (open loop).
 
-    Each tick goes to an applicant waiting for its next turn, or to a newcomer's /start if
-    none is waiting, so the offered load never depends on how fast the bot answers.
+    Newcomers arrive at random, one tick in ``len(steps)`` on average (as people finding the
+    bot would, independently of each other), so that a steady share of the load is first
+    contact and one in as many is a submission; every other tick goes to the applicant who
+    has waited longest for a turn, or to a newcomer if nobody is waiting. So neither the rate
+    nor the mix of actions depends on how fast the bot answers: with newcomers only when
+    nobody waits, a bot slowed for a moment drew a wave of newcomers, whose first steps (and,
+    a form later, submissions) then came all at once.
     """
     steps = intake_steps()
+    arrivals = random.Random(seed)  # noqa: S311 - a load model, not a secret
     waiting: list[asyncio.Future[None]] = []
-    in_flight: list[asyncio.Future[float]] = []
+    actions: list[asyncio.Task[asyncio.Future[float]]] = []  # each resolves once sent
     people: list[Person] = []
     tasks: list[asyncio.Task[None]] = []
 
@@ -140,9 +147,9 @@ async def open_loop(
                 turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 waiting.append(turn)
                 await turn
-            done = await person.act(step, target)
-            in_flight.append(done)
-            await done
+            action = asyncio.create_task(person.act(step, target))
+            actions.append(action)
+            await (await action)
 
     interval = 1 / rate
     start = time.perf_counter()
@@ -152,7 +159,7 @@ async def open_loop(
         if due > now:
             await asyncio.sleep(due - now)
         ticks += 1
-        if waiting:
+        if waiting and arrivals.random() >= 1 / len(steps):
             waiting.pop(0).set_result(None)
         else:
             person = Person(server, first_id + len(people))
@@ -162,7 +169,12 @@ async def open_loop(
     elapsed = time.perf_counter() - start
     for turn in waiting:
         turn.cancel()
-    pending = [f for f in in_flight if not f.done()]
+    await asyncio.sleep(0)  # an applicant given the last tick takes its action
+    taken = [a for a in actions if not a.done()]  # still being sent
+    if taken:
+        await asyncio.wait(taken)
+    replies = [a.result() for a in actions if not a.cancelled() and a.exception() is None]
+    pending = [reply for reply in replies if not reply.done()]
     if pending:
         await asyncio.wait(pending, timeout=drain)
     for task in tasks:
