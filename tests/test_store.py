@@ -315,6 +315,17 @@ async def test_a_commit_that_fails_fails_every_queued_write_in_it(tmp_path: Path
     await db.close()
 
 
+async def test_a_queued_write_inside_a_transaction_is_refused_not_left_waiting(
+    db: Database,
+) -> None:
+    """It would wait for the connection its own caller holds."""
+    with pytest.raises(RuntimeError, match="inside transaction"):
+        async with db.transaction():
+            await asyncio.wait_for(db.write(Write.one("INSERT INTO w (n) VALUES (1)")), 5)
+    await db.write(Write.one("INSERT INTO w (n) VALUES (2)"))
+    assert _committed(db.path) == {2}
+
+
 async def test_a_cancelled_writer_leaves_the_database_usable(db: Database) -> None:
     for pause in range(4):
         task = asyncio.create_task(db.write(Write.one("INSERT INTO w (n) VALUES (?)", pause)))

@@ -77,6 +77,7 @@ class Database:
         self._committer: asyncio.Task[None] | None = None
         self._pending: list[tuple[tuple[Write, ...], asyncio.Future[None]]] = []
         self._carrier: asyncio.Task[None] | None = None  # takes ``_pending`` to the thread
+        self._holder: asyncio.Task[object] | None = None  # inside ``transaction()``
 
     async def write(self, *writes: Write) -> None:
         """All of ``writes`` or none, durable on return: ``transaction`` for writes known in
@@ -87,6 +88,9 @@ class Database:
         part runs in a savepoint and one commit covers them all (``writes.apply_groups``).
         A cancelled caller's writes may still be committed, as with a commit in flight.
         """
+        if self._holder is not None and self._holder is asyncio.current_task():
+            # It would wait for the connection its own caller holds, forever.
+            raise RuntimeError("write() inside transaction(): use the transaction's connection")
         done = asyncio.get_running_loop().create_future()
         self._pending.append((writes, done))
         if self._carrier is None:
@@ -156,6 +160,7 @@ class Database:
             await self._writing.acquire()
         finally:
             self._queued -= 1
+        self._holder = asyncio.current_task()
         try:
             joined = self._batch is not None  # then in a savepoint, to be undone alone
             try:
@@ -184,6 +189,7 @@ class Database:
             else:
                 await self._commit()
         finally:
+            self._holder = None
             self._writing.release()
         await asyncio.shield(batch)
 
