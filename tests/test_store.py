@@ -319,9 +319,13 @@ async def test_a_queued_write_inside_a_transaction_is_refused_not_left_waiting(
     db: Database,
 ) -> None:
     """It would wait for the connection its own caller holds."""
-    with pytest.raises(RuntimeError, match="inside transaction"):
+
+    async def nested() -> None:
         async with db.transaction():
-            await asyncio.wait_for(db.write(Write.one("INSERT INTO w (n) VALUES (1)")), 5)
+            await db.write(Write.one("INSERT INTO w (n) VALUES (1)"))
+
+    with pytest.raises(RuntimeError, match="inside transaction"):
+        await asyncio.wait_for(nested(), 5)
     await db.write(Write.one("INSERT INTO w (n) VALUES (2)"))
     assert _committed(db.path) == {2}
 
