@@ -106,9 +106,8 @@ class Database:
         try:
             # Writes queued from here on get a carrier of their own, behind those waiting.
             self._carrier = None
-            pending, self._pending = self._pending, []
-            batch, self._batch = self._batch, None
-            await asyncio.shield(self._carry_out(pending, batch))
+            with contextlib.suppress(Exception):  # the writers in it are told by their futures
+                await self._commit_all()
         finally:
             self._writing.release()
 
@@ -117,8 +116,6 @@ class Database:
         pending: list[tuple[tuple[Write, ...], asyncio.Future[None]]],
         batch: asyncio.Future[None] | None,
     ) -> None:
-        if not pending and batch is None:
-            return  # a flush took them first
         writers = [done for _, done in pending] + ([batch] if batch is not None else [])
         try:
             outcomes = await _on_thread(self.conn, apply_groups, [w for w, _ in pending])
@@ -255,8 +252,8 @@ class Database:
 
     async def _commit_all(self) -> None:
         """The lock held: queued writes and the open transaction, committed."""
-        if self._pending:
-            pending, self._pending = self._pending, []
+        pending, self._pending = self._pending, []
+        if pending:
             batch, self._batch = self._batch, None
             await asyncio.shield(self._carry_out(pending, batch))
         await self._commit()
