@@ -42,7 +42,7 @@ from bot.services.receipts import ReceiptMint
 from bot.services.trace import ChatTrace
 from bot.store import Database
 from bot.store import cases as store
-from bot.store.writes import Write
+from bot.store.writes import Write, apply
 
 log = get_logger(__name__)
 
@@ -379,28 +379,27 @@ class IntakeService:
             qid: answers[qid].value for qid in answers if self.questionnaire.question(qid).triage
         }
         case_id, key = loaded.case_id, loaded.key
+        obsolete = [n for n in loaded.fields if n not in kept]
+        fields = {**kept, **extra}
+        sealed = {n: key.encrypt(v, case_id=case_id, field=n) for n, v in fields.items()}
+        sealed_triage = self.vault.seal_local(
+            json.dumps(triage).encode(), purpose="triage", context=case_id
+        )
         async with self.db.transaction() as conn:
             code = new_case_code()
             while await store.code_in_use(conn, code):
                 code = new_case_code()
-            obsolete = [n for n in loaded.fields if n not in kept]
-            await store.delete_fields(conn, case_id, obsolete)
-            fields = {**kept, **extra}
-            await store.write_fields(
+            await apply(
                 conn,
-                case_id,
-                {n: key.encrypt(v, case_id=case_id, field=n) for n, v in fields.items()},
-                now=now,
-            )
-            await store.mark_submitted(
-                conn,
-                case_id=case_id,
-                code=code,
-                receipt_hash=receipt.hashed,
-                triage=self.vault.seal_local(
-                    json.dumps(triage).encode(), purpose="triage", context=case_id
+                store.field_deletions(case_id, obsolete),
+                *store.field_writes(case_id, sealed, now=now),
+                store.submission(
+                    case_id=case_id,
+                    code=code,
+                    receipt_hash=receipt.hashed,
+                    triage=sealed_triage,
+                    now=now,
                 ),
-                now=now,
             )
             if self.on_submit is not None:
                 await self.on_submit(conn, Submission(case_id, code, key, triage))

@@ -141,8 +141,8 @@ async def write_fields(
     await apply(conn, *field_writes(case_id, fields, now=now))
 
 
-async def delete_fields(conn: aiosqlite.Connection, case_id: str, names: Iterable[str]) -> None:
-    await conn.executemany(
+def field_deletions(case_id: str, names: Iterable[str]) -> Write:
+    return Write(
         "DELETE FROM case_fields WHERE case_id = ? AND name = ?",
         [(case_id, name) for name in names],
     )
@@ -154,6 +154,20 @@ async def delete_case(conn: aiosqlite.Connection, case_id: str) -> None:
     await conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
 
 
+def submission(*, case_id: str, code: str, receipt_hash: str, triage: bytes, now: int) -> Write:
+    """The draft becomes a case and its link to the Telegram account is dropped."""
+    return Write.one(
+        "UPDATE cases SET status = 'submitted', code = ?, pseudonym = NULL, receipt_hash = ?,"
+        " triage = ?, submitted_at = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
+        code,
+        receipt_hash,
+        triage,
+        now,
+        now,
+        case_id,
+    )
+
+
 async def mark_submitted(
     conn: aiosqlite.Connection,
     *,
@@ -163,11 +177,9 @@ async def mark_submitted(
     triage: bytes,
     now: int,
 ) -> None:
-    """The draft becomes a case and its link to the Telegram account is dropped."""
-    await conn.execute(
-        "UPDATE cases SET status = 'submitted', code = ?, pseudonym = NULL, receipt_hash = ?,"
-        " triage = ?, submitted_at = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
-        (code, receipt_hash, triage, now, now, case_id),
+    await apply(
+        conn,
+        submission(case_id=case_id, code=code, receipt_hash=receipt_hash, triage=triage, now=now),
     )
 
 

@@ -5,34 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.logs import get_logger
 from bot.store.query import one
-from bot.store.writes import Write, apply_groups
+from bot.store.writes import Write, apply_groups, on_thread
 
 log = get_logger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-T = TypeVar("T")
-
-
-def _on_thread(
-    conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection, Any], T], arg: Any
-) -> Awaitable[T]:
-    """Run ``fn`` on the connection's own thread, as aiosqlite runs each of its calls (its
-    ``_execute`` takes any function): a group of writes then costs one hand-off, not one per
-    statement. Checked by the store tests against the aiosqlite version in the lock file."""
-    return conn._execute(lambda: fn(conn._conn, arg))  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -118,7 +105,7 @@ class Database:
     ) -> None:
         writers = [done for _, done in pending] + ([batch] if batch is not None else [])
         try:
-            outcomes = await _on_thread(self.conn, apply_groups, [w for w, _ in pending])
+            outcomes = await on_thread(self.conn, apply_groups, [w for w, _ in pending])
         except Exception as exc:  # noqa: BLE001 - every writer in the group is told
             for done in writers:
                 if not done.done():
