@@ -70,8 +70,7 @@ def apply_groups(
         for group in groups:
             conn.execute("SAVEPOINT writer")
             try:
-                for write in group:
-                    conn.executemany(write.sql, write.rows)
+                _apply_all(conn, group)
             except sqlite3.Error as exc:
                 conn.execute("ROLLBACK TO writer")
                 outcomes.append(exc)

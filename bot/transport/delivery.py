@@ -48,7 +48,7 @@ async def _call(
     """The call, with Telegram's answer left as it came.
 
     The library's own methods build objects from every answer: for each question sent or
-    edited, a Message with its whole keyboard, of which the bot reads only the id. That was a
+    edited, a Message with its whole keyboard, of which the bot reads only the id: about a
     tenth of the event loop's time at 300 actions a second. ``Bot._post`` is the step every
     one of those methods takes first (defaults, the rate limiter, the request, Telegram's
     errors raised as the library's exceptions); only the building is skipped.
