@@ -87,3 +87,19 @@ async def test_no_two_receipts_are_alike_and_none_shows_in_a_log() -> None:
         taken = [await mint.take() for _ in range(3 * READY)]
     assert len({r.secret for r in taken}) == len({r.hashed for r in taken}) == 3 * READY
     assert all(r.secret not in repr(r) and r.hashed not in repr(r) for r in taken)
+
+
+async def test_a_failed_hash_does_not_stop_the_refill() -> None:
+    hasher = Hasher()
+    failures = [MemoryError("no room for Argon2id's memory")]
+
+    def sometimes_failing(secret: str) -> str:
+        if failures:
+            raise failures.pop()
+        return hasher(secret)
+
+    mint = ReceiptMint(sometimes_failing, ready=READY)
+    mint.retry_seconds = 0.01
+    async with kept_ready(mint):
+        await until(lambda: mint.ready() == READY)
+    assert not failures and hasher.calls == READY

@@ -19,8 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.crypto import new_receipt_secret
+from bot.logs import get_logger
 
 READY_RECEIPTS = 16  # a burst of this many submissions is answered without waiting on Argon2id
+RETRY_SECONDS = 5.0  # after a failed hash, before the next try
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class ReceiptMint:
     def __init__(self, hash_secret: Callable[[str], str], *, ready: int = READY_RECEIPTS) -> None:
         self._hash_secret = hash_secret
         self._size = ready
+        self.retry_seconds = RETRY_SECONDS
         self._ready: deque[Receipt] = deque()
         self._taken = asyncio.Event()
 
@@ -54,10 +59,16 @@ class ReceiptMint:
         return await asyncio.to_thread(self._make)
 
     async def keep_ready(self) -> None:
-        """Refill to the target whenever a receipt is taken; runs until cancelled."""
+        """Refill to the target whenever a receipt is taken; runs until cancelled, and outlives
+        a failed hash (a submission then makes its own receipt, as it would anyway)."""
         while True:
-            while len(self._ready) < self._size:
-                self._ready.append(await asyncio.to_thread(self._make))
+            try:
+                while len(self._ready) < self._size:
+                    self._ready.append(await asyncio.to_thread(self._make))
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive one bad round
+                log.error("receipts_not_made", error=type(exc).__name__)
+                await asyncio.sleep(self.retry_seconds)
+                continue
             self._taken.clear()
             await self._taken.wait()
 
