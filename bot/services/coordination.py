@@ -72,6 +72,7 @@ from bot.services.outbox import Outbox, OutMessage
 from bot.store import Database
 from bot.store import cases as case_store
 from bot.store import coordination as store
+from bot.store.writes import apply
 from bot.text import normalize_input
 
 log = get_logger(__name__)
@@ -230,15 +231,19 @@ class CoordinationService:
     async def on_submit(self, conn: aiosqlite.Connection, sub: Submission) -> None:
         """Inside the submission's transaction: seal the case to the team, tell the group."""
         item = QueueItem(sub.code, CaseState.SUBMITTED, self._now(), None, sub.triage, False)
-        await store.set_priority(conn, sub.case_id, priority(item))
         dropbox = new_case_dropbox(sub.case_key, case_id=sub.case_id)
-        await store.set_dropbox(
-            conn, sub.case_id, dropbox.public_key, dropbox.protected_private_key
-        )
         team = await store.active_coordinators(conn)
+        writes = [
+            store.priority_write(sub.case_id, priority(item)),
+            store.dropbox_write(sub.case_id, dropbox.public_key, dropbox.protected_private_key),
+        ]
         if team:
-            await self._seal_to(conn, sub.case_id, sub.case_key, team)
-            await store.drop_wrapped_key(conn, sub.case_id)
+            sealed = _sealed_copies(sub.case_id, sub.case_key, team)
+            writes += [
+                store.case_keys_write(sub.case_id, sealed),
+                store.wrapped_key_drop(sub.case_id),
+            ]
+        await apply(conn, *writes)  # one hand-off: the connection is held by the submission
         await self._audit(conn, "system", "submitted", sub.code)
         await self.outbox.put(
             conn, self.settings.group_chat_id, OutMessage(notice_text(sub.code, sub.triage))
@@ -251,8 +256,7 @@ class CoordinationService:
         key: CaseKey,
         team: list[store.CoordinatorRow],
     ) -> None:
-        sealed = {c.id: seal_case_key(key, c.public_key, case_id=case_id) for c in team}
-        await store.add_case_keys(conn, case_id, sealed)
+        await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, team))
 
     # --- relays: an applicant answers a question from the team -------------------------------
 
@@ -898,6 +902,12 @@ class CoordinationService:
 
     def _now(self) -> int:
         return int(self.clock())
+
+
+def _sealed_copies(
+    case_id: str, key: CaseKey, team: list[store.CoordinatorRow]
+) -> dict[str, bytes]:
+    return {c.id: seal_case_key(key, c.public_key, case_id=case_id) for c in team}
 
 
 def commands_for(role: str) -> tuple[str, ...]:

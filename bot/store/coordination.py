@@ -18,6 +18,7 @@ from datetime import date
 import aiosqlite
 
 from bot.store.query import every, one
+from bot.store.writes import Write, apply
 
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first audit entry: the head of an empty chain."""
@@ -192,18 +193,22 @@ async def revoke_coordinator(conn: aiosqlite.Connection, coordinator_id: str, *,
 # --- case keys ---------------------------------------------------------------------------------
 
 
-async def add_case_keys(
-    conn: aiosqlite.Connection, case_id: str, sealed: Mapping[str, bytes]
-) -> None:
-    """Store one sealed copy per coordinator id, replacing a copy they already had.
+def case_keys_write(case_id: str, sealed: Mapping[str, bytes]) -> Write:
+    """One sealed copy per coordinator id, replacing a copy they already had.
 
     The schema refuses a copy for a coordinator who is not active (``sqlite3.IntegrityError``).
     """
-    await conn.executemany(
+    return Write(
         "INSERT INTO case_keys (case_id, coordinator_id, sealed_key) VALUES (?, ?, ?)"
         " ON CONFLICT (case_id, coordinator_id) DO UPDATE SET sealed_key = excluded.sealed_key",
         [(case_id, coordinator_id, key) for coordinator_id, key in sealed.items()],
     )
+
+
+async def add_case_keys(
+    conn: aiosqlite.Connection, case_id: str, sealed: Mapping[str, bytes]
+) -> None:
+    await apply(conn, case_keys_write(case_id, sealed))
 
 
 async def case_key_for(
@@ -234,9 +239,13 @@ async def unsealed_case_ids(conn: aiosqlite.Connection) -> list[str]:
         return [str(row[0]) async for row in cur]
 
 
-async def drop_wrapped_key(conn: aiosqlite.Connection, case_id: str) -> None:
+def wrapped_key_drop(case_id: str) -> Write:
     """Destroy the master-key copy: from here on only a coordinator's private key opens the case."""
-    await conn.execute("UPDATE cases SET wrapped_key = NULL WHERE id = ?", (case_id,))
+    return Write.one("UPDATE cases SET wrapped_key = NULL WHERE id = ?", case_id)
+
+
+async def drop_wrapped_key(conn: aiosqlite.Connection, case_id: str) -> None:
+    await apply(conn, wrapped_key_drop(case_id))
 
 
 async def holders(conn: aiosqlite.Connection, case_id: str) -> list[str]:
@@ -251,15 +260,21 @@ async def holders(conn: aiosqlite.Connection, case_id: str) -> list[str]:
 # --- dropbox and inbox -------------------------------------------------------------------------
 
 
+def dropbox_write(case_id: str, public_key: bytes, protected_private_key: bytes) -> Write:
+    """Set once: replacing the key pair would strand whatever was already deposited, so a
+    second one raises ``sqlite3.IntegrityError``."""
+    return Write.one(
+        "INSERT INTO case_dropbox (case_id, public_key, protected_private_key) VALUES (?, ?, ?)",
+        case_id,
+        public_key,
+        protected_private_key,
+    )
+
+
 async def set_dropbox(
     conn: aiosqlite.Connection, case_id: str, public_key: bytes, protected_private_key: bytes
 ) -> None:
-    """Set once: replacing the key pair would strand whatever was already deposited, so a
-    second call raises ``sqlite3.IntegrityError``."""
-    await conn.execute(
-        "INSERT INTO case_dropbox (case_id, public_key, protected_private_key) VALUES (?, ?, ?)",
-        (case_id, public_key, protected_private_key),
-    )
+    await apply(conn, dropbox_write(case_id, public_key, protected_private_key))
 
 
 async def get_dropbox(conn: aiosqlite.Connection, case_id: str) -> tuple[bytes, bytes] | None:
@@ -403,10 +418,14 @@ async def set_flagged(conn: aiosqlite.Connection, case_id: str, flagged: bool, *
     )
 
 
-async def set_priority(conn: aiosqlite.Connection, case_id: str, priority: int) -> None:
-    await conn.execute(
-        "UPDATE cases SET priority = ? WHERE id = ? AND status <> 'draft'", (priority, case_id)
+def priority_write(case_id: str, priority: int) -> Write:
+    return Write.one(
+        "UPDATE cases SET priority = ? WHERE id = ? AND status <> 'draft'", priority, case_id
     )
+
+
+async def set_priority(conn: aiosqlite.Connection, case_id: str, priority: int) -> None:
+    await apply(conn, priority_write(case_id, priority))
 
 
 async def counts_by_state_and_week(conn: aiosqlite.Connection) -> list[tuple[str, str, int]]:
