@@ -27,6 +27,23 @@ from bot.runtime import Runtime, open_runtime, serve
 GROUP_CHAT_ID = -1_001_234_567_890
 QUIET = 0.2
 
+# The deployed bot runs on uvloop (``bot.eventloop``); the suite on asyncio's own loop. These
+# modules run a second time on uvloop, so the intake end to end and the Bot API client are
+# also proven on the loop that runs in production.
+ON_BOTH_LOOPS = ("test_e2e_intake.py", "test_http_request.py")
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+    if item.path.name not in ON_BOTH_LOOPS:
+        return None
+    try:
+        import uvloop
+    except ImportError:  # not on every platform: asyncio's loop only
+        return None
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
 
 def write_config(
     folder: Path,
