@@ -35,14 +35,15 @@ ON_BOTH_LOOPS = ("test_e2e_intake.py", "test_http_request.py")
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
-) -> dict[str, Callable[[], asyncio.AbstractEventLoop]] | None:
-    if item.path.name not in ON_BOTH_LOOPS:
-        return None
-    try:
-        import uvloop
-    except ImportError:  # not on every platform: asyncio's loop only
-        return None
-    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    loops: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
+    if item.path.name in ON_BOTH_LOOPS:
+        try:
+            import uvloop
+        except ImportError:  # not on every platform: asyncio's loop only
+            return loops
+        loops["uvloop"] = uvloop.new_event_loop
+    return loops
 
 
 def write_config(
