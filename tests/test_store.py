@@ -164,16 +164,24 @@ async def test_a_failing_writer_loses_only_its_own_writes(db: Database) -> None:
     assert _committed(db.path) == {n for n in range(30) if n % 3}
 
 
-async def test_a_commit_that_fails_fails_every_writer_in_it(tmp_path: Path) -> None:
-    """Nobody is told "saved" for writes that did not reach the disk."""
-    path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
+@pytest.fixture
+async def deferred(tmp_path: Path) -> AsyncIterator[Database]:
+    """Table ``w`` whose ``parent`` is checked only at COMMIT: a write that passes its own
+    statements and fails the commit, taking every writer in the group with it."""
+    db = await open_database(tmp_path / "bot.sqlite3")
     async with db.transaction() as conn:
         await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
         await conn.execute(
             "CREATE TABLE w (n INTEGER PRIMARY KEY,"
             " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
         )
+    yield db
+    await db.close()
+
+
+async def test_a_commit_that_fails_fails_every_writer_in_it(deferred: Database) -> None:
+    """Nobody is told "saved" for writes that did not reach the disk."""
+    db, path = deferred, deferred.path
     release = asyncio.Event()
 
     async def first() -> None:
@@ -196,7 +204,6 @@ async def test_a_commit_that_fails_fails_every_writer_in_it(tmp_path: Path) -> N
     # The connection is usable afterwards.
     await later(5)
     assert _committed(path) == {5}
-    await db.close()
 
 
 async def test_a_checkpoint_commits_what_waits_first(db: Database) -> None:
@@ -293,15 +300,8 @@ async def test_writes_and_transactions_mixed_all_commit_and_none_waits_forever(
     assert not db.conn.in_transaction
 
 
-async def test_a_commit_that_fails_fails_every_queued_write_in_it(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
-    async with db.transaction() as conn:
-        await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
-        await conn.execute(
-            "CREATE TABLE w (n INTEGER PRIMARY KEY,"
-            " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
-        )
+async def test_a_commit_that_fails_fails_every_queued_write_in_it(deferred: Database) -> None:
+    db, path = deferred, deferred.path
     orphan = Write.one("INSERT INTO w (n, parent) VALUES (1, 999)")  # fails at COMMIT
     outcomes = await asyncio.gather(
         db.write(orphan),
@@ -312,7 +312,6 @@ async def test_a_commit_that_fails_fails_every_queued_write_in_it(tmp_path: Path
     assert _committed(path) == set()
     await db.write(Write.one("INSERT INTO w (n) VALUES (5)"))
     assert _committed(path) == {5}
-    await db.close()
 
 
 async def test_a_queued_write_inside_a_transaction_is_refused_not_left_waiting(
