@@ -112,6 +112,16 @@ async def running_bot(
             await task
 
 
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Poll a condition the local server's waiters cannot see change (a fault's count, the
+    bot's own state) until it holds; fail with ``what`` if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, what
+        await asyncio.sleep(0.005)
+
+
 async def _until_polling(runtime: Runtime, task: asyncio.Task[None]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10.0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from bot.crypto import TEST_COST, hash_secret, verify_secret
 from bot.services.receipts import ReceiptMint
+from tests.conftest import until
 
 READY = 4
+NOT_REFILLED = "the mint did not get there"
 
 
 class Hasher:
@@ -28,13 +30,6 @@ class Hasher:
         return hash_secret(secret, cost=TEST_COST)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the mint did not get there"
-        await asyncio.sleep(0.005)
-
-
 @contextlib.asynccontextmanager
 async def kept_ready(mint: ReceiptMint) -> AsyncIterator[None]:
     worker = asyncio.create_task(mint.keep_ready())
@@ -50,7 +45,7 @@ async def test_ready_receipts_are_handed_out_while_argon2_is_held_up() -> None:
     hasher = Hasher()
     mint = ReceiptMint(hasher, ready=READY)
     async with kept_ready(mint):
-        await until(lambda: mint.ready() == READY)
+        await until(lambda: mint.ready() == READY, NOT_REFILLED)
         hasher.free.clear()
         taken = [await asyncio.wait_for(mint.take(), 5.0) for _ in range(READY)]
         assert mint.ready() == 0
@@ -63,10 +58,10 @@ async def test_what_is_taken_is_made_again_and_no_more() -> None:
     hasher = Hasher()
     mint = ReceiptMint(hasher, ready=READY)
     async with kept_ready(mint):
-        await until(lambda: mint.ready() == READY)
+        await until(lambda: mint.ready() == READY, NOT_REFILLED)
         for _ in range(3):
             await mint.take()
-        await until(lambda: mint.ready() == READY)
+        await until(lambda: mint.ready() == READY, NOT_REFILLED)
         await asyncio.sleep(0.05)  # room to overshoot, were it going to
         assert hasher.calls == READY + 3
         assert mint.ready() == READY
@@ -101,5 +96,5 @@ async def test_a_failed_hash_does_not_stop_the_refill() -> None:
     mint = ReceiptMint(sometimes_failing, ready=READY)
     mint.retry_seconds = 0.01
     async with kept_ready(mint):
-        await until(lambda: mint.ready() == READY)
+        await until(lambda: mint.ready() == READY, NOT_REFILLED)
     assert not failures and hasher.calls == READY

@@ -10,7 +10,6 @@ tell (see ``test_a_group_notice_whose_send_hung_is_not_lost``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from bot.intake.draft import Draft
 from bot.intake.questionnaire import QuestionKind
 from bot.store import Database
 from bot.store import cases as store
-from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot, running_bot
+from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot, running_bot, until
 from tests.intake_driver import (
     CATALOG,
     answer_all,
@@ -157,6 +156,7 @@ ROUTE = default_route(Q)
 TYPED = next(s for s in ROUTE if Q.question(s).kind is QuestionKind.NUMBER)
 TAPPED = next(s for s in ROUTE if Q.question(s).kind is QuestionKind.CHOICE)
 HANG_MARGIN = 1.0
+FAULT_NEVER_CAME = "the faulty request never came"
 
 
 def _read_timeout(bot: RunningBot) -> float:
@@ -180,14 +180,6 @@ def _typed_value() -> str:
 
 def _expected(step: str) -> object:
     return int(_typed_value()) if step == TYPED else Q.question(step).options[0].id
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:  # noqa: ASYNC109
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "the faulty request never came"
-        await asyncio.sleep(0.02)
 
 
 async def _shown(server: DevServer, step: str) -> int:
@@ -233,7 +225,7 @@ async def test_a_request_hanging_past_the_read_timeout_loses_nothing(
         hang = _hang(bot, method)
         await server.inject_fault(method, error_code=None, delay=hang)
         if method == "getUpdates":  # let the hanging poll begin before there is news
-            await _until(lambda: server.faults.pending() == 0)
+            await until(lambda: server.faults.pending() == 0, FAULT_NEVER_CAME, 15.0)
         typed: int | None = None
         if step == TYPED:
             typed = (await server.send_text(USER, _typed_value(), first_name="Test"))["message_id"]
@@ -242,7 +234,8 @@ async def test_a_request_hanging_past_the_read_timeout_loses_nothing(
             data = (await person.message_with_button(first)).buttons[0]["callback_data"]
             assert data is not None
             await server.press_button(USER, old_prompt, data)
-        await _until(lambda: server.faults.pending() == 0)  # the bot did make this call
+        # The bot did make this call.
+        await until(lambda: server.faults.pending() == 0, FAULT_NEVER_CAME, 15.0)
         await asyncio.sleep(hang)  # the server sleeps as long, then performs the request
         await settle(server, quiet=QUIET, timeout=30.0)
 
@@ -285,7 +278,7 @@ async def test_a_group_notice_whose_send_hung_is_not_lost(
         data = next(b["callback_data"] for b in message.buttons if b["text"] == submit)
         assert data is not None
         await server.press_button(USER, message.message_id, data)
-        await _until(lambda: server.faults.pending() == 0)
+        await until(lambda: server.faults.pending() == 0, FAULT_NEVER_CAME, 15.0)
 
         async def outbox_empty() -> bool | None:
             async with bot.runtime.db.conn.execute("SELECT count(*) FROM outbox") as cur:
