@@ -249,15 +249,6 @@ class CoordinationService:
             conn, self.settings.group_chat_id, OutMessage(notice_text(sub.code, sub.triage))
         )
 
-    async def _seal_to(
-        self,
-        conn: aiosqlite.Connection,
-        case_id: str,
-        key: CaseKey,
-        team: list[store.CoordinatorRow],
-    ) -> None:
-        await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, team))
-
     # --- relays: an applicant answers a question from the team -------------------------------
 
     async def start_reply(self, pseudonym: bytes, token: str) -> bool:
@@ -484,7 +475,7 @@ class CoordinationService:
             if case is None or case.wrapped_key is None:
                 continue
             key = self.vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
-            await self._seal_to(conn, case_id, key, team)
+            await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, team))
             await store.drop_wrapped_key(conn, case_id)
             await self._audit(conn, "system", "sealed", case.code)
         return len(waiting)
@@ -731,11 +722,7 @@ class CoordinationService:
                 if sealed is None or await store.case_key_for(conn, case_id, target.id):
                     continue
                 key = lead_key.open_case_key(sealed, case_id=case_id)
-                await store.add_case_keys(
-                    conn,
-                    case_id,
-                    {target.id: seal_case_key(key, target.public_key, case_id=case_id)},
-                )
+                await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, [target]))
                 granted += 1
             await self._audit(conn, me.handle, "granted", None)
         return _say(f"{target.handle} can now open {granted} more case(s).")
