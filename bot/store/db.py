@@ -63,7 +63,6 @@ class Database:
         self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
         self._committer: asyncio.Task[None] | None = None
         self._pending: list[tuple[tuple[Write, ...], asyncio.Future[None]]] = []
-        self._carrier: asyncio.Task[None] | None = None  # takes ``_pending`` to the thread
         self._holder: asyncio.Task[object] | None = None  # inside ``transaction()``
 
     async def write(self, *writes: Write) -> None:
@@ -71,8 +70,8 @@ class Database:
         advance, at the cost of one hand-off shared with every writer waiting at the time.
 
         The applicant's hot path (an answer, the chat trace) writes this way. The writes are
-        queued; one task takes everything queued to the database thread, where each writer's
-        part runs in a savepoint and one commit covers them all (``writes.apply_groups``).
+        queued, and the next queued commit takes them all to the database thread in one
+        hand-off: each writer's part in a savepoint, one commit for all (``apply_groups``).
         A cancelled caller's writes may still be committed, as with a commit in flight.
         """
         if self._holder is not None and self._holder is asyncio.current_task():
@@ -80,25 +79,10 @@ class Database:
             raise RuntimeError("write() inside transaction(): use the transaction's connection")
         done = asyncio.get_running_loop().create_future()
         self._pending.append((writes, done))
-        if self._carrier is None:
-            self._carrier = asyncio.get_running_loop().create_task(self._carry())
+        self._commit_later()
         await asyncio.shield(done)
 
-    async def _carry(self) -> None:
-        self._queued += 1  # a writer finishing meanwhile leaves its transaction for this commit
-        try:
-            await self._writing.acquire()
-        finally:
-            self._queued -= 1
-        try:
-            # Writes queued from here on get a carrier of their own, behind those waiting.
-            self._carrier = None
-            with contextlib.suppress(Exception):  # the writers in it are told by their futures
-                await self._commit_all()
-        finally:
-            self._writing.release()
-
-    async def _carry_out(
+    async def _apply_pending(
         self,
         pending: list[tuple[tuple[Write, ...], asyncio.Future[None]]],
         batch: asyncio.Future[None] | None,
@@ -221,15 +205,26 @@ class Database:
             batch.set_result(None)
 
     def _commit_later(self) -> None:
-        """Queue a commit behind the writers already waiting: they join the transaction first."""
-        if self._batch is not None and (self._committer is None or self._committer.done()):
+        """Queue a commit of what waits (queued writes, the open transaction) behind the writers
+        already waiting: they join it first."""
+        if (self._batch is not None or self._pending) and (
+            self._committer is None or self._committer.done()
+        ):
             self._committer = asyncio.get_running_loop().create_task(self._commit_queued())
 
     async def _commit_queued(self) -> None:
-        async with self._writing:
+        self._queued += 1  # a writer finishing meanwhile leaves its transaction for this commit
+        try:
+            await self._writing.acquire()
+        finally:
+            self._queued -= 1
+        try:
+            # What is queued from here on gets a commit of its own, behind those waiting.
             self._committer = None
             with contextlib.suppress(Exception):  # the writers in it are told by their futures
-                await self._commit()
+                await self._commit_all()
+        finally:
+            self._writing.release()
 
     async def flush(self) -> None:
         """Commit whatever is waiting for a group commit, before anything that needs no open
@@ -242,7 +237,7 @@ class Database:
         pending, self._pending = self._pending, []
         if pending:
             batch, self._batch = self._batch, None
-            await asyncio.shield(self._carry_out(pending, batch))
+            await asyncio.shield(self._apply_pending(pending, batch))
         await self._commit()
 
     async def schema_version(self) -> int:
