@@ -16,7 +16,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot.logs import get_logger
 from bot.services.coordination import CoordinationService, CoordIncoming
 from bot.services.outbox import DeliveryFailed, OutMessage
-from bot.transport.delivery import delete, markup, send
+from bot.transport.delivery import delete, send
 from bot.transport.updates import parse_command
 
 log = get_logger(__name__)
@@ -68,17 +68,10 @@ async def send_out(bot: Bot, chat_id: int, message: OutMessage) -> int:
     duplicate rare (only a send hanging past ``OUTBOX_READ_TIMEOUT`` is sent twice).
     """
     try:
-        sent = await bot.send_message(
-            chat_id,
-            message.text,
-            reply_markup=markup(message.buttons),
-            protect_content=message.protect,
-            read_timeout=OUTBOX_READ_TIMEOUT,
-        )
+        return await send(bot, chat_id, message, read_timeout=OUTBOX_READ_TIMEOUT)
     except RetryAfter as exc:
         retry = exc.retry_after
         seconds = retry if isinstance(retry, int | float) else retry.total_seconds()
         raise DeliveryFailed("RetryAfter", float(seconds)) from None
     except TelegramError as exc:
         raise DeliveryFailed(type(exc).__name__) from None
-    return sent.message_id

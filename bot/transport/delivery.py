@@ -9,31 +9,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, CallbackQuery
 from telegram.error import BadRequest, TelegramError
 
 from bot.intake.events import Keyboard, Reply
 from bot.logs import get_logger
 from bot.services.intake import Response
+from bot.services.outbox import OutMessage
 
 log = get_logger(__name__)
 
 DELETE_BATCH = 100  # Telegram's limit for deleteMessages
 
 
-def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
+def markup(buttons: Keyboard) -> dict[str, Any] | None:
+    """The keyboard as the Bot API's JSON: the library's objects for it cost more to build
+    and serialise than the rest of a question's call."""
     if not buttons:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
-    )
+    return {
+        "inline_keyboard": [
+            [{"text": b.label, "callback_data": b.data} for b in row] for row in buttons
+        ]
+    }
 
 
-async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
+async def send(
+    bot: Bot, chat_id: int, reply: Reply | OutMessage, *, read_timeout: float | None = None
+) -> int:
     params: dict[str, Any] = {"chat_id": chat_id, "text": reply.text}
     if reply.protect:
         params["protect_content"] = True
-    answer = await _call(bot, "sendMessage", params, markup(reply.buttons))
+    answer = await _call(bot, "sendMessage", params, markup(reply.buttons), read_timeout)
     return int(answer["message_id"])
 
 
@@ -43,7 +50,11 @@ async def edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
 
 
 async def _call(
-    bot: Bot, method: str, params: dict[str, Any], keyboard: InlineKeyboardMarkup | None
+    bot: Bot,
+    method: str,
+    params: dict[str, Any],
+    keyboard: dict[str, Any] | None = None,
+    read_timeout: float | None = None,
 ) -> Any:
     """The call, with Telegram's answer left as it came.
 
@@ -55,7 +66,9 @@ async def _call(
     """
     if keyboard is not None:
         params["reply_markup"] = keyboard
-    return await bot._post(method, params)
+    if read_timeout is None:
+        return await bot._post(method, params)
+    return await bot._post(method, params, read_timeout=read_timeout)
 
 
 async def deliver(
@@ -86,7 +99,10 @@ async def deliver(
     await delete(bot, chat_id, list(response.delete))
     if query is not None:
         try:
-            await query.answer(response.toast)
+            answer = {"callback_query_id": query.id}
+            if response.toast:
+                answer["text"] = response.toast
+            await _call(bot, "answerCallbackQuery", answer)
         except TelegramError as exc:  # the screen is already right; only the spinner lingers
             log.info("callback_answer_refused", error=type(exc).__name__)
 
@@ -95,6 +111,6 @@ async def delete(bot: Bot, chat_id: int, message_ids: list[int]) -> None:
     for start in range(0, len(message_ids), DELETE_BATCH):
         batch = message_ids[start : start + DELETE_BATCH]
         try:
-            await bot.delete_messages(chat_id, batch)
+            await _call(bot, "deleteMessages", {"chat_id": chat_id, "message_ids": batch})
         except TelegramError as exc:
             log.info("delete_refused", error=type(exc).__name__, count=len(batch))
