@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from bot.services.intake import STATUS_CHECKS_AT_ONCE
 from bot.services.receipts import READY_RECEIPTS
 from bot.store import cases
 from bot.text import to_zawgyi
+from bot.transport import applicant as applicant_transport
 from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot, running_bot
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
 
@@ -404,6 +406,31 @@ async def test_the_outbox_does_not_wait_behind_an_applicants_reply(bot: RunningB
         await asyncio.wait_for(intake.note_sent(ALICE, 4242), timeout=10.0)
     async with bot.runtime.db.conn.execute("SELECT count(*) FROM chat_traces") as cur:
         assert await cur.fetchone() == (1,)
+
+
+async def test_a_team_message_noted_during_an_applicants_reply_stays_in_the_trace(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trace read to answer a tap is reused to note what the answer sent, unless it changed
+    meanwhile: a message the outbox delivered while the reply was with Telegram must stay in
+    the trace, or a later /delete would leave it on the phone."""
+    intake = bot.runtime.intake
+    person = Applicant(bot.server, ALICE)
+    await begin(person)
+    original = applicant_transport.deliver
+
+    async def with_a_team_message(*args: Any, **kwargs: Any) -> None:
+        await intake.note_sent(ALICE, 4242)
+        await original(*args, **kwargs)
+
+    monkeypatch.setattr(applicant_transport, "deliver", with_a_team_message)
+    await answer_one(person, Q, Q.first, "en")
+    monkeypatch.undo()
+
+    pseudonym = Vault(bot.master_key).pseudonym(ALICE)
+    trace = await intake._trace(pseudonym, intake._now())
+    assert 4242 in trace.visible and 4242 in trace.team
+    assert len(trace.visible) == 2  # the team's message and the next question, nothing more
 
 
 async def test_a_form_sent_while_argon2_is_busy_gets_its_receipt_at_once(

@@ -108,6 +108,23 @@ class IntakeSettings:
     languages: tuple[str, ...] = ("en", "my", "my-zawgyi")
 
 
+class _TraceLock(asyncio.Lock):
+    """A chat trace's lock, counting the changes saved under it."""
+
+    changes = 0
+
+
+@dataclass(frozen=True)
+class _ReadTrace:
+    """A trace as read while answering, and the change count at that moment: if nothing
+    changed the trace since, noting the delivered messages needs no second read. The lock is
+    kept so the count is that lock's, not a fresh one's."""
+
+    lock: _TraceLock
+    changes: int
+    trace: ChatTrace
+
+
 @dataclass
 class _Loaded:
     case_id: str
@@ -142,9 +159,10 @@ class IntakeService:
         )
         # The chat trace's own short lock: the applicant's lock is held while Telegram is
         # called (rate-limit waits included), and the outbox must not wait behind that.
-        self._trace_locks: weakref.WeakValueDictionary[bytes, asyncio.Lock] = (
+        self._trace_locks: weakref.WeakValueDictionary[bytes, _TraceLock] = (
             weakref.WeakValueDictionary()
         )
+        self._read_traces: dict[bytes, _ReadTrace] = {}  # only while an update is answered
         self._status_limiter = AttemptLimiter(settings.status_attempts_per_hour, 3600.0)
         self._checks_running = 0
         self.receipts = ReceiptMint(self._hash)
@@ -164,7 +182,10 @@ class IntakeService:
         async with lock:
             if len(self.vault.key_ids) > 1:  # a key rotation is under way
                 await adopt_draft(self.db, self.vault, incoming.user_id)
-            response = await self._handle(pseudonym, incoming)
+            try:
+                response = await self._handle(pseudonym, incoming)
+            finally:
+                read = self._read_traces.pop(pseudonym, None)
             if deliver is not None:
                 sent: list[int] = []
                 try:
@@ -172,13 +193,19 @@ class IntakeService:
                 except Exception:
                     # The applicant's own message, and whatever was sent before the failure
                     # (a receipt, say), are on their phone: note them, so /delete finds them.
-                    await self._remember(pseudonym, incoming, Response(), sent)
+                    # The trace read while answering already lost what was to be deleted.
+                    await self._remember(pseudonym, incoming, Response(), sent, None)
                     raise
-                await self._remember(pseudonym, incoming, response, sent)
+                await self._remember(pseudonym, incoming, response, sent, read)
             return response
 
     async def _remember(
-        self, pseudonym: bytes, incoming: Incoming, response: Response, sent: list[int]
+        self,
+        pseudonym: bytes,
+        incoming: Incoming,
+        response: Response,
+        sent: list[int],
+        read: _ReadTrace | None,
     ) -> None:
         """Record which messages are now visible in the chat, after the transport acted."""
 
@@ -196,20 +223,29 @@ class IntakeService:
             elif response.edit_message_id is not None:
                 trace.prompt = response.edit_message_id
 
-        await self._change_trace(pseudonym, note)
+        await self._change_trace(pseudonym, note, read)
 
     async def _change_trace(
-        self, pseudonym: bytes, change: Callable[[ChatTrace, int], None]
+        self,
+        pseudonym: bytes,
+        change: Callable[[ChatTrace, int], None],
+        read: _ReadTrace | None = None,
     ) -> None:
-        """Read, change and save the chat trace under its own lock."""
-        async with self._trace_lock(pseudonym):
+        """Read (unless ``read`` is still current), change and save the chat trace under its
+        own lock."""
+        lock = self._trace_lock(pseudonym)
+        async with lock:
             now = self._now()
-            trace = await self._trace(pseudonym, now)
+            if read is not None and read.lock is lock and read.changes == lock.changes:
+                trace = read.trace.fresh(now)
+            else:
+                trace = await self._trace(pseudonym, now)
             change(trace, now)
             await self.db.write(self._trace_write(pseudonym, trace))
+            lock.changes += 1
 
-    def _trace_lock(self, pseudonym: bytes) -> asyncio.Lock:
-        return self._trace_locks.setdefault(pseudonym, asyncio.Lock())
+    def _trace_lock(self, pseudonym: bytes) -> _TraceLock:
+        return self._trace_locks.setdefault(pseudonym, _TraceLock())
 
     # --- the work ----------------------------------------------------------------------------
 
@@ -301,7 +337,10 @@ class IntakeService:
         A tap on the current prompt that yields one new prompt edits that message in place,
         which costs the applicant less data than a new message.
         """
+        lock = self._trace_lock(pseudonym)
+        changes = lock.changes
         trace = await self._trace(pseudonym, self._now())
+        self._read_traces[pseudonym] = _ReadTrace(lock, changes, trace)
         edit = None
         if (
             incoming.pressed_message_id is not None
@@ -450,7 +489,8 @@ class IntakeService:
     async def _wipe(self, pseudonym: bytes, incoming: Incoming, *, destroy_draft: bool) -> Response:
         lang = await self._language(pseudonym, incoming)
         now = self._now()
-        async with self._trace_lock(pseudonym):
+        lock = self._trace_lock(pseudonym)
+        async with lock:
             trace = await self._trace(pseudonym, now)
             delete = trace.take_all(wipe=True)
             async with self.db.transaction() as conn:
@@ -459,6 +499,7 @@ class IntakeService:
                     if row is not None:
                         await store.delete_case(conn, row.case_id)
                 await store.delete_trace(conn, pseudonym)
+            lock.changes += 1
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
         log.info("chat_wiped", count=len(delete))
