@@ -327,7 +327,12 @@ async def test_an_invite_is_spent_by_the_enrolment_not_by_its_first_step(
 
 async def test_a_coordinators_plain_text_is_deleted_not_read(bot: RunningBot) -> None:
     """A passphrase that overtakes its /unlock (both sent while the bot was down) arrives as
-    plain text with nothing waiting for it: it must leave the chat, and not reach the intake."""
+    plain text with nothing waiting for it: it must leave the chat, and not reach the intake.
+    The coordinator first wrote as anyone does, before enrolling, and so was known then as no
+    coordinator."""
+    stranger = Applicant(bot.server, SECOND)
+    await stranger.send("hello")
+    assert await stranger.last_text()  # the applicant side answered
     coordinator = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
     sent = await bot.server.send_text(SECOND, SECOND_PASSPHRASE, first_name="Coord")
     await bot.server.wait_for_bot_message(SECOND, after_id=sent["message_id"], timeout=10.0)

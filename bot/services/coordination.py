@@ -159,6 +159,9 @@ class CoordinationService:
         self.clock = clock
         self.keys = KeyRing(settings.unlock_idle_seconds)
         self._pending: dict[bytes, _Pending] = {}
+        # Every coordinator's pseudonym, read once: an applicant's typed answer passes through
+        # here first, and must not cost a database lookup to be told it is no coordinator's.
+        self._pseudonyms: set[bytes] | None = None
         self._unlock_limiter = AttemptLimiter(5, 900.0)
         self._awaiting_reply: dict[bytes, tuple[str, float]] = {}
         self._acting = asyncio.Lock()
@@ -308,6 +311,8 @@ class CoordinationService:
             if pending.expires >= self.clock():
                 return await self._secret(inc, pseudonym, pending)
             return CoordResponse(delete=(inc.message_id,))
+        if inc.command is None and not await self._may_be_coordinator(pseudonym):
+            return None
         me = None
         if inc.command is not None or inc.private:
             me = await adopt_coordinator(self.db, self.vault, inc.user_id)
@@ -384,6 +389,19 @@ class CoordinationService:
             delete=(inc.message_id,),
         )
 
+    async def _may_be_coordinator(self, pseudonym: bytes) -> bool:
+        """False only for someone no coordinator row (of any status) belongs to.
+
+        Rows are added only by enrolment, in this process, which adds to the set too; while a
+        key rotation is under way a row may still be under an old pseudonym, so then the answer
+        is always yes and the lookup decides.
+        """
+        if len(self.vault.key_ids) > 1:
+            return True
+        if self._pseudonyms is None:
+            self._pseudonyms = await store.coordinator_pseudonyms(self.db.conn)
+        return pseudonym in self._pseudonyms
+
     async def _secret(
         self, inc: CoordIncoming, pseudonym: bytes, pending: _Pending
     ) -> CoordResponse:
@@ -440,6 +458,8 @@ class CoordinationService:
             handle = _new_handle()
             while await store.handle_in_use(conn, handle):
                 handle = _new_handle()
+            if self._pseudonyms is not None:
+                self._pseudonyms.add(pseudonym)  # before the row: the set may hold too many
             await store.add_coordinator(
                 conn,
                 id=coordinator_id,

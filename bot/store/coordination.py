@@ -143,6 +143,12 @@ async def coordinator_by_pseudonym(
     return await _one_coordinator(conn, _COORDINATOR_COLUMNS + " WHERE pseudonym = ?", pseudonym)
 
 
+async def coordinator_pseudonyms(conn: aiosqlite.Connection) -> set[bytes]:
+    """Every coordinator's pseudonym, any status."""
+    async with conn.execute("SELECT pseudonym FROM coordinators") as cur:
+        return {bytes(row[0]) for row in await cur.fetchall()}
+
+
 async def coordinator_by_handle(conn: aiosqlite.Connection, handle: str) -> CoordinatorRow | None:
     return await _one_coordinator(conn, _COORDINATOR_COLUMNS + " WHERE handle = ?", handle)
 
