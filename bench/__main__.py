@@ -120,6 +120,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p95_ms": percentile(latencies, 95) * 1000,
             "p99_ms": percentile(latencies, 99) * 1000,
             "cpu_seconds_per_intake": loop.cpu / max(1, loop.completed),
+            "cpu_seconds_per_action": loop.cpu / max(1, handled),
+            "harness_cpu_seconds_per_action": loop.harness_cpu / max(1, handled),
             "database_bytes_per_case": db_bytes / max(1, loop.completed),
             "database_main_file_bytes_per_case": main_bytes / max(1, loop.completed),
             **per_applicant(loop.people, server),
@@ -175,6 +177,13 @@ def render(r: dict[str, Any]) -> str:
         ("latency p99 ms", bot["p99_ms"], f"echo {echo['p99_ms']:.1f}"),
         ("completed intakes", bot["completed_intakes"], f"of {r['applicants']}"),
         ("CPU s per completed intake", bot["cpu_seconds_per_intake"], "bot process"),
+        (
+            "CPU ms per action, bot / harness",
+            f"{bot['cpu_seconds_per_action'] * 1000:.2f} / "
+            f"{bot['harness_cpu_seconds_per_action'] * 1000:.2f}",
+            f"echo per update: {echo['cpu_seconds_per_update'] * 1000:.2f} / "
+            f"{echo['harness_cpu_seconds_per_update'] * 1000:.2f}",
+        ),
         ("peak RSS MiB", r["peak_rss_mib_after_load"], "VmHWM, bot process"),
         ("database bytes per case", bot["database_bytes_per_case"], "file sizes / cases"),
         ("  main file only (no WAL)", bot["database_main_file_bytes_per_case"], ""),

@@ -102,6 +102,7 @@ class ClosedLoop:
     people: list[Person]
     wall: float
     cpu: float  # the bot process's
+    harness_cpu: float  # the local Bot API server's and the simulated people's
     completed: int
     bot_api_calls: int  # every call but getUpdates, group notices included
 
@@ -111,13 +112,14 @@ async def closed_loop(server: TimedServer, bot: BotProcess, applicants: int) -> 
     steps = intake_steps()
     people = [Person(server, APPLICANT_BASE + i) for i in range(applicants)]
     first_call = len(server.log.timed)
-    cpu, wall = bot.cpu_seconds(), time.perf_counter()
+    cpu, wall, harness = bot.cpu_seconds(), time.perf_counter(), time.process_time()
     outcomes = await asyncio.gather(*(p.run(steps) for p in people), return_exceptions=True)
     wall = time.perf_counter() - wall
     cpu = bot.cpu_seconds() - cpu
+    harness = time.process_time() - harness
     completed = sum(1 for o in outcomes if o is None)
     calls = sum(1 for t in server.log.timed[first_call:] if t.method != "getUpdates")
-    return ClosedLoop(people, wall, cpu, completed, calls)
+    return ClosedLoop(people, wall, cpu, harness, completed, calls)
 
 
 async def open_loop(
