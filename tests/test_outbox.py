@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+import pytest
 
 from bot.crypto import MasterKey, Vault
 from bot.intake.events import Button
@@ -77,4 +80,33 @@ async def test_the_outbox_holds_no_chat_id_or_text_in_the_clear(tmp_path: Path) 
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.sqlite3*"))
     assert b"Canary4411" not in raw and b"987654321" not in raw
     assert (987_654_321).to_bytes(4, "big") not in raw
+    await db.close()
+
+
+class Abandoned(Exception):
+    pass
+
+
+async def test_a_message_is_not_sent_before_its_transaction_commits(tmp_path: Path) -> None:
+    """A group notice queued by a transaction that then fails must never go out: the worker,
+    woken by the queueing, reads only what is committed."""
+    key, clock = MasterKey.generate(), Clock()
+    db = await open_database(tmp_path / "bot.sqlite3")
+    outbox = Outbox(db, Vault(key), clock=clock)
+    send = Recorder()
+    with pytest.raises(Abandoned):
+        async with db.transaction() as conn:
+            await outbox.put(conn, -100, OutMessage("New case K7QX"))
+            flushing = asyncio.create_task(outbox.flush(send))
+            await asyncio.sleep(0.1)  # the worker is woken while the transaction is open
+            raise Abandoned
+    assert await flushing == 0
+    assert send.sent == []
+
+    async with db.transaction() as conn:
+        await outbox.put(conn, -100, OutMessage("New case K7QX"))
+        flushing = asyncio.create_task(outbox.flush(send))
+        await asyncio.sleep(0.1)
+        assert send.sent == []  # not before the commit
+    assert await flushing == 1
     await db.close()

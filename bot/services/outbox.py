@@ -79,7 +79,9 @@ class Outbox:
         """Try every due message once; returns how many Telegram accepted."""
         now = int(self.clock())
         sent = 0
-        for row in await store.due_messages(self.db.conn, now=now):
+        async with self.db.settled() as conn:  # woken inside the queueing transaction
+            due = await store.due_messages(conn, now=now)
+        for row in due:
             try:
                 chat_id = int(self.vault.open_local(row.chat, purpose="outbox", context="chat"))
                 message = OutMessage.load(

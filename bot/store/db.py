@@ -51,7 +51,8 @@ class Database:
     transaction is committed once for them all, so a surge of answers costs one disk flush per
     group rather than per answer. Each still gets all or nothing, and ``transaction`` returns
     only once its writes are on disk. A read on the connection outside ``transaction`` can see
-    a group's writes before their commit, as it could always see a writer's between statements.
+    a group's writes before their commit, as it could always see a writer's between statements;
+    ``settled`` is for reads that must not.
     """
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
@@ -239,6 +240,15 @@ class Database:
             batch, self._batch = self._batch, None
             await asyncio.shield(self._apply_pending(pending, batch))
         await self._commit()
+
+    @asynccontextmanager
+    async def settled(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection with nothing uncommitted on it, for reads that must see only what is
+        on disk (what goes out to Telegram cannot be taken back if its transaction fails).
+        Writers wait meanwhile: read, then leave."""
+        async with self._writing:
+            await self._commit_all()
+            yield self.conn
 
     async def schema_version(self) -> int:
         row = await one(self.conn, "PRAGMA user_version")
