@@ -193,7 +193,8 @@ class IntakeService:
                 except Exception:
                     # The applicant's own message, and whatever was sent before the failure
                     # (a receipt, say), are on their phone: note them, so /delete finds them.
-                    # The trace read while answering already lost what was to be deleted.
+                    # The trace read while answering has already forgotten what this
+                    # response was to delete, which may still be there: read it afresh.
                     await self._remember(pseudonym, incoming, Response(), sent, None)
                     raise
                 await self._remember(pseudonym, incoming, response, sent, read)
