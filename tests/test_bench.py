@@ -9,7 +9,7 @@ from bench.__main__ import ECHO_FORMS, parse, run
 
 TOP_KEYS = {
     "applicants",
-    "argon2_memory_kib",
+    "argon2",
     "actions_in_script",
     "echo",
     "echo_deleting",
@@ -31,6 +31,8 @@ BOT_KEYS = {
     "p95_ms",
     "p99_ms",
     "cpu_seconds_per_intake",
+    "cpu_seconds_per_action",
+    "harness_cpu_seconds_per_action",
     "database_bytes_per_case",
     "actions_per_intake",
     "bytes_sent_per_applicant",
@@ -57,6 +59,8 @@ async def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
         assert results[echo]["updates"] == 3 * ECHO_FORMS * results["actions_in_script"]
     assert results["echo_rate_limited"]["updates"] == 3 * results["actions_in_script"]
     assert bot["bot_api_calls_per_action"] >= 1  # every action gets at least its answer
+    cost = results["argon2"]
+    assert 0 < cost["receipt_cpu_ms"] < cost["receipt_cpu_ms_at_default_cost"]
     assert (tmp_path / "latency-vs-load.png").stat().st_size > 0
     [offered] = results["offered_load"]
     assert offered["offered_per_second"] == 8
