@@ -40,7 +40,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--applicants", type=int, default=50)
     parser.add_argument(
-        "--rates", default="20,50,100,200,300,500,700", help="offered actions per second"
+        "--rates", default="20,50,100,200,300,500,700,900,1100", help="offered actions per second"
     )
     parser.add_argument("--seconds", type=float, default=4.0, help="per offered rate")
     parser.add_argument("--drain", type=float, default=15.0, help="wait for late replies")
