@@ -28,12 +28,13 @@ GROUP_CHAT_ID = -1_001_234_567_890
 QUIET = 0.2
 
 # The deployed bot runs on uvloop (``bot.eventloop``); the suite on asyncio's own loop. These
-# modules run a second time on uvloop, so the intake and coordination end to end, the outbox
-# and the Bot API client are also proven on the loop that runs in production.
+# modules run a second time on uvloop, so the intake and coordination end to end, the outbox,
+# Telegram's faults and the Bot API client are also proven on the loop that runs in production.
 ON_BOTH_LOOPS = (
     "test_e2e_intake.py",
     "test_e2e_coordination.py",
     "test_outbox.py",
+    "test_telegram_faults.py",
     "test_http_request.py",
 )
 
