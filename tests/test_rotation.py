@@ -48,12 +48,14 @@ async def _populate(db: Database, vault: Vault) -> dict[str, CaseKey]:
         for user in DRAFT_USERS:
             case_id, key = f"draft{user}", CaseKey.generate()
             keys[case_id] = key
-            await store.create_draft(
+            await apply(
                 conn,
-                case_id=case_id,
-                pseudonym=vault.pseudonym(user),
-                wrapped_key=vault.wrap_case_key(key, case_id=case_id),
-                now=NOW,
+                store.new_draft(
+                    case_id=case_id,
+                    pseudonym=vault.pseudonym(user),
+                    wrapped_key=vault.wrap_case_key(key, case_id=case_id),
+                    now=NOW,
+                ),
             )
             await store.write_fields(
                 conn, case_id, {"q": key.encrypt(b"answer", case_id=case_id, field="q")}, now=NOW
@@ -61,17 +63,22 @@ async def _populate(db: Database, vault: Vault) -> dict[str, CaseKey]:
         for case_id, code in (("unsealed", "AAA111"), ("sealed", "BBB222")):
             key = CaseKey.generate()
             keys[case_id] = key
-            await store.create_draft(
+            await apply(
                 conn,
-                case_id=case_id,
-                pseudonym=case_id.encode(),
-                wrapped_key=vault.wrap_case_key(key, case_id=case_id),
-                now=NOW,
+                store.new_draft(
+                    case_id=case_id,
+                    pseudonym=case_id.encode(),
+                    wrapped_key=vault.wrap_case_key(key, case_id=case_id),
+                    now=NOW,
+                ),
             )
             triage = vault.seal_local(json.dumps({"rank": code}).encode(), purpose="triage",
                                       context=case_id)  # fmt: skip
-            await store.mark_submitted(
-                conn, case_id=case_id, code=code, receipt_hash="rh", triage=triage, now=NOW
+            await apply(
+                conn,
+                store.submission(
+                    case_id=case_id, code=code, receipt_hash="rh", triage=triage, now=NOW
+                ),
             )
         await co.drop_wrapped_key(conn, "sealed")
         await co.add_coordinator(
@@ -273,12 +280,14 @@ async def test_rotation_time_for_many_rows(db: Database) -> None:
                 body=vault.seal_local(b"body", purpose="outbox", context="body"),
                 now=NOW,
             )
-            await store.create_draft(
+            await apply(
                 conn,
-                case_id=f"c{n}",
-                pseudonym=vault.pseudonym(n),
-                wrapped_key=vault.wrap_case_key(CaseKey.generate(), case_id=f"c{n}"),
-                now=NOW,
+                store.new_draft(
+                    case_id=f"c{n}",
+                    pseudonym=vault.pseudonym(n),
+                    wrapped_key=vault.wrap_case_key(CaseKey.generate(), case_id=f"c{n}"),
+                    now=NOW,
+                ),
             )
     started = time.perf_counter()
     report = await rotate(db, new, [old])

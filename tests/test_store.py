@@ -11,7 +11,7 @@ import pytest
 
 from bot.store import cases, open_database
 from bot.store.db import Database, Migration, apply_migrations, packaged_migrations
-from bot.store.writes import Write
+from bot.store.writes import Write, apply
 
 
 async def test_pragmas_are_set(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ async def test_newer_database_is_refused(tmp_path: Path) -> None:
 async def test_deleting_a_case_removes_its_fields(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "bot.sqlite3")
     async with db.transaction() as conn:
-        await cases.create_draft(conn, case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1)
+        await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
         await cases.write_fields(conn, "c1", {"answer:x": b"ciphertext"}, now=2)
     assert await cases.read_fields(db.conn, "c1") == {"answer:x": b"ciphertext"}
     async with db.transaction() as conn:
@@ -76,7 +76,7 @@ async def test_a_draft_is_read_with_its_fields_in_one_go(tmp_path: Path) -> None
     db = await open_database(tmp_path / "bot.sqlite3")
     assert await cases.draft_with_fields(db.conn, b"p") is None
     async with db.transaction() as conn:
-        await cases.create_draft(conn, case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1)
+        await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
     found = await cases.draft_with_fields(db.conn, b"p")
     assert found is not None and found[0].case_id == "c1" and found[1] == {}
     async with db.transaction() as conn:
@@ -89,8 +89,8 @@ async def test_a_draft_is_read_with_its_fields_in_one_go(tmp_path: Path) -> None
         {"a": b"1", "b": b"2"},
     )
     async with db.transaction() as conn:
-        await cases.mark_submitted(
-            conn, case_id="c1", code="K7QX", receipt_hash="h", triage=b"t", now=5
+        await apply(
+            conn, cases.submission(case_id="c1", code="K7QX", receipt_hash="h", triage=b"t", now=5)
         )
     assert await cases.draft_with_fields(db.conn, b"p") is None
     await db.close()
@@ -99,9 +99,9 @@ async def test_a_draft_is_read_with_its_fields_in_one_go(tmp_path: Path) -> None
 async def test_a_submitted_case_keeps_no_pseudonym(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "bot.sqlite3")
     async with db.transaction() as conn:
-        await cases.create_draft(conn, case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1)
-        await cases.mark_submitted(
-            conn, case_id="c1", code="K7QX", receipt_hash="h", triage=b"t", now=5
+        await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
+        await apply(
+            conn, cases.submission(case_id="c1", code="K7QX", receipt_hash="h", triage=b"t", now=5)
         )
     assert await cases.find_draft(db.conn, b"p") is None
     async with db.conn.execute("SELECT pseudonym, status FROM cases") as cur:

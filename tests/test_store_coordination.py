@@ -14,6 +14,7 @@ import pytest
 from bot.store import Database, cases, open_database
 from bot.store import coordination as co
 from bot.store.db import apply_migrations, packaged_migrations
+from bot.store.writes import apply
 
 NOW = 1_800_000_000
 
@@ -30,11 +31,17 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 async def _submitted(
     conn: aiosqlite.Connection, case_id: str, code: str, *, at: int = NOW, key: bytes = b"wk"
 ) -> None:
-    await cases.create_draft(
-        conn, case_id=case_id, pseudonym=b"p-" + case_id.encode(), wrapped_key=key, now=at
+    await apply(
+        conn,
+        cases.new_draft(
+            case_id=case_id, pseudonym=b"p-" + case_id.encode(), wrapped_key=key, now=at
+        ),
     )
-    await cases.mark_submitted(
-        conn, case_id=case_id, code=code, receipt_hash="rh", triage=b"sealed-triage", now=at
+    await apply(
+        conn,
+        cases.submission(
+            case_id=case_id, code=code, receipt_hash="rh", triage=b"sealed-triage", now=at
+        ),
     )
 
 
@@ -85,7 +92,7 @@ async def test_migration_applies_over_a_database_that_holds_cases(tmp_path: Path
     async with old.transaction() as conn:
         await _submitted(conn, "c1", "K7QX")
         await cases.write_fields(conn, "c1", {"answer:name": b"ciphertext"}, now=NOW)
-        await cases.create_draft(conn, case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW)
+        await apply(conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW))
     await old.close()
 
     db = await open_database(path)
@@ -371,7 +378,7 @@ async def test_sealing_a_case_replaces_the_master_key_copy(db: Database) -> None
         await _coordinator(conn, "b", "C-BBBB")
         await _submitted(conn, "c1", "K7QX")
         await _submitted(conn, "c2", "M2PD")
-        await cases.create_draft(conn, case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW)
+        await apply(conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW))
     assert await co.unsealed_case_ids(db.conn) == ["c1", "c2"]
     async with db.transaction() as conn:
         await co.add_case_keys(conn, "c1", {"a": b"sealed-a", "b": b"sealed-b"})
@@ -434,11 +441,11 @@ async def test_revoke_removes_sealed_copies_and_lets_go_of_cases(db: Database) -
 async def test_dropbox_is_set_once_and_inbox_keeps_order(db: Database) -> None:
     async with db.transaction() as conn:
         await _submitted(conn, "c1", "K7QX")
-        await co.set_dropbox(conn, "c1", b"dpub", b"dpriv")
+        await apply(conn, co.dropbox_write("c1", b"dpub", b"dpriv"))
     assert await co.get_dropbox(db.conn, "c1") == (b"dpub", b"dpriv")
     assert await co.get_dropbox(db.conn, "c2") is None
     with pytest.raises(sqlite3.IntegrityError):
-        await co.set_dropbox(db.conn, "c1", b"other", b"other")
+        await apply(db.conn, co.dropbox_write("c1", b"other", b"other"))
     async with db.transaction() as conn:
         first = await co.add_inbox(conn, "c1", b"sealed-1", now=NOW)
         second = await co.add_inbox(conn, "c1", b"sealed-2", now=NOW + 1)
@@ -475,8 +482,8 @@ async def test_work_rows_follow_state_flag_and_priority(db: Database) -> None:
         await _submitted(conn, "c2", "BBBB", at=NOW + 1)
         await _submitted(conn, "c3", "CCCC", at=NOW + 2)
         await _submitted(conn, "c4", "DDDD", at=NOW + 3)
-        await cases.create_draft(conn, case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW)
-        await co.set_priority(conn, "c3", 5)
+        await apply(conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW))
+        await apply(conn, co.priority_write("c3", 5))
         await co.set_state(
             conn, "c2", status="claimed", assignee="a", pending_approval_by=None, now=NOW + 10
         )
@@ -525,7 +532,7 @@ async def test_counts_by_state_and_week(db: Database) -> None:
         await _submitted(conn, "c3", "CCCC", at=_ts(2026, 11, 30))  # Monday, week 49
         await _submitted(conn, "c4", "DDDD", at=_ts(2027, 1, 1))  # ISO year 2026, week 53
         await _submitted(conn, "c5", "EEEE", at=_ts(2026, 12, 28))  # week 53
-        await cases.create_draft(conn, case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW)
+        await apply(conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW))
         await co.set_state(
             conn, "c2", status="approved", assignee=None, pending_approval_by=None, now=NOW
         )
@@ -606,7 +613,7 @@ async def test_shred_case_cascades_everything(db: Database) -> None:
             await _submitted(conn, case_id, code)
             await cases.write_fields(conn, case_id, {"answer:x": b"ct"}, now=NOW)
             await co.add_case_keys(conn, case_id, {"a": b"sealed"})
-            await co.set_dropbox(conn, case_id, b"dpub", b"dpriv")
+            await apply(conn, co.dropbox_write(case_id, b"dpub", b"dpriv"))
             await co.add_inbox(conn, case_id, b"sealed-answer", now=NOW)
             await co.add_relay(conn, token_hash="t-" + case_id, case_id=case_id, now=NOW)
         await _append(conn, "purge", "K7QX")

@@ -75,14 +75,6 @@ def new_draft(*, case_id: str, pseudonym: bytes, wrapped_key: bytes, now: int) -
     )
 
 
-async def create_draft(
-    conn: aiosqlite.Connection, *, case_id: str, pseudonym: bytes, wrapped_key: bytes, now: int
-) -> None:
-    await apply(
-        conn, new_draft(case_id=case_id, pseudonym=pseudonym, wrapped_key=wrapped_key, now=now)
-    )
-
-
 _CASE_COLUMNS = (
     "SELECT id, code, status, wrapped_key, receipt_hash, triage, created_at, updated_at,"
     " submitted_at FROM cases"
@@ -165,21 +157,6 @@ def submission(*, case_id: str, code: str, receipt_hash: str, triage: bytes, now
         now,
         now,
         case_id,
-    )
-
-
-async def mark_submitted(
-    conn: aiosqlite.Connection,
-    *,
-    case_id: str,
-    code: str,
-    receipt_hash: str,
-    triage: bytes,
-    now: int,
-) -> None:
-    await apply(
-        conn,
-        submission(case_id=case_id, code=code, receipt_hash=receipt_hash, triage=triage, now=now),
     )
 
 

@@ -277,12 +277,6 @@ def dropbox_write(case_id: str, public_key: bytes, protected_private_key: bytes)
     )
 
 
-async def set_dropbox(
-    conn: aiosqlite.Connection, case_id: str, public_key: bytes, protected_private_key: bytes
-) -> None:
-    await apply(conn, dropbox_write(case_id, public_key, protected_private_key))
-
-
 async def get_dropbox(conn: aiosqlite.Connection, case_id: str) -> tuple[bytes, bytes] | None:
     """``(public_key, protected_private_key)`` of the case's dropbox."""
     row = await one(
@@ -428,10 +422,6 @@ def priority_write(case_id: str, priority: int) -> Write:
     return Write.one(
         "UPDATE cases SET priority = ? WHERE id = ? AND status <> 'draft'", priority, case_id
     )
-
-
-async def set_priority(conn: aiosqlite.Connection, case_id: str, priority: int) -> None:
-    await apply(conn, priority_write(case_id, priority))
 
 
 async def counts_by_state_and_week(conn: aiosqlite.Connection) -> list[tuple[str, str, int]]:
