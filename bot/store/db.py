@@ -229,9 +229,9 @@ class Database:
 
     async def flush(self) -> None:
         """Commit whatever is waiting for a group commit, before anything that needs no open
-        transaction on the connection (a checkpoint, closing)."""
-        async with self._writing:
-            await self._commit_all()
+        transaction on the connection (closing)."""
+        async with self.settled():
+            pass
 
     async def _commit_all(self) -> None:
         """The lock held: queued writes and the open transaction, committed."""
@@ -258,9 +258,8 @@ class Database:
         """Fold the WAL into the main file and truncate it, so removed pages are overwritten.
 
         False if a reader (a backup, say) kept it from completing."""
-        async with self._writing:
-            await self._commit_all()
-            row = await one(self.conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self.settled() as conn:
+            row = await one(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
         return row is not None and int(row[0]) == 0
 
     async def close(self) -> None:
