@@ -53,6 +53,47 @@ def _converter() -> Callable[[str, str, str], object]:
     return convert
 
 
+@functools.cache
+def _unicode_to_zawgyi() -> Callable[[str], str]:
+    from myanmar import converter, language
+
+    _converter()  # installs the print guard before any syllable is converted
+    source = converter.encoders["unicode"]
+    target = converter.encoders["zawgyi"]
+
+    def run(text: str) -> str:
+        out: list[str] = []
+        for syllable in language.MorphoSyllableBreak(text=text, encoding=source):
+            whole = syllable["syllable"]
+            if len(syllable) == 1:
+                out.append(whole)
+                continue
+            if syllable.get("yayit") == _YAYIT_WASWAY:
+                # The library's table maps ya-yit + wa to one key whose Zawgyi form is empty, so
+                # the wa vanishes; as two marks, the ya-yit also gets its cut-below shape.
+                syllable["yayit"], syllable["wasway"] = "\u103c", "\u103d"
+            elif whole in source.reverse_table:
+                key = source.reverse_table[whole]
+                out.append(target.table[key.split("_", 1)[0]])
+                continue
+            out.append(converter.convert_syllable(syllable, "unicode", "zawgyi"))
+        return "".join(out)
+
+    return run
+
+
+_YAYIT_WASWAY = "\u103c\u103d"
+
+
+def unicode_to_zawgyi(text: str) -> str | None:
+    """python-myanmar's syllable-by-syllable conversion, with ya-yit + wa kept (see ``run``)."""
+    try:
+        result = _unicode_to_zawgyi()(text)
+    except Exception:  # noqa: BLE001 - as in ``convert``
+        return None
+    return result if isinstance(result, str) else None
+
+
 def raw_zawgyi_probability(text: str) -> float:
     """The detector's answer as is: negative infinity when no character was Burmese."""
     return float(_detector().get_zawgyi_probability(text))

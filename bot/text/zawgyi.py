@@ -33,7 +33,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.text.backends import convert, raw_zawgyi_probability
+from bot.text.backends import convert, raw_zawgyi_probability, unicode_to_zawgyi
 from bot.text.script import contains_myanmar, contains_never_zawgyi
 
 CONVERT_AT = 0.95
@@ -66,8 +66,21 @@ def detect_zawgyi_probability(text: str) -> float:
 
 def zawgyi_to_unicode(text: str) -> str | None:
     """``text`` read as Zawgyi, in Unicode NFC, or ``None`` if it is not readable as Zawgyi."""
-    converted = convert(text, "zawgyi", "unicode")
+    converted = convert(_split_kinzi_ligatures(text), "zawgyi", "unicode")
     return None if converted is None else unicodedata.normalize("NFC", converted)
+
+
+#: Zawgyi medials that come between a consonant and its upper vowel.
+_MEDIALS = "[\u103a\u107d\u103c\u103d\u1087\u108a]*"
+
+#: Kinzi fused with an upper vowel, which python-myanmar's Zawgyi reader does not know; it reads
+#: the kinzi only straight after the consonant, before any medial.
+_KINZI_LIGATURE = re.compile(f"({_MEDIALS})([\u108b-\u108d])")
+_KINZI_VOWEL = {"\u108b": "\u102d", "\u108c": "\u102e", "\u108d": "\u1036"}
+
+
+def _split_kinzi_ligatures(zawgyi: str) -> str:
+    return _KINZI_LIGATURE.sub(lambda match: f"\u1064{match[1]}{_KINZI_VOWEL[match[2]]}", zawgyi)
 
 
 def normalize_input(text: str) -> NormalizedText:
@@ -100,7 +113,7 @@ def to_zawgyi(unicode_text: str) -> str:
     if not contains_myanmar(unicode_text):
         return unicode_text
     source = unicodedata.normalize("NFC", unicode_text)
-    whole = convert(source, "unicode", "zawgyi")
+    whole = _render(source)
     if whole is not None:
         return whole
     pieces = _WHITESPACE_RUN.split(source)
@@ -110,5 +123,35 @@ def to_zawgyi(unicode_text: str) -> str:
 def _piece_to_zawgyi(piece: str) -> str:
     if not contains_myanmar(piece):
         return piece
-    converted = convert(piece, "unicode", "zawgyi")
+    converted = _render(piece)
     return piece if converted is None else converted
+
+
+def _render(unicode_text: str) -> str | None:
+    converted = unicode_to_zawgyi(_DOT_BELOW_THEN_ASAT.sub("\u103a\u1037", unicode_text))
+    if converted is None:
+        return None
+    for pattern, replacement in _ZAWGYI_SHAPES:
+        converted = pattern.sub(replacement, converted)
+    return converted
+
+
+#: NFC (and Unicode's own spelling) puts the dot below before the asat. python-myanmar's tables
+#: only know the asat-first order: given NFC it copies U+103A through unchanged, and a Zawgyi
+#: font draws U+103A as ya-pin, so "ကြည့်" showed a ya-pin hanging under the syllable.
+_DOT_BELOW_THEN_ASAT = re.compile("\u1037\u103a")
+
+#: Zawgyi glyph choices the converter gets wrong or spells unlike Zawgyi keyboards, applied to
+#: its output. Zawgyi has no shaping engine: each variant is a separate code point.
+_ZAWGYI_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Kinzi and an upper vowel both sit above the consonant and collide; Zawgyi draws the pair
+    # as one glyph (U+108B-U+108D), placed where the vowel would be.
+    (re.compile(f"\u1064({_MEDIALS})\u102d"), "\\1\u108b"),
+    (re.compile(f"\u1064({_MEDIALS})\u102e"), "\\1\u108c"),
+    (re.compile(f"\u1064({_MEDIALS})\u1036"), "\\1\u108d"),
+    # "ကျွန်ုပ်": the u under a na needs the na without its tail; the converter reads the
+    # asat-then-u contraction as two syllables and never chooses it.
+    (re.compile("\u1014\u1039\u102f"), "\u108f\u1039\u102f"),
+    # Short ya-pin then wa, the order a Zawgyi keyboard types ("ကၽြန္ေတာ္"); both draw the same.
+    (re.compile("\u103c\u107d"), "\u107d\u103c"),
+)
