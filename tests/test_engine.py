@@ -313,7 +313,33 @@ def test_numbers_in_burmese_digits_and_common_slips(ctx: Context, typed: str, va
     assert chat.draft.answers[step].value == value  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("typed", ["many", "-3", "999", "ရဲ", "1.5"])
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [("ဝ", 0), ("၀", 0), ("about 5", 5), ("5 years", 5), ("2.5", 3), ("၅ ယောက်လောက်", 5)],
+)
+def test_a_rough_number_is_taken_as_the_question_allows(
+    ctx: Context, typed: str, value: int
+) -> None:
+    chat = Chat(ctx)
+    step = _go_to(chat, QuestionKind.NUMBER)
+    chat.send(Text(typed))
+    assert chat.draft.answers[step].value == value  # type: ignore[union-attr]
+
+
+def test_the_review_shows_the_number_as_it_was_read(ctx: Context) -> None:
+    chat = Chat(ctx)
+    step = _go_to(chat, QuestionKind.NUMBER)
+    chat.send(Text("about 2.5"))
+    while chat.draft is not None and chat.draft.step is not None:
+        chat.answer(chat.draft.step)
+    review = chat.prompt.text
+    label = ctx.questionnaire.question(step).text["en"].splitlines()[0]
+    lines = review.splitlines()
+    at = next(n for n, line in enumerate(lines) if label[:20] in line)
+    assert lines[at + 1].strip() == "→ 3"
+
+
+@pytest.mark.parametrize("typed", ["many", "-3", "999", "ရဲ", "5-10", "about"])
 def test_bad_numbers_get_a_hint_and_store_nothing(ctx: Context, typed: str) -> None:
     chat = Chat(ctx)
     step = _go_to(chat, QuestionKind.NUMBER)

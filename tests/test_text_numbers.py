@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import parse_date, parse_whole_number, parse_year
+from bot.text import parse_date, parse_rough_number, parse_whole_number, parse_year
 
 TODAY = date(2025, 6, 1)
 
@@ -50,9 +50,10 @@ def test_whole_numbers_in_any_digits(text: str, expected: int) -> None:
         ("၁ဝ", 10),  # wa typed for zero
         ("ဝ၅", 5),
         ("၂ဝဝ", 200),
-        ("ရ", None),  # a slip alone is a letter, not a number
-        ("ဝ", None),
-        ("ရဝ", None),
+        ("ဝ", 0),  # alone: the Burmese questions say "write ၀ for none"
+        ("ရ", 7),
+        ("ရဝ", None),  # two slips and no digit: letters
+        ("ဝဝ", None),
         ("ရ၀", 70),  # ya-gaut typed for seven
         ("၁ရ", 17),
         ("1ဝ", 10),
@@ -186,3 +187,74 @@ def test_any_past_date_in_burmese_digits_parses_back(day: date) -> None:
         for part, width in ((day.day, 2), (day.month, 2), (day.year, 4))
     )
     assert parse_date(text, today=TODAY) == day
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5", 5),
+        ("ဝ", 0),
+        ("၀", 0),
+        ("about 5", 5),
+        ("About 5.", 5),
+        ("around 12", 12),
+        ("~5", 5),
+        ("5 years", 5),
+        ("1 year", 1),
+        ("5yrs", 5),
+        ("about 5 years", 5),
+        ("3 people", 3),
+        ("2.5", 3),  # rounded half up, not to even
+        ("3.5", 4),
+        ("0.4", 0),
+        ("၂.၅", 3),
+        ("about 1.5 years", 2),
+        ("၅ နှစ်", 5),
+        ("၅နှစ်", 5),
+        ("၁၀ ခန့်", 10),
+        ("ခန့် ၁၀", 10),
+        ("၅ နှစ်လောက်", 5),
+        ("၅ နှစ် ဝန်းကျင်", 5),
+        ("ခန့်မှန်းခြေ ၈ နှစ်", 8),
+        ("၃ ယောက်", 3),
+        ("၁ဝ နှစ်လောက်", 10),  # wa for zero inside, with words
+        ("ရ နှစ်", 7),
+        ("၁,၀၀၀ ယောက်", 1000),
+        # Zawgyi spellings of the same words
+        ("၅ ႏွစ္ေလာက္", 5),
+        ("၁၀ ခန္႔", 10),
+        ("၁၀ ခန့္", 10),
+    ],
+)
+def test_rough_numbers_as_people_write_them(text: str, expected: int) -> None:
+    assert parse_rough_number(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "about",
+        "years",
+        "နှစ်",  # "year", and also "two": a word alone is not a number
+        "ခန့်",
+        "ရဲ",
+        "5 apples",
+        "about five",
+        "5-10",
+        "5 or 6",
+        "-5",
+        "1.5.2",
+        "၂။၅",  # the Burmese full stop ends a sentence, it is no decimal point
+        "1.2345",
+        "ten years",
+    ],
+)
+def test_rough_numbers_still_need_a_number(text: str) -> None:
+    assert parse_rough_number(text) is None
+
+
+@given(st.integers(min_value=0, max_value=10**6))
+def test_every_whole_number_is_also_a_rough_one(number: int) -> None:
+    assert parse_rough_number(str(number)) == number
+    assert parse_rough_number(_in_digits(number, BURMESE_DIGITS) + " နှစ်လောက်") == number

@@ -18,7 +18,7 @@ from bot.i18n import LANGUAGES, Catalog
 from bot.intake.draft import Answer, AnswerValue, Draft, Phase
 from bot.intake.events import Button, Command, Event, Keyboard, Press, Reply, Text, Unsupported
 from bot.intake.questionnaire import Question, QuestionKind, Questionnaire
-from bot.text import normalize_input, parse_date, parse_whole_number, parse_year
+from bot.text import normalize_input, parse_date, parse_rough_number, parse_year
 
 LANGUAGE_LABELS = {"en": "English", "my": "မြန်မာ", "my-zawgyi": "ျမန္မာ"}
 YES, NO = "yes", "no"
@@ -337,7 +337,7 @@ def _typed(ctx: Context, draft: Draft, event: Text) -> Outcome:
             )
         return _accept(ctx, draft, q, Answer(normal.text, normal.uncertain))
     if q.kind is QuestionKind.NUMBER:
-        number = parse_whole_number(raw)
+        number = parse_rough_number(raw)
         low, high = q.min if q.min is not None else 0, q.max if q.max is not None else 10**9
         if number is None or not low <= number <= high:
             return _again(ctx, draft, _t(ctx, draft, "not_a_number", min=low, max=high))

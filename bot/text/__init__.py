@@ -5,7 +5,8 @@
     the doubtful kept as typed and flagged), ``to_zawgyi`` renders bot texts for Zawgyi phones,
     ``detect_zawgyi_probability`` exposes the detector's score.
 ``numbers``
-    ``parse_whole_number``, ``parse_year``, ``parse_date``: ASCII, Burmese and Shan digits.
+    ``parse_whole_number``, ``parse_rough_number``, ``parse_year``, ``parse_date``: ASCII, Burmese
+    and Shan digits.
 ``alarm``
     ``ALARMING_WORDS`` and the checks that keep them out of notification previews.
 
@@ -13,7 +14,7 @@ Only the myanmartools model and python-myanmar's tables are ever read, once, on 
 """
 
 from bot.text.alarm import ALARMING_WORDS, alarming_words_in, check_first_line, first_line
-from bot.text.numbers import parse_date, parse_whole_number, parse_year
+from bot.text.numbers import parse_date, parse_rough_number, parse_whole_number, parse_year
 from bot.text.zawgyi import (
     CONVERT_AT,
     UNCERTAIN_FROM,
@@ -35,6 +36,7 @@ __all__ = [
     "first_line",
     "normalize_input",
     "parse_date",
+    "parse_rough_number",
     "parse_whole_number",
     "parse_year",
     "to_zawgyi",

@@ -3,16 +3,21 @@
 Two slips are common enough to accept: the letter wa (ဝ, U+101D) typed for zero (၀, U+1040),
 which looks the same in most fonts, and the letter ya-gaut (ရ, U+101B) for seven (၇, U+1047),
 which Zawgyi keyboards put close together and Zawgyi-to-Unicode converters swap for the same
-reason. They are read as digits only inside a string that is otherwise digits and holds at least
-one real digit, so a Burmese word made of those letters (or "ရဲ", "police") is never a number.
+reason. They are read as digits inside a string that is otherwise digits and holds at least one
+real digit, or alone: the Burmese questions say "write ၀ for none", and ဝ is what many keyboards
+give for it. Two slips without a digit, or a slip in a word ("ရဲ", "police"), are never a number.
 
-Anything else (signs, decimals, spaces inside, words) gives ``None``: the caller asks again.
+``parse_whole_number`` takes digits and nothing else. ``parse_rough_number`` is what a question
+asking for a rough count accepts: the same number wrapped in the words people add to one ("about
+5", "5 years", "၅ နှစ်လောက်", "ခန့် ၁၀") or with a decimal ("2.5", rounded half up). Anything
+else (signs, ranges, number words) gives ``None``: the caller asks again.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 _DIGIT_VALUES: dict[str, int] = {
     **{chr(0x30 + value): value for value in range(10)},
@@ -33,6 +38,55 @@ _GROUPED = re.compile(rf"{_D}{{1,3}}(?:,{_D}{{3}})+")
 _ISO_DATE = re.compile(rf"({_D}{{4}})-({_D}{{1,2}})-({_D}{{1,2}})")
 _DAY_FIRST_DATE = re.compile(rf"({_D}{{1,2}})([/.\-])({_D}{{1,2}})\2({_D}{{4}})")
 _SPACED_SEPARATOR = re.compile(r"\s*([/.\-])\s*")
+_DECIMAL = re.compile(rf"({_D}{{1,{MAX_DIGITS}}})\.({_D}{{1,3}})")
+
+#: Words that make a number rough or name its unit, in English and Burmese; the Burmese as
+#: Unicode and as Zawgyi keyboards type it (dot below and asat come in either order there).
+_ABOUT_WORDS = (
+    "approximately",
+    "approx.",
+    "approx",
+    "roughly",
+    "around",
+    "about",
+    "nearly",
+    "almost",
+    "maybe",
+    "perhaps",
+    "more or less",
+    "or so",
+    "~",
+    "ခန့်မှန်းခြေ",
+    "ခန့်",
+    "လောက်",
+    "ဝန်းကျင်",
+    "နီးပါး",
+    "ခန္႔မွန္းေျခ",
+    "ခန္႔",
+    "ခန႔္",
+    "ခန့္",
+    "ေလာက္",
+    "ဝန္းက်င္",
+)
+_UNIT_WORDS = (
+    "years",
+    "year",
+    "yrs",
+    "yr",
+    "people",
+    "persons",
+    "person",
+    "နှစ်",
+    "ယောက်",
+    "ဦး",
+    "ႏွစ္",
+    "ေယာက္",
+)
+_ROUGH_WORDS = re.compile(
+    "|".join(
+        re.escape(word) for word in sorted((*_ABOUT_WORDS, *_UNIT_WORDS), key=len, reverse=True)
+    )
+)
 
 
 def parse_whole_number(text: str) -> int | None:
@@ -49,6 +103,25 @@ def parse_whole_number(text: str) -> int | None:
     if digits is None or len(digits) > MAX_DIGITS:
         return None
     return int(digits)
+
+
+def parse_rough_number(text: str) -> int | None:
+    """A non-negative whole number as a person writes a rough one, or ``None``.
+
+    The words around the number are dropped only when what is left is a number, so a text that
+    is words alone ("နှစ်", which is also "two") or holds any other word stays ``None``.
+    """
+    core = _clean(_ROUGH_WORDS.sub(" ", _clean(text).casefold()))
+    exact = parse_whole_number(core)
+    if exact is not None:
+        return exact
+    decimal = _DECIMAL.fullmatch(core)
+    if decimal is None:
+        return None
+    whole, fraction = (_to_ascii_digits(part) for part in decimal.group(1, 2))
+    if whole is None or fraction is None or len(whole) > MAX_DIGITS:
+        return None
+    return int(Decimal(f"{whole}.{fraction}").quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def parse_year(text: str, *, today: date) -> int | None:
@@ -95,7 +168,9 @@ def _clean(text: str) -> str:
 
 
 def _to_ascii_digits(run: str) -> str | None:
-    """``run`` as ASCII digits if it is all digits or slips with at least one real digit."""
+    """``run`` as ASCII digits if it is one slip alone, or digits and slips with a real digit."""
+    if len(run) == 1 and run in _SLIP_VALUES:
+        return str(_SLIP_VALUES[run])
     if not run or not any(char in _DIGIT_VALUES for char in run):
         return None
     values = [_char_value(char) for char in run]
