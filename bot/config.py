@@ -35,6 +35,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.crypto.keys import MasterKey
+from bot.crypto.recovery import parse_public_key
 
 #: Languages a catalogue exists for; keep in step with ``bot.i18n.LANGUAGES``.
 KNOWN_LANGUAGES: tuple[str, ...] = ("en", "my", "my-zawgyi")
@@ -82,6 +83,12 @@ def _to_master_key(value: object) -> object:
 
 ConfigPath = Annotated[Path, BeforeValidator(_to_path)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_to_none)]
+
+
+def _to_recovery_public_key(value: object) -> object:
+    if isinstance(value, str):
+        return parse_public_key(value)
+    return value
 
 
 def _under_base(path: Path, info: ValidationInfo) -> Path:
@@ -216,9 +223,12 @@ class SecurityConfig(_Section):
     master_key: Annotated[MasterKey, BeforeValidator(_to_master_key)]
     master_key_file: OptionalPath = Field(default=None, validate_default=True)
     previous_master_key_files: tuple[ConfigPath, ...] = ()
-    argon2_memory_kib: StrictInt = Field(default=65536, ge=8192, le=4 * 1024 * 1024)
-    argon2_iterations: StrictInt = Field(default=3, ge=1, le=64)
-    argon2_lanes: StrictInt = Field(default=4, ge=1, le=64)
+    recovery_public_key: Annotated[bytes, BeforeValidator(_to_recovery_public_key)]
+    # Only coordinators' passphrases use Argon2id. The floor is RFC 9106's second recommended
+    # option: a stolen protected key must cost every guess at least this much.
+    argon2_memory_kib: StrictInt = Field(default=65536, ge=65536, le=4 * 1024 * 1024)
+    argon2_iterations: StrictInt = Field(default=3, ge=3, le=64)
+    argon2_lanes: StrictInt = Field(default=4, ge=4, le=64)
 
     _previous_master_keys: tuple[MasterKey, ...] = PrivateAttr(default=())
 
@@ -273,6 +283,7 @@ class CoordinationConfig(_Section):
     two_person_approval: StrictBool = False
     case_view_ttl_seconds: StrictInt = Field(default=300, ge=10, le=86400)
     unlock_idle_minutes: StrictInt = Field(default=15, ge=1, le=1440)
+    unlock_max_hours: StrictInt = Field(default=8, ge=1, le=24)
     invite_ttl_hours: StrictInt = Field(default=48, ge=1, le=720)
 
     @field_validator("group_chat_id")
@@ -294,7 +305,7 @@ class RetentionConfig(_Section):
     handed_off_days: StrictInt = Field(le=36500, default=30, ge=1)
     closed_days: StrictInt = Field(le=36500, default=7, ge=1)
     audit_days: StrictInt = Field(le=36500, default=365, ge=1)
-    outbox_days: StrictInt = Field(le=36500, default=7, ge=1)
+    outbox_hours: StrictInt = Field(le=24, default=24, ge=1)
 
 
 class LoggingConfig(_Section):
@@ -405,6 +416,10 @@ _MISSING_HINTS = {
     "coordination.group_chat_id": (
         "missing; set it to the coordinators' group id (a negative number) or BOT_GROUP_CHAT_ID"
     ),
+    "security.recovery_public_key": (
+        "missing; make the recovery key pair offline with `python -m bot recovery-keygen --out"
+        " FILE` and set the public half it prints here or in BOT_RECOVERY_PUBLIC_KEY"
+    ),
     _TOKEN.dotted: _TOKEN.missing(),
     _MASTER_KEY.dotted: _MASTER_KEY.missing(),
 }
@@ -449,6 +464,11 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
         telegram.pop("webhook_secret", None)  # "" in the file means not set
     key_text, sources[_MASTER_KEY.dotted] = _required_secret(_MASTER_KEY, security, env, base_dir)
     security["master_key"] = MasterKey.from_text(key_text)
+    recovery = env.get("BOT_RECOVERY_PUBLIC_KEY", "").strip() or security.get("recovery_public_key")
+    if recovery == "":  # the example's empty value means not set
+        security.pop("recovery_public_key")
+    elif recovery is not None:
+        security["recovery_public_key"] = recovery
     group = env.get("BOT_GROUP_CHAT_ID", "").strip()
     if group:
         try:

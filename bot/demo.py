@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.config import load_config
-from bot.crypto import MasterKey
+from bot.crypto import MasterKey, new_recovery_key
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
@@ -39,7 +39,11 @@ Demo: you are an applicant writing to the bot. No Telegram is involved.
 
 
 def demo_config(folder: Path, base_url: str) -> Path:
+    """A throwaway config; its recovery key's private half goes in the same folder, as an
+    operator's would go on a USB stick, and is thrown away with the rest."""
     path = folder / "config.toml"
+    private, public = new_recovery_key()
+    (folder / "recovery.key").write_text(private + "\n", encoding="utf-8")
     path.write_text(
         f"""[telegram]
 base_url = "{base_url}"
@@ -47,6 +51,9 @@ poll_timeout_seconds = 1
 
 [storage]
 database = "{folder / "demo.sqlite3"}"
+
+[security]
+recovery_public_key = "{public}"
 
 [coordination]
 group_chat_id = {GROUP_CHAT_ID}

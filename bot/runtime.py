@@ -72,7 +72,7 @@ async def open_services(
     )
     db = await open_database(config.storage.database)
     try:
-        outbox = Outbox(db, vault, clock=clock)
+        outbox = Outbox(db, vault, clock=clock, expiry_seconds=config.retention.outbox_hours * 3600)
         coordination = CoordinationService(
             db,
             vault,
@@ -81,9 +81,11 @@ async def open_services(
             outbox,
             CoordinationSettings(
                 group_chat_id=config.coordination.group_chat_id,
+                recovery_public_key=config.security.recovery_public_key,
                 two_person_approval=config.coordination.two_person_approval,
                 case_view_ttl_seconds=config.coordination.case_view_ttl_seconds,
                 unlock_idle_seconds=config.coordination.unlock_idle_minutes * 60,
+                unlock_max_seconds=config.coordination.unlock_max_hours * 3600,
                 invite_ttl_seconds=config.coordination.invite_ttl_hours * 3600,
                 argon2=argon2,
                 master_keys=(
@@ -99,10 +101,10 @@ async def open_services(
             questionnaire,
             catalog,
             IntakeSettings(
+                recovery_public_key=config.security.recovery_public_key,
                 draft_ttl_seconds=config.intake.draft_ttl_hours * 3600,
                 max_text_length=config.intake.max_text_length,
                 status_attempts_per_hour=config.intake.status_attempts_per_hour,
-                argon2=argon2,
                 languages=tuple(config.intake.languages),
             ),
             clock=clock,
@@ -158,7 +160,6 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
             asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
             asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_sent)),
-            asyncio.create_task(runtime.intake.receipts.keep_ready()),
             asyncio.create_task(
                 _every(
                     DELETION_INTERVAL_SECONDS,

@@ -18,13 +18,16 @@ import pytest
 import structlog
 
 from bot.config import Config, load_config
-from bot.crypto import MasterKey
+from bot.crypto import MasterKey, new_recovery_key
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
 from bot.runtime import Runtime, open_runtime, serve
 
 GROUP_CHAT_ID = -1_001_234_567_890
+# The organisation's offline recovery key: the public half goes in every config the suite
+# writes; the private half is what an operator would keep on a USB stick.
+RECOVERY_PRIVATE, RECOVERY_PUBLIC = new_recovery_key()
 QUIET = 0.2
 
 # The deployed bot runs on uvloop (``bot.eventloop``); the suite on asyncio's own loop. These
@@ -59,7 +62,7 @@ def write_config(
     coordination_extra: str = "",
     telegram_extra: str = "",
 ) -> Path:
-    """A config as an operator would write it, with cheap-but-real Argon2 for speed."""
+    """A config as an operator would write it, Argon2id at the floor the config allows."""
     path = folder / "config.toml"
     path.write_text(
         f"""[telegram]
@@ -71,9 +74,10 @@ poll_timeout_seconds = 1
 database = "{folder / "bot.sqlite3"}"
 
 [security]
-argon2_memory_kib = 8192
-argon2_iterations = 1
-argon2_lanes = 1
+recovery_public_key = "{RECOVERY_PUBLIC}"
+argon2_memory_kib = 65536
+argon2_iterations = 3
+argon2_lanes = 4
 
 [coordination]
 group_chat_id = {GROUP_CHAT_ID}

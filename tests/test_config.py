@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from bot.config import Config, ConfigError, load_config
+from bot.crypto import new_recovery_key
 from bot.crypto.keys import MasterKey
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
@@ -20,6 +21,8 @@ OTHER_TOKEN = "7012345679:OTHERtokenSECRETvalue_0123456789abcdefgh"
 MASTER = MasterKey.generate()
 MASTER_TEXT = MASTER.to_text()
 WEBHOOK_SECRET = "CANARY-webhook-secret-0123456789"
+RECOVERY_PUBLIC = new_recovery_key()[1]
+RECOVERY_ENV = {"BOT_RECOVERY_PUBLIC_KEY": RECOVERY_PUBLIC}
 
 MINIMAL = """
 [coordination]
@@ -28,7 +31,11 @@ group_chat_id = -1001234567890
 
 
 def env(**extra: str) -> dict[str, str]:
-    base = {"BOT_TOKEN": TOKEN, "BOT_MASTER_KEY": MASTER_TEXT}
+    base = {
+        "BOT_TOKEN": TOKEN,
+        "BOT_MASTER_KEY": MASTER_TEXT,
+        "BOT_RECOVERY_PUBLIC_KEY": RECOVERY_PUBLIC,
+    }
     base.update(extra)
     return {k: v for k, v in base.items() if v}
 
@@ -51,6 +58,11 @@ def error_of(path: Path | None, environ: dict[str, str]) -> str:
 
 
 # --- the example --------------------------------------------------------------------------------
+
+
+def test_a_config_without_the_recovery_key_is_refused_naming_it() -> None:
+    message = error_of(EXAMPLE, env(BOT_RECOVERY_PUBLIC_KEY=""))
+    assert "security.recovery_public_key" in message and "recovery-keygen" in message
 
 
 def test_example_loads_with_secrets_from_the_environment() -> None:
@@ -166,8 +178,12 @@ BAD_VALUES = [
     ("[intake]\ndraft_ttl_hours = 1.5", "intake.draft_ttl_hours", "whole number"),
     ("[intake]\nmax_text_length = 9", "intake.max_text_length", "at least 10"),
     ("[intake]\nmax_text_length = 4001", "intake.max_text_length", "at most 4000"),
-    ("[security]\nargon2_memory_kib = 1024", "security.argon2_memory_kib", "at least 8192"),
-    ("[security]\nargon2_iterations = 0", "security.argon2_iterations", "at least 1"),
+    ("[security]\nargon2_memory_kib = 8192", "security.argon2_memory_kib", "at least 65536"),
+    ("[security]\nargon2_iterations = 1", "security.argon2_iterations", "at least 3"),
+    ("[security]\nargon2_lanes = 1", "security.argon2_lanes", "at least 4"),
+    ("[security]\nrecovery_public_key = 'abc'", "security.recovery_public_key", "recovery-keygen"),
+    ("[retention]\noutbox_hours = 48", "retention.outbox_hours", "at most 24"),
+    ("[coordination]\nunlock_max_hours = 0", "coordination.unlock_max_hours", "at least 1"),
     ("[retention]\nclosed_days = 0", "retention.closed_days", "at least 1"),
     ("[retention]\naudit_days = -1", "retention.audit_days", "at least 1"),
     ("[coordination]\ncase_view_ttl_seconds = 0", "coordination.case_view_ttl_seconds", "least"),
@@ -187,7 +203,9 @@ def test_bad_value_is_one_line_naming_its_key(
         text = snippet + "\ngroup_chat_id = -100123\n"
     else:
         text = snippet + "\n[coordination]\ngroup_chat_id = -100123\n"
-    message = error_of(write(tmp_path, text), env())
+    # The environment's recovery key would stand in for the file's.
+    environ = env(BOT_RECOVERY_PUBLIC_KEY="") if "recovery" in snippet else env()
+    message = error_of(write(tmp_path, text), environ)
     assert message.startswith(f"config error: {key}: "), message
     assert reason in message, message
 
@@ -325,7 +343,7 @@ def test_file_secrets_are_read_and_their_newline_stripped(
     )
     path = write(tmp_path, text)
     monkeypatch.chdir("/")  # relative to the config file, not to where the bot was started
-    config = load_config(path, {})
+    config = load_config(path, RECOVERY_ENV)
     assert config.telegram.token.get_secret_value() == TOKEN
     assert config.security.master_key == MASTER
     assert config.telegram.webhook_secret is not None
@@ -341,7 +359,7 @@ def test_env_named_files_are_read(tmp_path: Path) -> None:
     key_file = write(tmp_path, MASTER_TEXT + "\n", "k")
     config = load_config(
         write(tmp_path, MINIMAL),
-        {"BOT_TOKEN_FILE": str(token_file), "BOT_MASTER_KEY_FILE": str(key_file)},
+        {"BOT_TOKEN_FILE": str(token_file), "BOT_MASTER_KEY_FILE": str(key_file), **RECOVERY_ENV},
     )
     assert config.telegram.token.get_secret_value() == TOKEN
     assert config.security.master_key == MASTER
@@ -358,6 +376,7 @@ def _token_layers(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "BOT_TOKEN": tokens[0],
         "BOT_TOKEN_FILE": str(tmp_path / "env_named"),
         "BOT_MASTER_KEY": MASTER_TEXT,
+        **RECOVERY_ENV,
     }
     return write(tmp_path, text), environ
 
@@ -382,7 +401,12 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     )
     config = load_config(
         write(tmp_path, text),
-        {"BOT_TOKEN": TOKEN, "BOT_MASTER_KEY": other.to_text(), "BOT_GROUP_CHAT_ID": "-7"},
+        {
+            "BOT_TOKEN": TOKEN,
+            "BOT_MASTER_KEY": other.to_text(),
+            "BOT_GROUP_CHAT_ID": "-7",
+            **RECOVERY_ENV,
+        },
     )
     assert config.telegram.token.get_secret_value() == TOKEN
     assert config.security.master_key == other
@@ -392,7 +416,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 
 def test_inline_secrets_still_work(tmp_path: Path) -> None:
     text = MINIMAL + f"[telegram]\ntoken = '{TOKEN}'\n[security]\nmaster_key = '{MASTER_TEXT}'\n"
-    config = load_config(write(tmp_path, text), {})
+    config = load_config(write(tmp_path, text), RECOVERY_ENV)
     assert config.telegram.token.get_secret_value() == TOKEN
     assert config.security.master_key == MASTER
 
@@ -462,7 +486,8 @@ def test_no_message_ever_contains_a_secret(tmp_path: Path) -> None:
 def test_describe_names_sources_not_values(tmp_path: Path) -> None:
     key_file = write(tmp_path, MASTER_TEXT + "\n", "k")
     config = load_config(
-        write(tmp_path, MINIMAL), {"BOT_TOKEN": TOKEN, "BOT_MASTER_KEY_FILE": str(key_file)}
+        write(tmp_path, MINIMAL),
+        {"BOT_TOKEN": TOKEN, "BOT_MASTER_KEY_FILE": str(key_file), **RECOVERY_ENV},
     )
     summary = "\n".join(config.describe())
     assert "telegram.token: set (from BOT_TOKEN)" in summary
@@ -483,7 +508,7 @@ def test_config_is_frozen_and_closed() -> None:
         Config.model_validate(
             {
                 "telegram": {"token": TOKEN},
-                "security": {"master_key": MASTER_TEXT},
+                "security": {"master_key": MASTER_TEXT, "recovery_public_key": RECOVERY_PUBLIC},
                 "coordination": {"group_chat_id": -1},
                 "extra": {},
             }
@@ -494,7 +519,7 @@ def test_direct_construction_parses_the_master_key() -> None:
     config = Config.model_validate(
         {
             "telegram": {"token": TOKEN},
-            "security": {"master_key": MASTER_TEXT},
+            "security": {"master_key": MASTER_TEXT, "recovery_public_key": RECOVERY_PUBLIC},
             "coordination": {"group_chat_id": -1},
         }
     )

@@ -48,11 +48,34 @@ def test_an_unlocked_key_is_forgotten_when_idle() -> None:
     ring = KeyRing(idle_seconds=60)
     marker = object()
     ring.hold("c1", marker, 0.0)  # type: ignore[arg-type]
-    assert ring.get("c1", 59.0) is marker  # use restarts the idle clock
-    assert ring.get("c1", 118.0) is marker
-    assert ring.get("c1", 179.0) is None
+    assert ring.use("c1", 59.0) is marker  # opening a case restarts the idle clock
+    assert ring.use("c1", 118.0) is marker
+    assert ring.use("c1", 179.0) is None
     ring.hold("c1", marker, 0.0)  # type: ignore[arg-type]
-    assert ring.forget("c1") and ring.get("c1", 1.0) is None
+    assert ring.forget("c1") and ring.use("c1", 1.0) is None
+
+
+def test_asking_whether_a_key_is_unlocked_does_not_keep_it_alive() -> None:
+    """A thief with an unlocked phone who sends /help or /queue every few minutes must not
+    keep the key in memory: only opening a case renews it."""
+    ring = KeyRing(idle_seconds=60)
+    marker = object()
+    ring.hold("c1", marker, 0.0)  # type: ignore[arg-type]
+    for t in (30.0, 50.0, 59.0):
+        assert ring.holds("c1", t)
+    assert not ring.holds("c1", 61.0) and ring.use("c1", 61.0) is None
+
+
+def test_an_unlocked_key_is_forgotten_at_the_cap_however_busy() -> None:
+    ring = KeyRing(idle_seconds=60, max_seconds=3600)
+    marker = object()
+    ring.hold("c1", marker, 0.0)  # type: ignore[arg-type]
+    t = 0.0
+    while t < 3600.0:
+        assert ring.use("c1", t) is marker
+        t += 50.0
+    assert ring.use("c1", 3601.0) is None
+    assert ring.sweep(3601.0) == 0  # already gone
 
 
 def _cli(*args: str, config: Path, key: MasterKey) -> subprocess.CompletedProcess[str]:

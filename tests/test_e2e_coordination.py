@@ -12,12 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.crypto import CryptoError, MasterKey, Vault, unlock
+from bot.crypto import CryptoError, MasterKey, Vault, load_recovery_key, unlock
+from bot.ops.backup import backup_database
+from bot.ops.recovery import Grants, grant_all, import_grants
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
-from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot
+from tests.conftest import (
+    GROUP_CHAT_ID,
+    RECOVERY_PRIVATE,
+    Applicant,
+    RunningBot,
+    running_bot,
+)
 from tests.intake_driver import CATALOG, answer_all, begin
 
 APPLICANT = 620_000_001
@@ -61,6 +69,8 @@ async def _unlock(bot: RunningBot, coordinator: Applicant, passphrase: str) -> N
         coordinator.user_id, after_id=sent["message_id"], timeout=30.0
     )
     await settle(bot.server, quiet=0.2)
+    record = await bot.server.message(coordinator.user_id, sent["message_id"])
+    assert record is not None and record.deleted  # the passphrase left the chat at once
     assert (await coordinator.last_text()).startswith("Unlocked.")
 
 
@@ -87,19 +97,25 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
         notice = await _wait_for_text(server, GROUP_CHAT_ID, f"New case {code}")
         assert "Ko Zaw" not in notice and "8pm" not in notice  # no personal content
 
-        # Before anyone enrols, the case waits under the master key.
+        # Sent before anyone enrolled, the case is sealed to the recovery key alone: the master
+        # key never held it.
         conn = bot.runtime.db.conn
         case = await case_store.get_case_by_code(conn, code)
-        assert case is not None and case.wrapped_key is not None
+        assert case is not None and case.wrapped_key is None
 
         lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
-        assert "1 waiting case(s) are now sealed" in await lead.last_text()
-        case = await case_store.get_case_by_code(conn, code)
-        assert case is not None and case.wrapped_key is None  # the master-key copy is gone
-
         await lead.send(f"/show {code}")
         assert "key is locked" in await lead.last_text()
         await _unlock(bot, lead, PASSPHRASE)
+        await lead.send(f"/show {code}")
+        assert "does not open" in await lead.last_text()  # nothing was sealed to a newcomer
+
+        # The operator, offline with a backup and the recovery key, grants the lead every case.
+        handle = (await coord_store.active_coordinators(conn))[0].handle
+        copy = tmp_path / "offline-copy.sqlite3"
+        await backup_database(bot.runtime.db, copy)
+        grants = await grant_all(copy, load_recovery_key(RECOVERY_PRIVATE), handle)
+        assert await import_grants(bot.runtime.db, Grants.load(grants.dump())) == 1
 
         await server.send_group_text(GROUP_CHAT_ID, LEAD, "/queue", chat_type="supergroup")
         queue = await _wait_for_text(server, GROUP_CHAT_ID, "Open cases:")
@@ -183,6 +199,26 @@ async def _seizure(db_path: Path, master_key: MasterKey, code: str, phrase: str)
         )
     finally:
         await db.close()
+
+
+async def test_unlock_attempts_are_limited_even_for_the_right_passphrase(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone holding a coordinator's phone gets five guesses; then even the right passphrase
+    is refused for a while, and every guess leaves the chat at once."""
+    monkeypatch.setattr("bot.services.coordination.WRONG_PASSPHRASE_DELAY", 0.0)
+    lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
+    for guess in [f"wrong guess number {n}" for n in range(5)] + [PASSPHRASE]:
+        await lead.send("/unlock")
+        sent = await bot.server.send_text(LEAD, guess, first_name="Coord")
+        await bot.server.wait_for_bot_message(LEAD, after_id=sent["message_id"], timeout=30.0)
+        await settle(bot.server, quiet=0.2)
+        record = await bot.server.message(LEAD, sent["message_id"])
+        assert record is not None and record.deleted
+    assert await lead.last_text() == "Too many attempts. Try again later."
+    coordination = bot.runtime.coordination
+    [me] = await coord_store.active_coordinators(bot.runtime.db.conn)
+    assert not coordination.keys.holds(me.id, coordination.clock())
 
 
 async def test_strangers_and_revoked_coordinators_see_only_the_unknown_command_answer(

@@ -27,6 +27,11 @@ Keys
         A per-case key pair whose private half lives under the case key, so the bot can add to a
         submitted case (``seal`` to its public key) without being able to read it.
 
+Recovery
+    ``new_recovery_key`` (offline: private and public halves as text), ``parse_public_key``
+    (the config's half), ``load_recovery_key`` (the private half, offline commands only). Every
+    submitted case key is sealed to the public half with ``seal_case_key``.
+
 Short secrets and codes
     ``hash_secret`` / ``verify_secret`` (Argon2id PHC strings; ``DEFAULT_COST`` is RFC 9106's
     second recommended option, ``TEST_COST`` is for tests only), ``new_case_code``,
@@ -63,6 +68,7 @@ from bot.crypto.dropbox import CaseDropbox, new_case_dropbox, open_case_dropbox
 from bot.crypto.errors import CryptoError, DecryptionError, WrongPassphrase
 from bot.crypto.keys import MasterKey
 from bot.crypto.passphrase import DEFAULT_COST, TEST_COST, Argon2Cost, hash_secret, verify_secret
+from bot.crypto.recovery import load_recovery_key, new_recovery_key, parse_public_key
 from bot.crypto.sealing import UnlockedKey, seal, seal_case_key
 from bot.crypto.vault import Vault, wrapped_key_id
 
@@ -83,11 +89,14 @@ __all__ = [
     "canonical_code",
     "change_passphrase",
     "hash_secret",
+    "load_recovery_key",
     "new_case_code",
     "new_case_dropbox",
     "new_receipt_secret",
+    "new_recovery_key",
     "new_verification_phrase",
     "open_case_dropbox",
+    "parse_public_key",
     "seal",
     "seal_case_key",
     "unlock",

@@ -92,7 +92,7 @@ async def purge_once(services: Services, *, now: int | None = None) -> PurgeRepo
                     case_code=row.code,
                 )
                 shredded += 1
-        outbox = await store.prune_outbox(conn, created_before=at - retention.outbox_days * DAY)
+        outbox = await store.prune_outbox(conn, created_before=at - retention.outbox_hours * 3600)
         invites = await store.delete_stale_invites(conn, now=at)
     checkpointed = await services.db.checkpoint()  # False: a reader held it; next round retries
     report = PurgeReport(drafts, shredded, outbox, invites, checkpointed)

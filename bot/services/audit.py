@@ -11,6 +11,7 @@ import aiosqlite
 from bot.coordination import AuditEntry, seal_entry
 from bot.crypto import Vault
 from bot.store import coordination as store
+from bot.store.times import to_day
 
 
 async def record(
@@ -26,7 +27,7 @@ async def record(
     seq, prev = await store.audit_head(conn)
     entry = seal_entry(
         seq=seq + 1,
-        at=at,
+        at=to_day(at),
         actor=actor,
         action=action,
         case_code=case_code,

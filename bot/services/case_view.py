@@ -34,7 +34,8 @@ def render_case(
     ctx = Context(questionnaire, catalog)
     lines = [f"Case {code} · {status}"]
     if submitted_at:
-        lines.append(f"Submitted {_when(submitted_at)}")
+        # Kept to the day on disk, so it cannot be matched with an applicant's activity.
+        lines.append(f"Submitted {datetime.fromtimestamp(submitted_at, UTC):%Y-%m-%d}")
     language = fields.get("language", b"?").decode()
     lines.append(f"Applicant's language: {language}")
     lines.append("")

@@ -85,9 +85,11 @@ INVITE_BYTES = 16
 @dataclass(frozen=True)
 class CoordinationSettings:
     group_chat_id: int
+    recovery_public_key: bytes
     two_person_approval: bool = False
     case_view_ttl_seconds: int = 300
     unlock_idle_seconds: int = 900
+    unlock_max_seconds: int = 8 * 3600
     invite_ttl_seconds: int = 48 * 3600
     argon2: Argon2Cost | None = None
     master_keys: tuple[MasterKey, ...] = ()  # current first: the audit chain spans rotations
@@ -157,7 +159,7 @@ class CoordinationService:
         self.outbox = outbox
         self.settings = settings
         self.clock = clock
-        self.keys = KeyRing(settings.unlock_idle_seconds)
+        self.keys = KeyRing(settings.unlock_idle_seconds, settings.unlock_max_seconds)
         self._pending: dict[bytes, _Pending] = {}
         # Every coordinator's pseudonym, read once: an applicant's typed answer passes through
         # here first, and must not cost a database lookup to be told it is no coordinator's.
@@ -241,11 +243,9 @@ class CoordinationService:
             store.dropbox_write(sub.case_id, dropbox.public_key, dropbox.protected_private_key),
         ]
         if team:
-            sealed = _sealed_copies(sub.case_id, sub.case_key, team)
-            writes += [
-                store.case_keys_write(sub.case_id, sealed),
-                store.wrapped_key_drop(sub.case_id),
-            ]
+            writes.append(
+                store.case_keys_write(sub.case_id, _sealed_copies(sub.case_id, sub.case_key, team))
+            )
         await apply(conn, *writes)  # one hand-off: the connection is held by the submission
         await self._audit(conn, "system", "submitted", sub.code)
         await self.outbox.put(
@@ -255,7 +255,7 @@ class CoordinationService:
     # --- relays: an applicant answers a question from the team -------------------------------
 
     async def start_reply(self, pseudonym: bytes, token: str) -> bool:
-        case_id = await store.open_relay(self.db.conn, self._digest(token, "relay"))
+        case_id = await store.open_relay(self.db.conn, self._relay_hash(pseudonym, token))
         if case_id is None:
             return False
         self._awaiting_reply[pseudonym] = (token, self.clock() + PENDING_SECONDS)
@@ -273,7 +273,7 @@ class CoordinationService:
     async def deposit_reply(self, pseudonym: bytes, text: str) -> bool:
         """Seal the answer to the case's own public key: the bot cannot read it back."""
         token, _ = self._awaiting_reply.pop(pseudonym, ("", 0.0))
-        token_hash = self._digest(token, "relay")
+        token_hash = self._relay_hash(pseudonym, token)
         now = self._now()
         stored = normalize_input(text)
         async with self.db.transaction() as conn:
@@ -348,7 +348,7 @@ class CoordinationService:
             if work is None:
                 return _say(f"No case {code_text or '(give a case code)'}.")
         relation = relation_of(me.id, work.assignee) if work else "none"
-        unlocked = self.keys.get(me.id, self.clock()) is not None
+        unlocked = self.keys.holds(me.id, self.clock())
         denied = decide(command, me.role, relation, private_chat=inc.private, unlocked=unlocked)
         if denied is Denied.UNKNOWN:
             return None
@@ -430,10 +430,12 @@ class CoordinationService:
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "unlocked", None)
         minutes = self.settings.unlock_idle_seconds // 60
+        hours = self.settings.unlock_max_seconds // 3600
         return CoordResponse(
             (
                 Reply(
-                    f"Unlocked. Your key is forgotten after {minutes} idle minutes, or with /lock."
+                    f"Unlocked. Your key is forgotten after {minutes} minutes without opening a"
+                    f" case, after {hours} hours in any case, or with /lock."
                 ),
             ),
             delete=gone,
@@ -487,7 +489,10 @@ class CoordinationService:
         )
 
     async def _seal_waiting_cases(self, conn: aiosqlite.Connection) -> int:
-        """Cases sent while nobody was enrolled leave the master key once somebody is."""
+        """Cases an older version left under the master key (sent while nobody was enrolled)
+        leave it once somebody is. A case sent now never has a master-key copy: it is sealed
+        to the recovery key, and a coordinator enrolled later gets it by ``/grant`` or the
+        offline ``recover grant``."""
         team = await store.active_coordinators(conn)
         waiting = await store.unsealed_case_ids(conn)
         for case_id in waiting:
@@ -496,6 +501,8 @@ class CoordinationService:
                 continue
             key = self.vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
             await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, team))
+            recovery = seal_case_key(key, self.settings.recovery_public_key, case_id=case_id)
+            await apply(conn, store.recovery_key_write(case_id, recovery))
             await store.drop_wrapped_key(conn, case_id)
             await self._audit(conn, "system", "sealed", case.code)
         return len(waiting)
@@ -656,7 +663,10 @@ class CoordinationService:
         )
         async with self.db.transaction() as conn:
             await store.add_relay(
-                conn, token_hash=self._digest(token, "relay"), case_id=work.case_id, now=self._now()
+                conn,
+                token_hash=self._relay_hash(self.vault.pseudonym(chat_id), token),
+                case_id=work.case_id,
+                now=self._now(),
             )
             await self._write_entry(conn, me, work, key, fields, "ask", arg)
             await self._audit(conn, me.handle, "asked", work.code)
@@ -732,7 +742,7 @@ class CoordinationService:
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: object, arg: str
     ) -> CoordResponse:
         target = await store.coordinator_by_handle(self.db.conn, arg.strip().lstrip("@").upper())
-        lead_key = self.keys.get(me.id, self.clock())
+        lead_key = self.keys.use(me.id, self.clock())
         if target is None or target.status != "active" or lead_key is None:
             return _say("No active coordinator by that name.")
         granted = 0
@@ -808,7 +818,7 @@ class CoordinationService:
         self, me: store.CoordinatorRow, work: store.WorkRow
     ) -> tuple[CaseKey, dict[str, bytes]]:
         """The case key and decrypted fields, or a refusal the coordinator reads."""
-        key_of_mine = self.keys.get(me.id, self.clock())
+        key_of_mine = self.keys.use(me.id, self.clock())
         sealed = await store.case_key_for(self.db.conn, work.case_id, me.id)
         refusal = _Refused(f"Your key does not open {work.code}. A lead can /grant you access.")
         if key_of_mine is None or sealed is None:
@@ -822,16 +832,7 @@ class CoordinationService:
         return key, fields
 
     async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str]]:
-        dropbox = await store.get_dropbox(self.db.conn, case_id)
-        if dropbox is None:
-            return []
-        private = open_case_dropbox(key, dropbox[1], case_id=case_id)
-        answers = []
-        for _id, sealed, _at in await store.inbox(self.db.conn, case_id):
-            data = json.loads(private.open_sealed(sealed, context=case_id))
-            flag = " ⚠ encoding uncertain" if data.get("uncertain") else ""
-            answers.append((int(data["at"]), data["text"] + flag))
-        return answers
+        return await open_inbox(self.db.conn, case_id, key)
 
     async def _add_entry(
         self,
@@ -904,11 +905,32 @@ class CoordinationService:
             conn, self.vault, at=self._now(), actor=actor, action=action, case_code=case_code
         )
 
+    def _relay_hash(self, pseudonym: bytes, token: str) -> str:
+        """A relay is bound to its recipient: the token alone (a forwarded button, a copied
+        callback) opens nothing, and only the applicant it was sent to can answer, once."""
+        return self._digest(f"{pseudonym.hex()}:{token}", "relay")
+
     def _digest(self, text: str, purpose: str) -> str:
         return self.vault.mac(text.encode(), purpose=purpose).hex()
 
     def _now(self) -> int:
         return int(self.clock())
+
+
+async def open_inbox(
+    conn: aiosqlite.Connection, case_id: str, key: CaseKey
+) -> list[tuple[int, str]]:
+    """The applicant's answers deposited into a case, opened with its key: ``(at, text)``."""
+    dropbox = await store.get_dropbox(conn, case_id)
+    if dropbox is None:
+        return []
+    private = open_case_dropbox(key, dropbox[1], case_id=case_id)
+    answers = []
+    for _id, sealed, _at in await store.inbox(conn, case_id):
+        data = json.loads(private.open_sealed(sealed, context=case_id))
+        flag = " ⚠ encoding uncertain" if data.get("uncertain") else ""
+        answers.append((int(data["at"]), data["text"] + flag))
+    return answers
 
 
 def _sealed_copies(

@@ -1,7 +1,10 @@
-"""Unlocked coordinator keys, held in memory only and forgotten when idle.
+"""Unlocked coordinator keys, held in memory only and forgotten when idle or after a cap.
 
 A stolen, unlocked phone gives Telegram access, not case content: the private key is only
-here between ``/unlock`` and ``/lock``, an idle timeout, or a restart of the bot.
+here between ``/unlock`` and ``/lock``, an idle timeout, an absolute cap, or a restart of the
+bot. Only opening a case renews the idle time: a thief who sends ``/help`` or ``/queue`` to keep
+a key alive gets nothing, and however busy its holder, a key is gone ``max_seconds`` after it
+was unlocked.
 """
 
 from __future__ import annotations
@@ -14,24 +17,27 @@ from bot.crypto import UnlockedKey
 @dataclass
 class _Session:
     key: UnlockedKey
+    unlocked_at: float
     last_used: float
 
 
 class KeyRing:
-    def __init__(self, idle_seconds: float) -> None:
+    def __init__(self, idle_seconds: float, max_seconds: float = 8 * 3600) -> None:
         self.idle_seconds = idle_seconds
+        self.max_seconds = max_seconds
         self._sessions: dict[str, _Session] = {}
 
     def hold(self, coordinator_id: str, key: UnlockedKey, now: float) -> None:
-        self._sessions[coordinator_id] = _Session(key, now)
+        self._sessions[coordinator_id] = _Session(key, now, now)
 
-    def get(self, coordinator_id: str, now: float) -> UnlockedKey | None:
-        """The key if still unlocked; using it restarts the idle clock."""
-        session = self._sessions.get(coordinator_id)
+    def holds(self, coordinator_id: str, now: float) -> bool:
+        """Whether the key is still unlocked; asking does not renew it."""
+        return self._live(coordinator_id, now) is not None
+
+    def use(self, coordinator_id: str, now: float) -> UnlockedKey | None:
+        """The key, to open a case with: this alone restarts the idle clock."""
+        session = self._live(coordinator_id, now)
         if session is None:
-            return None
-        if now - session.last_used > self.idle_seconds:
-            del self._sessions[coordinator_id]
             return None
         session.last_used = now
         return session.key
@@ -40,7 +46,20 @@ class KeyRing:
         return self._sessions.pop(coordinator_id, None) is not None
 
     def sweep(self, now: float) -> int:
-        stale = [c for c, s in self._sessions.items() if now - s.last_used > self.idle_seconds]
+        stale = [c for c, s in self._sessions.items() if self._expired(s, now)]
         for coordinator_id in stale:
             del self._sessions[coordinator_id]
         return len(stale)
+
+    def _live(self, coordinator_id: str, now: float) -> _Session | None:
+        session = self._sessions.get(coordinator_id)
+        if session is not None and self._expired(session, now):
+            del self._sessions[coordinator_id]
+            return None
+        return session
+
+    def _expired(self, session: _Session, now: float) -> bool:
+        return (
+            now - session.last_used > self.idle_seconds
+            or now - session.unlocked_at > self.max_seconds
+        )

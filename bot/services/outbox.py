@@ -3,7 +3,14 @@
 A case notice or a relayed question is committed together with the change behind it, then a
 worker sends it and deletes the row once Telegram accepts. A crash between the commit and the
 send only delays the message; the row is still there after a restart. Chat ids and texts are
-sealed under a master-derived key like everything else a person wrote or is.
+sealed under a master-derived key, each blob bound to its row, so blobs moved between rows do
+not open.
+
+A waiting row is readable by whoever holds the master key (the bot must be able to send it),
+so none waits longer than it must: a row goes once Telegram accepts it, at once when Telegram
+refuses it for good (the person blocked the bot or is gone), and after ``expiry_seconds``
+whatever happens. After a round that removed a message to a person, the WAL is folded and
+truncated, so the removed row survives in no frame.
 """
 
 from __future__ import annotations
@@ -48,29 +55,47 @@ class OutMessage:
 class DeliveryFailed(Exception):
     """The transport could not hand the message to Telegram; ``retry_after`` is Telegram's ask."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, permanent: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.permanent = permanent  # Telegram will never accept it: retrying only keeps it
 
 
 Send = Callable[[int, OutMessage], Awaitable[int]]
 Sent = Callable[[int, int], Awaitable[None]]
 
 
+DEFAULT_EXPIRY_SECONDS = 24 * 3600
+
+
 class Outbox:
-    def __init__(self, db: Database, vault: Vault, *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        *,
+        clock: Callable[[], float] = time.time,
+        expiry_seconds: int = DEFAULT_EXPIRY_SECONDS,
+    ):
         self.db = db
         self.vault = vault
         self.clock = clock
+        self.expiry_seconds = expiry_seconds
         self.wake = asyncio.Event()
 
     async def put(self, conn: aiosqlite.Connection, chat_id: int, message: OutMessage) -> None:
         """Queue a message inside the caller's transaction."""
+        row_id = await store.next_outbox_id(conn)
         await store.enqueue(
             conn,
-            chat=self.vault.seal_local(str(chat_id).encode(), purpose="outbox", context="chat"),
-            body=self.vault.seal_local(message.dump(), purpose="outbox", context="body"),
+            id=row_id,
+            chat=self.vault.seal_local(
+                str(chat_id).encode(), purpose="outbox", context=f"chat:{row_id}"
+            ),
+            body=self.vault.seal_local(message.dump(), purpose="outbox", context=f"body:{row_id}"),
             now=int(self.clock()),
         )
         self.wake.set()
@@ -80,12 +105,18 @@ class Outbox:
         now = int(self.clock())
         sent = 0
         async with self.db.settled() as conn:  # woken inside the queueing transaction
+            expired = await store.prune_outbox(conn, created_before=now - self.expiry_seconds)
             due = await store.due_messages(conn, now=now)
+        if expired:
+            log.info("outbox_expired", count=expired)
+        to_people = expired > 0
         for row in due:
             try:
-                chat_id = int(self.vault.open_local(row.chat, purpose="outbox", context="chat"))
+                chat_id = int(
+                    self.vault.open_local(row.chat, purpose="outbox", context=f"chat:{row.id}")
+                )
                 message = OutMessage.load(
-                    self.vault.open_local(row.body, purpose="outbox", context="body")
+                    self.vault.open_local(row.body, purpose="outbox", context=f"body:{row.id}")
                 )
             except DecryptionError:
                 log.error("outbox_unreadable")
@@ -93,6 +124,12 @@ class Outbox:
             try:
                 message_id = await send(chat_id, message)
             except DeliveryFailed as failure:
+                if failure.permanent:
+                    async with self.db.transaction() as conn:
+                        await store.mark_sent(conn, row.id)
+                    log.info("outbox_refused", error=failure.reason)
+                    to_people = to_people or chat_id > 0
+                    continue
                 delay = failure.retry_after or min(2 ** (row.attempts + 1), MAX_BACKOFF_SECONDS)
                 async with self.db.transaction() as conn:
                     await store.mark_failed(
@@ -105,8 +142,11 @@ class Outbox:
             async with self.db.transaction() as conn:
                 await store.mark_sent(conn, row.id)
             sent += 1
+            to_people = to_people or chat_id > 0
             if on_sent is not None:
                 await on_sent(chat_id, message_id)
+        if to_people and not await self.db.checkpoint():
+            log.warning("checkpoint_incomplete")
         return sent
 
     async def run(self, send: Send, on_sent: Sent | None = None, *, idle: float = 5.0) -> None:

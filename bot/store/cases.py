@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.store.query import every, one
+from bot.store.times import hour_after, to_day, to_hour
 from bot.store.writes import Write, apply
 
 
@@ -70,9 +71,36 @@ def new_draft(*, case_id: str, pseudonym: bytes, wrapped_key: bytes, now: int) -
         case_id,
         pseudonym,
         wrapped_key,
-        now,
-        now,
+        to_hour(now),
+        to_hour(now),
     )
+
+
+def new_case(
+    *, case_id: str, code: str, receipt_hash: str, triage: bytes, recovery_key: bytes, now: int
+) -> Write:
+    """A submitted case: a row of its own, with no pseudonym and no key the master key opens.
+
+    It is not the draft's row updated: that row's id and wrapped key were on disk (and in any
+    backup or WAL frame taken meanwhile), so the case is born again under a fresh id and key.
+    """
+    day = to_day(now)
+    return Write.one(
+        "INSERT INTO cases (id, code, status, receipt_hash, triage, recovery_key, created_at,"
+        " updated_at, submitted_at) VALUES (?, ?, 'submitted', ?, ?, ?, ?, ?, ?)",
+        case_id,
+        code,
+        receipt_hash,
+        triage,
+        recovery_key,
+        day,
+        day,
+        day,
+    )
+
+
+def case_deletion(case_id: str) -> Write:
+    return Write.one("DELETE FROM cases WHERE id = ?", case_id)
 
 
 _CASE_COLUMNS = (
@@ -123,7 +151,13 @@ def field_writes(case_id: str, fields: Mapping[str, bytes], *, now: int) -> tupl
             " ON CONFLICT (case_id, name) DO UPDATE SET value = excluded.value",
             [(case_id, name, value) for name, value in fields.items()],
         ),
-        Write.one("UPDATE cases SET updated_at = ? WHERE id = ?", now, case_id),
+        Write.one(
+            "UPDATE cases SET updated_at = CASE WHEN pseudonym IS NULL THEN ? ELSE ? END"
+            " WHERE id = ?",
+            to_day(now),
+            to_hour(now),
+            case_id,
+        ),
     )
 
 
@@ -144,20 +178,6 @@ async def delete_case(conn: aiosqlite.Connection, case_id: str) -> None:
     """Crypto-shredding: the key copies go with the row, so any backup copy of the fields is
     ciphertext that nothing can open any more."""
     await conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
-
-
-def submission(*, case_id: str, code: str, receipt_hash: str, triage: bytes, now: int) -> Write:
-    """The draft becomes a case and its link to the Telegram account is dropped."""
-    return Write.one(
-        "UPDATE cases SET status = 'submitted', code = ?, pseudonym = NULL, receipt_hash = ?,"
-        " triage = ?, submitted_at = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
-        code,
-        receipt_hash,
-        triage,
-        now,
-        now,
-        case_id,
-    )
 
 
 async def expired_draft_ids(conn: aiosqlite.Connection, *, idle_since: int) -> list[str]:
@@ -191,7 +211,7 @@ def trace_write(pseudonym: bytes, body: bytes, *, expires_at: int) -> Write:
         " expires_at = excluded.expires_at",
         pseudonym,
         body,
-        expires_at,
+        hour_after(expires_at),
     )
 
 

@@ -18,6 +18,7 @@ from datetime import date
 import aiosqlite
 
 from bot.store.query import every, one
+from bot.store.times import to_day, to_hour
 from bot.store.writes import Write, apply
 
 GENESIS_HASH = "0" * 64
@@ -245,6 +246,11 @@ async def unsealed_case_ids(conn: aiosqlite.Connection) -> list[str]:
         return [str(row[0]) async for row in cur]
 
 
+def recovery_key_write(case_id: str, sealed: bytes) -> Write:
+    """The case key sealed to the organisation's offline recovery key."""
+    return Write.one("UPDATE cases SET recovery_key = ? WHERE id = ?", sealed, case_id)
+
+
 def wrapped_key_drop(case_id: str) -> Write:
     """Destroy the master-key copy: from here on only a coordinator's private key opens the case."""
     return Write.one("UPDATE cases SET wrapped_key = NULL WHERE id = ?", case_id)
@@ -290,7 +296,7 @@ async def get_dropbox(conn: aiosqlite.Connection, case_id: str) -> tuple[bytes, 
 async def add_inbox(conn: aiosqlite.Connection, case_id: str, sealed: bytes, *, now: int) -> int:
     cur = await conn.execute(
         "INSERT INTO case_inbox (case_id, sealed, created_at) VALUES (?, ?, ?)",
-        (case_id, sealed, now),
+        (case_id, sealed, to_day(now)),
     )
     return _rowid(cur)
 
@@ -317,7 +323,7 @@ async def drop_inbox(conn: aiosqlite.Connection, case_id: str, *, up_to: int) ->
 async def add_relay(conn: aiosqlite.Connection, *, token_hash: str, case_id: str, now: int) -> None:
     await conn.execute(
         "INSERT INTO relays (token_hash, case_id, created_at) VALUES (?, ?, ?)",
-        (token_hash, case_id, now),
+        (token_hash, case_id, to_day(now)),
     )
 
 
@@ -334,7 +340,7 @@ async def open_relay(conn: aiosqlite.Connection, token_hash: str) -> str | None:
 async def answer_relay(conn: aiosqlite.Connection, token_hash: str, *, now: int) -> None:
     await conn.execute(
         "UPDATE relays SET answered_at = ? WHERE token_hash = ? AND answered_at IS NULL",
-        (now, token_hash),
+        (to_day(now), token_hash),
     )
 
 
@@ -407,14 +413,14 @@ async def set_state(
     await conn.execute(
         "UPDATE cases SET status = ?, assignee = ?, pending_approval_by = ?, updated_at = ?"
         " WHERE id = ? AND status <> 'draft'",
-        (status, assignee, pending_approval_by, now, case_id),
+        (status, assignee, pending_approval_by, to_day(now), case_id),
     )
 
 
 async def set_flagged(conn: aiosqlite.Connection, case_id: str, flagged: bool, *, now: int) -> None:
     await conn.execute(
         "UPDATE cases SET flagged = ?, updated_at = ? WHERE id = ? AND status <> 'draft'",
-        (int(flagged), now, case_id),
+        (int(flagged), to_day(now), case_id),
     )
 
 
@@ -524,13 +530,23 @@ class OutboxRow:
     next_attempt_at: int
 
 
-async def enqueue(conn: aiosqlite.Connection, *, chat: bytes, body: bytes, now: int) -> int:
-    """Queue a sealed message for delivery now; returns its id."""
-    cur = await conn.execute(
-        "INSERT INTO outbox (chat, body, created_at, next_attempt_at) VALUES (?, ?, ?, ?)",
-        (chat, body, now, now),
+async def next_outbox_id(conn: aiosqlite.Connection) -> int:
+    """The id the next queued message will have: its ciphertext is bound to it before the row
+    exists, so blobs moved to another row do not open. Called inside the queueing transaction
+    (one writer at a time), so no other row can take the id meanwhile."""
+    row = await one(conn, "SELECT coalesce(max(id), 0) + 1 FROM outbox")
+    return int(row[0]) if row else 1
+
+
+async def enqueue(
+    conn: aiosqlite.Connection, *, id: int, chat: bytes, body: bytes, now: int
+) -> None:
+    """Queue a sealed message for delivery now (its creation kept to the hour: the row holds a
+    chat id)."""
+    await conn.execute(
+        "INSERT INTO outbox (id, chat, body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+        (id, chat, body, to_hour(now), to_hour(now)),
     )
-    return _rowid(cur)
 
 
 async def due_messages(conn: aiosqlite.Connection, *, now: int, limit: int = 50) -> list[OutboxRow]:
@@ -548,7 +564,7 @@ async def due_messages(conn: aiosqlite.Connection, *, now: int, limit: int = 50)
 
 
 async def mark_sent(conn: aiosqlite.Connection, message_id: int) -> None:
-    """Telegram accepted it: the sealed copy has no reason to stay on disk."""
+    """Telegram accepted it, or refused it for good: the sealed copy has no reason to stay."""
     await conn.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
 
 
@@ -657,7 +673,7 @@ async def retained_cases(conn: aiosqlite.Connection) -> list[RetainedRow]:
 
 async def mark_expiry_warned(conn: aiosqlite.Connection, case_id: str, *, now: int) -> None:
     """Remember the warning without touching ``updated_at``: a warning is not progress."""
-    await conn.execute("UPDATE cases SET expiry_warned_at = ? WHERE id = ?", (now, case_id))
+    await conn.execute("UPDATE cases SET expiry_warned_at = ? WHERE id = ?", (to_day(now), case_id))
 
 
 async def prune_outbox(conn: aiosqlite.Connection, *, created_before: int) -> int:

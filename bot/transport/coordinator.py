@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.constants import ChatType
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.logs import get_logger
@@ -73,5 +73,15 @@ async def send_out(bot: Bot, chat_id: int, message: OutMessage) -> int:
         retry = exc.retry_after
         seconds = retry if isinstance(retry, int | float) else retry.total_seconds()
         raise DeliveryFailed("RetryAfter", float(seconds)) from None
+    except Forbidden:  # blocked by the user, account deleted, bot removed from the group
+        raise DeliveryFailed("Forbidden", permanent=True) from None
+    except BadRequest as exc:
+        gone = any(reason in exc.message.lower() for reason in _CHAT_GONE)
+        raise DeliveryFailed("BadRequest", permanent=gone) from None
     except TelegramError as exc:
         raise DeliveryFailed(type(exc).__name__) from None
+
+
+# Telegram's words for a chat that no longer exists: retrying would only keep the message
+# (and the chat id in it) on disk longer.
+_CHAT_GONE = ("chat not found", "user is deactivated", "peer_id_invalid")
