@@ -421,3 +421,67 @@ def test_a_draft_survives_being_written_down(ctx: Context) -> None:
     draft = chat.draft
     assert draft is not None
     assert Draft.from_fields(draft.to_fields()) == draft
+
+
+def _review_in(ctx: Context, lang: str) -> Chat:
+    chat = Chat(ctx)
+    chat.begin(lang)
+    while chat.draft is not None and chat.draft.step is not None:
+        chat.answer(chat.draft.step)
+    return chat
+
+
+def test_burmese_screens_number_questions_and_answers_in_burmese_digits(ctx: Context) -> None:
+    chat = Chat(ctx)
+    chat.begin("my")
+    header = chat.prompt.text.splitlines()[0]
+    total = len(engine.path(ctx.questionnaire, chat.draft))  # type: ignore[arg-type]
+    assert header == f"မေးခွန်း {_burmese(total)} ခုထဲက ၁ ခုမြောက်"
+
+    review = _review_in(ctx, "my").prompt
+    labels = [button.label for row in review.buttons[:-1] for button in row]
+    assert labels == [_burmese(n) for n in range(1, len(labels) + 1)]
+    assert review.text.splitlines()[2].startswith("၁. ")
+    assert not any(char in "0123456789" for char in review.text)
+
+
+def _burmese(number: int) -> str:
+    return "".join("၀၁၂၃၄၅၆၇၈၉"[int(digit)] for digit in str(number))
+
+
+@pytest.mark.parametrize("lang", ["my", "my-zawgyi"])
+def test_burmese_review_labels_count_letters_not_code_points(ctx: Context, lang: str) -> None:
+    """Every default first line fits in the label's 48 letters, though most exceed 48 code
+    points: counted as letters, none is cut."""
+    review = _review_in(ctx, lang).prompt.text
+    for question in ctx.questionnaire.questions:
+        first = question.text["my"].splitlines()[0]
+        shown = first if lang == "my" else to_zawgyi(first)
+        assert f". {shown}\n" in review, question.id
+
+
+@pytest.mark.parametrize("lang", ["my", "my-zawgyi"])
+def test_review_labels_are_cut_between_syllables(
+    ctx: Context, lang: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.text.graphemes import ELLIPSIS, syllables
+
+    monkeypatch.setattr(engine, "REVIEW_LABEL_CHARS", 12)
+    chat = _review_in(ctx, lang)
+    route = engine.path(ctx.questionnaire, chat.draft)  # type: ignore[arg-type]
+    labels = [
+        line.split(". ", 1)[1]
+        for line in chat.prompt.text.splitlines()
+        if line[:1] in "၀၁၂၃၄၅၆၇၈၉" and ". " in line
+    ]
+    assert len(labels) == len(route)
+    for qid, label in zip(route, labels, strict=True):
+        first = ctx.questionnaire.question(qid).text["my"].splitlines()[0]
+        prefixes = [""]
+        for syllable in syllables(first):
+            prefixes.append(prefixes[-1] + syllable)
+        whole_syllables = {
+            (prefix.rstrip() if lang == "my" else to_zawgyi(prefix.rstrip())) + ELLIPSIS
+            for prefix in prefixes[1:-1]
+        }
+        assert label in whole_syllables, (qid, label)

@@ -12,7 +12,7 @@ from importlib import resources
 
 import pytest
 
-from bot.i18n import ZAWGYI, Catalog, written_languages
+from bot.i18n import ZAWGYI, Catalog, local_number, written_languages
 from bot.text import (
     CONVERT_AT,
     UNCERTAIN_FROM,
@@ -153,7 +153,8 @@ def test_every_text_renders_with_its_values_in_place(lang: str) -> None:
         rendered = _rendered(lang, key)
         assert rendered.strip(), (lang, key)
         for value in _params(key).values():
-            assert str(value) in rendered, (lang, key, value)
+            shown = local_number(lang, value) if isinstance(value, int) else str(value)
+            assert shown in rendered, (lang, key, value)
         assert "{" not in rendered, (lang, key)
         assert "}" not in rendered, (lang, key)
 
@@ -166,6 +167,30 @@ def test_zawgyi_phones_get_a_faithful_conversion(key: str) -> None:
     assert contains_myanmar(unicode_text), "the Burmese catalogue holds an untranslated text"
     assert zawgyi_text != unicode_text
     assert zawgyi_to_unicode(zawgyi_text) == unicodedata.normalize("NFC", unicode_text)
+
+
+def test_burmese_screens_count_in_burmese_digits() -> None:
+    assert CATALOG.text("my", "question_header", n=3, total=11) == "မေးခွန်း ၁၁ ခုထဲက ၃ ခုမြောက်"
+    zawgyi = CATALOG.text(ZAWGYI, "question_header", n=3, total=11)
+    assert (
+        "၁၁" in zawgyi
+        and "၃" in zawgyi
+        and not any(char.isdigit() and char.isascii() for char in zawgyi)
+    )
+    assert CATALOG.text("en", "question_header", n=3, total=11) == "Question 3 of 11"
+    assert CATALOG.text("my", "hint_number", min=0, max=20).startswith("၀ ကနေ ၂၀ အထိ")
+
+
+def test_only_whole_numbers_change_digits() -> None:
+    """A receipt code is typed back with /status: its digits stay as they were sent."""
+    assert "K7QX" in CATALOG.text("my", "status_usage") + CATALOG.text(
+        "my", "submitted", receipt="K7QX-M2PD-4HTR", phrase="4711"
+    )
+    assert "4711" in CATALOG.text("my", "submitted", receipt="K7QX", phrase="4711")
+    assert local_number("my", 1990) == "၁၉၉၀"
+    assert local_number(ZAWGYI, 205) == "၂၀၅"
+    assert local_number("en", 205) == "205"
+    assert local_number("fr", 7) == "7"
 
 
 # --- neutral at a glance ------------------------------------------------------------------

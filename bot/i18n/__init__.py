@@ -31,6 +31,29 @@ def render(lang: str, unicode_text: str) -> str:
     return to_zawgyi(unicode_text) if lang == ZAWGYI else unicode_text
 
 
+#: Digits a written language shows numbers in; a language not listed uses ASCII digits. Burmese
+#: readers count in ၀-၉, and "11 ခုထဲက 3" in a Burmese sentence reads as foreign.
+_DIGITS: Mapping[str, str] = {"my": "၀၁၂၃၄၅၆၇၈၉"}
+
+
+def local_number(lang: str | None, number: int) -> str:
+    """``number`` in the digits of ``lang`` (Zawgyi Burmese shares the Unicode digits)."""
+    digits = _DIGITS.get(base_language(lang or DEFAULT_LANGUAGE))
+    ascii_form = str(number)
+    if digits is None:
+        return ascii_form
+    return ascii_form.translate(str.maketrans("0123456789", digits))
+
+
+def _local_params(lang: str, params: Mapping[str, object]) -> dict[str, object]:
+    return {
+        name: local_number(lang, value)
+        if isinstance(value, int) and not isinstance(value, bool)
+        else value
+        for name, value in params.items()
+    }
+
+
 def written_languages() -> list[str]:
     return sorted(
         entry.name.removesuffix(".toml")
@@ -55,15 +78,35 @@ class Catalog:
             _load(base_language(lang))
 
     def text(self, lang: str | None, key: str, /, **params: object) -> str:
-        lang = lang if lang in self.languages else DEFAULT_LANGUAGE
+        """A catalogue text with its values in place; whole numbers in the language's digits."""
+        lang = self._known(lang)
+        return render(lang, self.unrendered(lang, key, **params))
+
+    def unrendered(self, lang: str | None, key: str, /, **params: object) -> str:
+        """``text`` before Zawgyi rendering, for a caller that must still shorten it."""
+        lang = self._known(lang)
         template = _load(base_language(lang))[key]
-        return render(lang, template.format(**params) if params else template)
+        return template.format(**_local_params(lang, params)) if params else template
 
     def localize(self, lang: str | None, texts: Mapping[str, str]) -> str:
         """Pick a questionnaire text (written per base language) for the applicant's language."""
-        lang = lang if lang in self.languages else DEFAULT_LANGUAGE
-        base = base_language(lang)
-        return render(lang, texts.get(base) or texts[DEFAULT_LANGUAGE])
+        lang = self._known(lang)
+        return render(lang, self.pick(lang, texts))
+
+    def pick(self, lang: str | None, texts: Mapping[str, str]) -> str:
+        """``localize`` before Zawgyi rendering."""
+        base = base_language(self._known(lang))
+        return texts.get(base) or texts[DEFAULT_LANGUAGE]
+
+    def number(self, lang: str | None, number: int) -> str:
+        return local_number(self._known(lang), number)
+
+    def render(self, lang: str | None, text: str) -> str:
+        """Put text made from ``unrendered`` and ``pick`` into the phone's encoding."""
+        return render(self._known(lang), text)
+
+    def _known(self, lang: str | None) -> str:
+        return lang if lang is not None and lang in self.languages else DEFAULT_LANGUAGE
 
     def keys(self, lang: str) -> frozenset[str]:
         return frozenset(_load(base_language(lang)))

@@ -19,6 +19,7 @@ from bot.intake.draft import Answer, AnswerValue, Draft, Phase
 from bot.intake.events import Button, Command, Event, Keyboard, Press, Reply, Text, Unsupported
 from bot.intake.questionnaire import Question, QuestionKind, Questionnaire
 from bot.text import normalize_input, parse_date, parse_rough_number, parse_year
+from bot.text.graphemes import shorten
 
 LANGUAGE_LABELS = {"en": "English", "my": "မြန်မာ", "my-zawgyi": "ျမန္မာ"}
 YES, NO = "yes", "no"
@@ -109,7 +110,7 @@ def _question_prompt(ctx: Context, draft: Draft, q: Question) -> Reply:
         lines += ["", hint]
     previous = draft.answers.get(q.id)
     if previous is not None and previous.value is not None and not q.sensitive:
-        shown = _clip(display_answer(ctx, draft.language, q, previous.value), REVIEW_ANSWER_CHARS)
+        shown = _shown_answer(ctx, draft.language, q, previous.value)
         lines += ["", _t(ctx, draft, "current_answer", answer=shown)]
     return Reply("\n".join(lines), _question_buttons(ctx, draft, q), prompt=True)
 
@@ -157,6 +158,7 @@ def _question_buttons(ctx: Context, draft: Draft, q: Question) -> Keyboard:
 
 
 def _review(ctx: Context, draft: Draft) -> Reply:
+    lang = draft.language
     lines = [_t(ctx, draft, "review_title"), ""]
     edit_buttons: list[Button] = []
     for n, qid in enumerate(path(ctx.questionnaire, draft), start=1):
@@ -167,10 +169,11 @@ def _review(ctx: Context, draft: Draft) -> Reply:
         elif answer is None or answer.value is None:
             shown = _t(ctx, draft, "review_skipped")
         else:
-            shown = _clip(display_answer(ctx, draft.language, q, answer.value), REVIEW_ANSWER_CHARS)
-        label = _clip(_first_line(ctx.catalog.localize(draft.language, q.text)), REVIEW_LABEL_CHARS)
-        lines.append(f"{n}. {label}\n    → {shown}")
-        edit_buttons.append(Button(str(n), f"E:{draft.turn}:{qid}"))
+            shown = _shown_answer(ctx, lang, q, answer.value)
+        label = shorten(_first_line(ctx.catalog.pick(lang, q.text)), REVIEW_LABEL_CHARS)
+        number = ctx.catalog.number(lang, n)
+        lines.append(f"{number}. {ctx.catalog.render(lang, label)}\n    → {shown}")
+        edit_buttons.append(Button(number, f"E:{draft.turn}:{qid}"))
     lines += ["", _t(ctx, draft, "review_hint")]
     rows = [tuple(edit_buttons[i : i + 5]) for i in range(0, len(edit_buttons), 5)]
     rows.append((Button(_t(ctx, draft, "submit"), f"R:{draft.turn}"),))
@@ -178,15 +181,26 @@ def _review(ctx: Context, draft: Draft) -> Reply:
 
 
 def display_answer(ctx: Context, lang: str, q: Question, value: AnswerValue) -> str:
-    """An answer as the applicant (or a coordinator) reads it."""
+    """An answer as the applicant (or a coordinator) reads it, numbers in the reader's digits."""
+    return ctx.catalog.render(lang, _answer_text(ctx, lang, q, value))
+
+
+def _shown_answer(ctx: Context, lang: str, q: Question, value: AnswerValue) -> str:
+    """``display_answer`` shortened whole syllables at a time, before any Zawgyi rendering."""
+    return ctx.catalog.render(lang, shorten(_answer_text(ctx, lang, q, value), REVIEW_ANSWER_CHARS))
+
+
+def _answer_text(ctx: Context, lang: str, q: Question, value: AnswerValue) -> str:
     if value is None:
-        return ctx.catalog.text(lang, "review_skipped")
+        return ctx.catalog.unrendered(lang, "review_skipped")
     if q.kind is QuestionKind.YESNO:
-        return ctx.catalog.text(lang, YES if value == YES else NO)
+        return ctx.catalog.unrendered(lang, YES if value == YES else NO)
     if q.kind in (QuestionKind.CHOICE, QuestionKind.MULTI):
         chosen = value if isinstance(value, tuple) else (str(value),)
         by_id = {o.id: o for o in q.options}
-        return ", ".join(ctx.catalog.localize(lang, by_id[c].text) for c in chosen if c in by_id)
+        return ", ".join(ctx.catalog.pick(lang, by_id[c].text) for c in chosen if c in by_id)
+    if isinstance(value, int):
+        return ctx.catalog.number(lang, value)
     return str(value)
 
 
@@ -409,7 +423,3 @@ def _text_limit(ctx: Context, q: Question) -> int:
 
 def _first_line(text: str) -> str:
     return next((line for line in text.splitlines() if line.strip()), text).strip()
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

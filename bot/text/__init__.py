@@ -7,6 +7,8 @@
 ``numbers``
     ``parse_whole_number``, ``parse_rough_number``, ``parse_year``, ``parse_date``: ASCII, Burmese
     and Shan digits.
+``graphemes``
+    ``clusters``, ``length``, ``shorten``: letters as a reader counts them, cuts between syllables.
 ``alarm``
     ``ALARMING_WORDS`` and the checks that keep them out of notification previews.
 
