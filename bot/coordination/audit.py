@@ -7,6 +7,13 @@ cannot rebuild a consistent chain. One change the chain cannot show on its own i
 newest entries: what remains is still a valid, shorter chain. To catch that, the caller keeps the
 head (last seq, last hash) somewhere the log's rows are not, and passes it to ``verify_chain``.
 
+A head kept beside the log (the ``audit_head`` row) falls with the log: whoever can drop the
+triggers can rewrite it too, and whoever also holds the MAC key can rewrite and re-MAC entries.
+So the bot also posts the head off the server, to the coordinators' group; ``check_posted_heads``
+holds the log to every head posted. An entry's hash is a MAC over its fields and the previous
+hash, so a posted (seq, hash) pins that entry and, link by link, every entry before it: a key
+holder cannot make a different history end in the same hash without breaking HMAC-SHA256.
+
 Entries hold no case content: an actor is a coordinator's public handle or ``operator`` or
 ``system``, an action is one word from ``AUDIT_ACTIONS``, and a case appears only by its code.
 """
@@ -72,12 +79,13 @@ class AuditEntry:
 @dataclass(frozen=True)
 class ChainReport:
     """``checked`` counts the entries that verified before the first problem (all, if ok);
-    ``seq`` is where the chain broke."""
+    ``seq`` is where the chain broke; ``heads`` counts the posted heads the log was held to."""
 
     ok: bool
     checked: int
     problem: str | None
     seq: int | None
+    heads: int = 0
 
 
 def entry_payload(
@@ -163,6 +171,68 @@ def verify_chain(
             problem, seq = broken
             return ChainReport(ok=False, checked=len(entries), problem=problem, seq=seq)
     return ChainReport(ok=True, checked=len(entries), problem=None, seq=None)
+
+
+def check_posted_heads(
+    entries: Sequence[AuditEntry], posted: Sequence[tuple[int, str]]
+) -> ChainReport | None:
+    """Hold a log to heads posted off the server: None if every one is in it, else the problem.
+
+    Each posted (seq, hash) must be an entry of the log with that very hash, and the entries from
+    1 up to it must link (each ``prev_hash`` the hash before it). Entries removed behind a posted
+    head, or any entry at or before it rewritten (re-MACed or not), fail here. MACs are not
+    recomputed here: ``verify_chain`` does that for the log, and a rotation anchor for entries
+    made under a key no longer held, which is why the links are walked here from ``GENESIS``.
+    """
+    if not posted:
+        return None
+    by_seq = {entry.seq: entry for entry in entries}
+    last = max(by_seq, default=0)
+    for seq, hash_hex in sorted(set(posted)):
+        entry = by_seq.get(seq)
+        if entry is None:
+            problem = (
+                f"entry {seq} of the posted head is missing (the log ends at {last}): "
+                "entries were removed"
+            )
+            return ChainReport(ok=False, checked=0, problem=problem, seq=seq)
+        if not _same(entry.hash, hash_hex):
+            problem = f"entry {seq} does not match the posted head: the log was rewritten"
+            return ChainReport(ok=False, checked=0, problem=problem, seq=seq)
+    prev_hash = GENESIS
+    furthest = max(seq for seq, _ in posted)
+    for seq in range(1, furthest + 1):
+        entry = by_seq.get(seq)
+        if entry is None:
+            problem = f"entry {seq}, behind a posted head, is missing"
+            return ChainReport(ok=False, checked=seq - 1, problem=problem, seq=seq)
+        if not _same(entry.prev_hash, prev_hash):
+            problem = f"entry {seq}, behind a posted head, does not link to the entry before it"
+            return ChainReport(ok=False, checked=seq - 1, problem=problem, seq=seq)
+        prev_hash = entry.hash
+    return None
+
+
+def format_head(seq: int, hash_hex: str) -> str:
+    """The ``SEQ:HASH`` form that ``verify-audit --head`` takes back."""
+    return f"{seq}:{hash_hex}"
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """``SEQ:HASH`` (as posted; a leading ``#`` and upper-case hex are accepted) to (seq, hash).
+
+    Raises ValueError saying what is wrong, for a one-line refusal: a head mistyped from a chat
+    must not be taken as some other head, nor silently skipped.
+    """
+    seq_text, sep, hash_text = text.strip().removeprefix("#").partition(":")
+    if not sep:
+        raise ValueError("must be SEQ:HASH, as the posted audit head gives it")
+    if not seq_text.isascii() or not seq_text.isdigit() or int(seq_text) < 1:
+        raise ValueError("the sequence number must be a positive whole number")
+    hash_hex = hash_text.strip().lower()
+    if not _HASH.fullmatch(hash_hex):
+        raise ValueError("the hash must be 64 hexadecimal digits")
+    return int(seq_text), hash_hex
 
 
 def _seq_problem(seq: int, expected: int, present: set[int]) -> str | None:
