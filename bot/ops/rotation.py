@@ -38,9 +38,16 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
-from bot.coordination.audit import AuditEntry, ChainReport, entry_payload, verify_chain
+from bot.coordination.audit import (
+    AuditEntry,
+    ChainReport,
+    check_posted_heads,
+    entry_payload,
+    verify_chain,
+)
 from bot.crypto import DecryptionError, MasterKey, Vault, wrapped_key_id
 from bot.logs import get_logger
+from bot.ops.keycheck import ensure_master_key, write_key_check
 from bot.store import Database
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
@@ -131,6 +138,9 @@ async def rotate(
     (a batch), leaving the rest for the next run."""
     started = time.perf_counter()
     vault = Vault(new, previous=old)
+    # Keys that are not this database's would leave every blob "unopenable" and then stamp the
+    # new key as the database's: refuse them before moving anything.
+    await ensure_master_key(db, vault)
     report = RotationReport(new_key_id=new.key_id)
     budget = limit
     for column, rewrap in _REWRAPS.items():
@@ -151,6 +161,10 @@ async def rotate(
     if budget is None or budget > 0:
         report.traces_deleted = await _drop_old_traces(db, new.key_id)
         await _anchor_audit(db, new, old, report, now=int(clock()))
+        async with db.transaction() as conn:
+            # From here the new key alone is this database's key: once the old one is dropped
+            # from the config, the key check must accept the new key and refuse the old.
+            await write_key_check(conn, vault)
         report.complete = True
     report.remaining = await pending(db, new.key_id)
     report.seconds = time.perf_counter() - started
@@ -277,12 +291,24 @@ def _anchor_mac(vault: Vault, entries: Sequence[AuditEntry]) -> str:
     return vault.mac(message, purpose=ANCHOR_PURPOSE).hex()
 
 
-async def verify_audit_log(conn: aiosqlite.Connection, keys: Sequence[MasterKey]) -> ChainReport:
+async def verify_audit_log(
+    conn: aiosqlite.Connection,
+    keys: Sequence[MasterKey],
+    *,
+    posted: Sequence[tuple[int, str]] = (),
+) -> ChainReport:
     """Verify the whole audit log with the master keys held (current first).
 
     Entries covered by the newest anchor made under a held key are checked against it; the
     entries after it must link on and carry a MAC under one of the held keys (the bot may have
     written some under the old key before it was restarted with the new one).
+
+    ``posted`` are heads (seq, hash) posted off the server (``verify-audit --head``). Without
+    them, whoever holds the database can cut the log's tail, and whoever also holds the master
+    key can rewrite and re-MAC entries, and this still reports the chain intact; with them, both
+    fail. One limit: a head posted before a rotation pins the hashes of the entries it covers,
+    but once the old key is gone their fields are vouched for only by the anchor, which the
+    current key's holder could remake.
     """
     vaults = {key.key_id: Vault(key) for key in keys}
     entries = [AuditEntry(*row) for row in await coord_store.audit_entries(conn)]
@@ -315,7 +341,13 @@ async def verify_audit_log(conn: aiosqlite.Connection, keys: Sequence[MasterKey]
         return candidates[0]
 
     report = verify_chain(rest, mac, start=start, head=(head_seq, head_hash) if head_seq else None)
-    return ChainReport(report.ok, report.checked + covered, report.problem, report.seq)
+    checked = report.checked + covered
+    if not report.ok:
+        return ChainReport(report.ok, checked, report.problem, report.seq)
+    off_server = check_posted_heads(entries, posted)
+    if off_server is not None:
+        return ChainReport(False, checked, off_server.problem, off_server.seq)
+    return ChainReport(True, checked, None, None, heads=len(set(posted)))
 
 
 def _payload(entry: AuditEntry) -> bytes:
