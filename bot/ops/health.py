@@ -1,9 +1,14 @@
-"""Is the bot alive? The database opens, its schema is current, and Telegram answered lately.
+"""Is the bot alive? The database opens, the master key is its key, its schema is current, and
+Telegram answered lately.
 
 ``check_health`` only reads: it opens the database read-only and never creates or migrates it,
 so a health probe cannot change what it is probing. The running bot records each successful
 contact with Telegram (``beat``); polling alone says nothing while no one writes, so a periodic
 ``getMe`` (``heartbeat_forever``) keeps the record fresh on a quiet day too.
+
+A master key that is not the database's is not "unhealthy" but misconfigured: ``check_health``
+raises the one-line ``ConfigError`` for it (exit status 2), as every command does, rather than
+a FAIL line that would send the operator after a fault in the running bot.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from telegram.error import TelegramError
 
 from bot.config import Config
 from bot.logs import get_logger
+from bot.ops.keycheck import describe, inspect_master_key, key_name, mismatch_error, vault_for
 from bot.store import Database
 from bot.store import operations as ops_store
 from bot.store.db import packaged_migrations
@@ -53,6 +59,7 @@ def stale_after(config: Config) -> int:
 
 
 async def check_health(config: Config, *, now: float) -> HealthReport:
+    """Raises ``ConfigError`` if the configured master key is not the database's."""
     report = HealthReport()
     path = config.storage.database
     if not path.is_file():
@@ -65,6 +72,10 @@ async def check_health(config: Config, *, now: float) -> HealthReport:
         return report
     try:
         await _check_schema(conn, report)
+        key = await inspect_master_key(conn, vault_for(config))
+        if not key.ok:
+            raise mismatch_error(key, name=key_name(config))
+        report._good(describe(key))
         if report.ok:
             await _check_contact(conn, report, now=int(now), limit=stale_after(config))
     except sqlite3.Error as exc:
