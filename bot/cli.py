@@ -1,7 +1,9 @@
 """``python -m bot``: the operator's commands.
 
 Every failure an operator can cause (a bad config value, a missing secret) ends in one line on
-standard error that names what to fix, and exit status 2; never a traceback.
+standard error that names what to fix, and exit status 2; never a traceback. A master key that
+is not the database's is such a failure: every command that touches the database checks the key
+first (``bot.ops.keycheck``), so a wrong key file is never mistaken for a tampered audit log.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -47,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
     verify = sub.add_parser("verify-audit", help="check the audit log's hash chain")
+    verify.add_argument(
+        "--head",
+        action="append",
+        default=[],
+        metavar="SEQ:HASH",
+        help="an audit head posted to the coordinators' group; the log must still contain it "
+        "(catches a cut or rewritten log); may be repeated",
+    )
     verify.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
     rotate = sub.add_parser(
@@ -97,20 +108,57 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(str(exc)) from None
             for line in config.describe():
                 print(line)
+            print(f"database: {_database_key_line(config)}")
             print("config ok")
             return 0
         if args.command == "restore":
-            return _restore(args.path, config.storage.database, force=args.force)
+            return _restore(args.path, config, force=args.force)
+        if args.command == "verify-audit":
+            args.posted = _posted_heads(args.head)
         if args.command in OPERATOR_COMMANDS:
             return asyncio.run(_operator(args, config))
-    except ConfigError as exc:
+    except (ConfigError, HeadError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     return _run(config)
 
 
+def _database_key_line(config: Config) -> str:
+    """``check-config``'s word on the master key: the database is only read (never created nor
+    migrated), and a key that is not its key is the one-line ``ConfigError``."""
+    from bot.ops.keycheck import check_database_file, describe, key_name, vault_for
+
+    path = config.storage.database
+    try:
+        check = asyncio.run(check_database_file(path, vault_for(config), name=key_name(config)))
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"storage.database: {path} cannot be read as a database ({type(exc).__name__})"
+        ) from None
+    if check is None:
+        return f"{path} does not exist yet; the first start creates it under this master key"
+    return describe(check)
+
+
+def _posted_heads(values: Sequence[str]) -> list[tuple[int, str]]:
+    from bot.coordination.audit import parse_head
+
+    heads: list[tuple[int, str]] = []
+    for value in values:
+        try:
+            heads.append(parse_head(value))
+        except ValueError as exc:
+            raise HeadError(f"error: --head {value}: {exc}") from None
+    return heads
+
+
+class HeadError(Exception):
+    """A ``--head`` value that is not a posted head: one line, exit status 2."""
+
+
 async def _operator(args: argparse.Namespace, config: Config) -> int:
     """The commands an operator runs beside the bot, on the same database."""
+    from bot.ops.keycheck import ensure_master_key, key_name
     from bot.runtime import open_services
 
     configure_logging(level="WARNING", fmt=config.logging.format)
@@ -121,6 +169,9 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
         print("\n".join(health.lines))
         return health.exit_code
     async with open_services(config) as services:
+        # Before anything reads under the key: a wrong key must be named as such, not surface
+        # later as drafts that do not open or an audit chain that looks tampered with.
+        await ensure_master_key(services.db, services.vault, name=key_name(config))
         if args.command == "purge":
             from bot.ops.retention import purge_once
 
@@ -164,18 +215,42 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
                 return 1
             print(f"{args.handle.upper()} revoked; {removed} sealed case key(s) destroyed")
             return 0
-        report = await coordination.verify_audit()
+        from bot.ops.rotation import verify_audit_log
+
+        keys = (config.security.master_key, *config.security.previous_master_keys)
+        report = await verify_audit_log(services.db.conn, keys, posted=args.posted)
         if report.ok:
-            print(f"audit chain intact: {report.checked} entries")
+            held = f"; it contains the {report.heads} posted head(s) given" if report.heads else ""
+            print(f"audit chain intact: {report.checked} entries{held}")
             return 0
         print(f"audit chain BROKEN: {report.problem}", file=sys.stderr)
         return 1
 
 
-def _restore(backup: Path, database: Path, *, force: bool) -> int:
-    from bot.ops.backup import RestoreRefused, restore_database
+async def _ensure_key(config: Config) -> None:
+    """Open (create, migrate) the database and hold it to the master key before the bot starts:
+    a fresh database gets its key check value here, a wrong key stops start-up in one line."""
+    from bot.ops.keycheck import ensure_master_key, key_name, vault_for
+    from bot.store import open_database
 
+    db = await open_database(config.storage.database)
     try:
+        await ensure_master_key(db, vault_for(config), name=key_name(config))
+    finally:
+        await db.close()
+
+
+def _restore(backup: Path, config: Config, *, force: bool) -> int:
+    from bot.ops.backup import RestoreRefused, check_backup, restore_database
+    from bot.ops.keycheck import check_database_file, key_name, vault_for
+
+    database = config.storage.database
+    try:
+        check_backup(backup)
+        # A backup made under another master key would put a database the configured key does
+        # not open in place of one it does: refuse it (ConfigError) before anything is replaced.
+        key = vault_for(config)
+        asyncio.run(check_database_file(backup, key, name=key_name(config), immutable=True))
         restore_database(backup, database, force=force)
     except RestoreRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -196,12 +271,13 @@ def _run(config: Config) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        await _ensure_key(config)
         async with open_runtime(config) as runtime:
             await serve(runtime, stop)
 
     try:
         eventloop.run(go())
-    except QuestionnaireError as exc:
+    except (QuestionnaireError, ConfigError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - one line, no traceback with values in it
