@@ -36,7 +36,7 @@ def test_rotate_key_from_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "old.key").write_text(old.to_text() + "\n")
     config = write_config(tmp_path, "http://127.0.0.1:9/bot")
     text = config.read_text().replace(
-        "argon2_lanes = 1", 'argon2_lanes = 1\nprevious_master_key_files = ["old.key"]'
+        "[security]\n", '[security]\nprevious_master_key_files = ["old.key"]\n'
     )
     config.write_text(text)
     first = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=old.to_text())
@@ -47,6 +47,11 @@ def test_rotate_key_from_the_command_line(tmp_path: Path) -> None:
     assert f"new master key: {new.key_id}" in rotated.stdout
     again = _bot("rotate-key", "--config", str(config), env=env)
     assert again.returncode == 0  # a rerun finds nothing left to do
+    # Completed: the new key alone is now the database's key, and the old one is refused.
+    alone = config.read_text().replace('previous_master_key_files = ["old.key"]\n', "")
+    config.write_text(alone)
+    assert _bot("verify-audit", "--config", str(config), env=env).returncode == 0
+    assert _bot("verify-audit", "--config", str(config), env=first).returncode == 2
 
 
 def test_purge_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
