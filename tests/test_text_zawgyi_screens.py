@@ -39,6 +39,10 @@ HAND_WRITTEN = {
     # ya-pin with wa, and the na without its tail above a u
     "ကျွန်တော်": "\u1000\u107d\u103c\u1014\u1039\u1031\u1010\u102c\u1039",
     "ကျွန်ုပ်": "\u1000\u107d\u103c\u108f\u1039\u102f\u1015\u1039",
+    # the tall and the short aa as written, whatever the consonant
+    "ဓာတ်ပုံ": "\u1013\u102c\u1010\u1039\u1015\u102f\u1036",
+    "ပါ": "\u1015\u102b",
+    "ပေါ်": "\u1031\u1015\u105a",  # tall aa and asat as one glyph
     # e vowel written first, before any ya-yit
     "ကျော်": "\u1031\u1000\u103a\u102c\u1039",
     "ပြော": "\u1031\u103b\u1015\u102c",

@@ -4,7 +4,8 @@ Neither library has type hints, so everything the bot takes from them passes thr
 functions here. Both are loaded on first use and kept: the detector reads its model file once,
 the converter builds its tables from package data at import.
 
-python-myanmar's converter prints the syllable it cannot map to standard output, and that
+python-myanmar's converter is driven one syllable at a time here (``_syllable_converter``) to
+correct two of its mistakes. It prints the syllable it cannot map to standard output, and that
 syllable is a person's words, which must never reach a log. Its module-level ``print`` is
 therefore replaced by a function that raises: the failed conversion stops, nothing is printed,
 and ``convert`` reports it as ``None`` instead of returning text with a syllable silently lost.
@@ -45,21 +46,15 @@ def _detector() -> _Detector:
 
 
 @functools.cache
-def _converter() -> Callable[[str, str, str], object]:
-    from myanmar import converter
-
-    converter.print = _refuse_to_print
-    convert: Callable[[str, str, str], object] = converter.convert
-    return convert
-
-
-@functools.cache
-def _unicode_to_zawgyi() -> Callable[[str], str]:
+def _syllable_converter(source_name: Encoding, target_name: Encoding) -> Callable[[str], str]:
+    """python-myanmar's ``convert`` loop, syllable by syllable, with two of its mistakes put
+    right: ya-yit + wa lost its wa, and a written tall or short aa was re-chosen."""
     from myanmar import converter, language
 
-    _converter()  # installs the print guard before any syllable is converted
-    source = converter.encoders["unicode"]
-    target = converter.encoders["zawgyi"]
+    # The converter's diagnostic print would put a person's words on standard output.
+    converter.print = _refuse_to_print
+    source = converter.encoders[source_name]
+    target = converter.encoders[target_name]
 
     def run(text: str) -> str:
         out: list[str] = []
@@ -68,30 +63,34 @@ def _unicode_to_zawgyi() -> Callable[[str], str]:
             if len(syllable) == 1:
                 out.append(whole)
                 continue
-            if syllable.get("yayit") == _YAYIT_WASWAY:
+            if source_name == "unicode" and syllable.get("yayit") == _YAYIT_WASWAY:
                 # The library's table maps ya-yit + wa to one key whose Zawgyi form is empty, so
-                # the wa vanishes; as two marks, the ya-yit also gets its cut-below shape.
+                # the wa vanished; as two marks, the ya-yit also gets its cut-below shape.
                 syllable["yayit"], syllable["wasway"] = "\u103c", "\u103d"
             elif whole in source.reverse_table:
                 key = source.reverse_table[whole]
                 out.append(target.table[key.split("_", 1)[0]])
                 continue
-            out.append(converter.convert_syllable(syllable, "unicode", "zawgyi"))
+            written_aa = syllable.get("aaVowel")
+            converted = converter.convert_syllable(syllable, source_name, target_name)
+            out.append(_keep_aa(converted, written_aa))
         return "".join(out)
 
     return run
 
 
 _YAYIT_WASWAY = "\u103c\u103d"
+_SHORT_AA, _TALL_AA, _TALL_AA_ASAT = "\u102c", "\u102b", "\u105a"
 
 
-def unicode_to_zawgyi(text: str) -> str | None:
-    """python-myanmar's syllable-by-syllable conversion, with ya-yit + wa kept (see ``run``)."""
-    try:
-        result = _unicode_to_zawgyi()(text)
-    except Exception:  # noqa: BLE001 - as in ``convert``
-        return None
-    return result if isinstance(result, str) else None
+def _keep_aa(converted: str, written_aa: str | None) -> str:
+    """Both encodings spell the tall and the short aa apart, and the writer's choice stands;
+    the library re-chooses it from the consonant, and so turned "ဓာတ်" into "ဓါတ်"."""
+    if written_aa == _SHORT_AA:
+        return converted.replace(_TALL_AA_ASAT, _SHORT_AA + "\u1039").replace(_TALL_AA, _SHORT_AA)
+    if written_aa == _TALL_AA:
+        return converted.replace(_SHORT_AA, _TALL_AA)
+    return converted
 
 
 def raw_zawgyi_probability(text: str) -> float:
@@ -102,7 +101,7 @@ def raw_zawgyi_probability(text: str) -> float:
 def convert(text: str, source: Encoding, target: Encoding) -> str | None:
     """``text`` re-encoded, or ``None`` when the converter's tables cannot read it."""
     try:
-        result = _converter()(text, source, target)
+        result = _syllable_converter(source, target)(text)
     except Exception:  # noqa: BLE001 - the converter raises many kinds on input it lacks
         return None
     return result if isinstance(result, str) else None

@@ -33,7 +33,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.text.backends import convert, raw_zawgyi_probability, unicode_to_zawgyi
+from bot.text.backends import convert, raw_zawgyi_probability
 from bot.text.script import contains_myanmar, contains_never_zawgyi
 
 CONVERT_AT = 0.95
@@ -128,7 +128,7 @@ def _piece_to_zawgyi(piece: str) -> str:
 
 
 def _render(unicode_text: str) -> str | None:
-    converted = unicode_to_zawgyi(_DOT_BELOW_THEN_ASAT.sub("\u103a\u1037", unicode_text))
+    converted = convert(_DOT_BELOW_THEN_ASAT.sub("\u103a\u1037", unicode_text), "unicode", "zawgyi")
     if converted is None:
         return None
     for pattern, replacement in _ZAWGYI_SHAPES:
