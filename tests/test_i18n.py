@@ -22,6 +22,7 @@ from bot.text import (
     first_line,
     zawgyi_to_unicode,
 )
+from bot.text.graphemes import clusters
 from bot.text.script import contains_myanmar, is_myanmar_char
 
 #: Texts shown outside any chat: the bot's profile and its command menu.
@@ -244,3 +245,51 @@ def test_burmese_texts_read_as_unicode_not_zawgyi(key: str) -> None:
     assert detect_zawgyi_probability(MY[key]) < UNCERTAIN_FROM
     # The detector does tell the two apart: the same text rendered for Zawgyi scores high.
     assert detect_zawgyi_probability(_rendered(ZAWGYI, key)) >= CONVERT_AT
+
+
+# --- lock screens and chat lists ----------------------------------------------------------
+
+#: Lines a notification can show expanded (iOS about four, Android's big text style more).
+NOTIFICATION_LINES = 12
+#: Letters the chat list shows, with line breaks read as spaces, on a wide phone.
+CHAT_LIST_CHARS = 100
+
+#: Texts that carry what the team wrote, and the verification number, to the applicant.
+TEAM_TEXTS = ("team_message", "next_step")
+
+
+@pytest.mark.parametrize("lang", SHOWN)
+@pytest.mark.parametrize("key", TEAM_TEXTS)
+def test_team_messages_keep_their_content_off_the_lock_screen(lang: str, key: str) -> None:
+    """The service sends these as plain text (bot/services/coordination.py): the catalogue
+    alone has to keep the team's words and the number below what a glance shows."""
+    rendered = CATALOG.text(lang, key, text="TEAMTEXT", phrase="482 915 7036")
+    lines = rendered.splitlines()
+    assert lines[0] == CATALOG.text(lang, key, text="", phrase="").splitlines()[0]
+    glance = lines[:NOTIFICATION_LINES]
+    assert not any("TEAMTEXT" in line or "482" in line for line in glance), glance
+    chat_list = "".join(clusters(" ".join(rendered.split()))[:CHAT_LIST_CHARS])
+    assert "TEAMTEXT" not in chat_list and "482" not in chat_list
+    assert "TEAMTEXT" in rendered
+
+
+def test_the_verification_number_is_called_a_number() -> None:
+    submitted = CATALOG.text("en", "submitted", receipt="K7QX", phrase="482 915 7036")
+    assert "they will first say: 482 915 7036\n" in submitted
+    assert "Do not trust anyone who cannot say this number" in submitted
+    assert "do not write it down on this phone" in submitted
+    my = CATALOG.text("my", "submitted", receipt="K7QX", phrase="482 915 7036")
+    assert "ဒီနံပါတ်" in my and "ဒီစကား" not in my
+    assert "ခေါင်းထဲမှာပဲ မှတ်ထားပါ" in my
+    next_step = CATALOG.text("en", "next_step", text="x", phrase="482")
+    assert "cannot say it" in next_step
+
+
+def test_nothing_on_the_profile_or_the_last_screen_suggests_a_secret() -> None:
+    assert EN["wipe_offer"] == "You can clear this chat now."
+    assert MY["wipe_offer"] == "ဒီချတ်ကို အခု ရှင်းလို့ရပါတယ်။"
+    assert EN["bot_description"].startswith("A step-by-step form.")
+    for key in ("bot_description", "bot_short_description", "wipe_offer"):
+        for word in ("private", "lock", "safe", "secret", "erase"):
+            assert word not in EN[key].casefold(), (key, word)
+        assert "သီးသန့်" not in MY[key] and "သော့" not in MY[key] and "စိတ်ချ" not in MY[key]

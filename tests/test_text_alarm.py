@@ -140,3 +140,11 @@ def test_a_word_on_the_first_line_is_refused() -> None:
 )
 def test_first_line_is_the_first_visible_line(text: str, expected: str) -> None:
     assert first_line(text) == expected
+
+
+def test_the_services_and_the_lowest_rank_are_on_the_list() -> None:
+    assert {"ကြည်းတပ်", "ရေတပ်", "လေတပ်", "တပ်သား"} <= set(BURMESE)
+    assert {"navy", "air force"} <= set(ENGLISH)
+    assert alarming_words_in("He joined the Air Force") == ["air force"]
+    assert "ရေတပ်" in alarming_words_in("ရေတပ်မှာ ရှိတယ်")
+    assert check_first_line("ကြည်းတပ်၊ ရေတပ်\nfine") != []

@@ -40,6 +40,8 @@ _ENGLISH: tuple[str, ...] = (
     "desertion",
     "military",
     "army",
+    "navy",
+    "air force",
     "soldier",
     "police",
     "policeman",
@@ -87,6 +89,10 @@ _BURMESE: tuple[str, ...] = (
     "စစ်တပ်",  # the military
     "တပ်မတော်",  # Tatmadaw
     "စစ်သား",  # soldier
+    "တပ်သား",  # private, the lowest rank
+    "ကြည်းတပ်",  # army
+    "ရေတပ်",  # navy
+    "လေတပ်",  # air force
     "စစ်ကောင်စီ",  # military council (the junta)
     "စစ်အစိုးရ",  # military government
     "စစ်ဘက်",  # military side, military-
