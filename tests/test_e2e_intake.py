@@ -80,7 +80,7 @@ async def test_full_intake_in_english_then_wipe(bot: RunningBot) -> None:
     await person.send("/status K7QX-AAAA-BBBB-CCCC")
     assert "No form matches" in await person.last_text()
 
-    await person.tap("Erase this chat")
+    await person.tap(CATALOG.text("en", "wipe_now"))
     assert await person.visible() == []
     everything = await bot.server.messages(ALICE, include_deleted=True)
     assert everything and all(m.deleted for m in everything)
@@ -94,15 +94,15 @@ async def test_an_applicant_who_acts_at_once_sees_only_the_current_question(
     pile up on the phone and are never cleared."""
     person = Applicant(bot.server, ALICE)
     route = Q.paths()[0]
-    years = route.index("years")
+    family = route.index("family")
     steps: list[tuple[str | None, str]] = [
         (None, "/start"),
         ("Hello, and welcome.", "English"),
         (CATALOG.text("en", "consent_yes"), CATALOG.text("en", "consent_yes")),
     ]
-    for qid in route[: years + 2]:
+    for qid in route[: family + 2]:
         question = Q.question(qid)
-        answer = "3" if qid == "years" else CATALOG.localize("en", question.options[0].text)
+        answer = "3" if qid == "family" else CATALOG.localize("en", question.options[0].text)
         steps.append((CATALOG.localize("en", question.text), answer))
     queries = []
     for expect, action in steps:
@@ -130,7 +130,7 @@ async def test_an_applicant_who_acts_at_once_sees_only_the_current_question(
     await settle(bot.server, quiet=QUIET)
     shown_now = await person.visible()
     assert len(shown_now) == 1, [m.text for m in shown_now]
-    next_question = CATALOG.localize("en", Q.question(route[years + 2]).text)
+    next_question = CATALOG.localize("en", Q.question(route[family + 2]).text)
     assert shown_now[0].from_bot and next_question in (shown_now[0].text or "")
 
 
@@ -153,15 +153,15 @@ async def test_a_review_edit_changes_one_answer(bot: RunningBot) -> None:
     person = Applicant(bot.server, ALICE)
     await begin(person)
     route = await answer_all(person, "en", {"call_name": "Ko Aung"})
-    years_number = route.index("years") + 1
-    await person.tap(str(years_number))
+    family_number = route.index("family") + 1
+    await person.tap(str(family_number))
     assert "Your answer so far: 0" in await person.last_text()
     await person.send("၁၂")
     review = await person.last_text()
     assert review.startswith("Please check your answers.") and "→ 12" in review
     await person.tap("Send")
     fields = await _submitted_case_fields(bot)
-    assert json.loads(fields["answer:years"])["value"] == 12
+    assert json.loads(fields["answer:family"])["value"] == 12
 
 
 async def test_a_restart_mid_questionnaire_resumes_the_same_draft(
@@ -171,11 +171,11 @@ async def test_a_restart_mid_questionnaire_resumes_the_same_draft(
     person = Applicant(server, ALICE)
     async with running_bot(server, tmp_path, master_key):
         await begin(person)
-        await answer_all(person, "en", stop_before="years")
+        await answer_all(person, "en", stop_before="family")
     # A new Application on the same database and key; the question is still on the phone.
     async with running_bot(server, tmp_path, master_key) as second:
-        await answer_one(person, q, "years", "en", "7")
-        await answer_one(person, q, "status", "en")
+        await answer_one(person, q, "family", "en", "7")
+        await answer_one(person, q, "when", "en")
         conn = second.runtime.db.conn
         async with conn.execute("SELECT count(*) FROM cases WHERE status = 'draft'") as cur:
             assert await cur.fetchone() == (1,)
@@ -316,7 +316,7 @@ async def test_profile_and_menu_are_neutral(bot: RunningBot) -> None:
     from bot.text import alarming_words_in
 
     profile = await bot.server.bot_profile()
-    assert profile.description[""].startswith("A private, step-by-step form.")
+    assert profile.description[""].startswith("A step-by-step form.")
     assert profile.description["my"] and profile.short_description["my"]
     menu = await bot.server.commands("all_private_chats")
     assert [c.command for c in menu] == [

@@ -234,9 +234,9 @@ def test_review_edit_returns_to_review_and_a_new_branch_is_asked(branching: Cont
         chat.answer(qid, choices[qid])
     assert chat.draft.phase is Phase.REVIEW  # type: ignore[union-attr]
     # Change a plain answer: straight back to the review.
-    chat.send(Press(f"E:{chat.draft.turn}:years"))  # type: ignore[union-attr]
+    chat.send(Press(f"E:{chat.draft.turn}:family"))  # type: ignore[union-attr]
     chat.send(Text("12"))
-    assert chat.draft.phase is Phase.REVIEW and chat.draft.answers["years"].value == 12  # type: ignore[union-attr]
+    assert chat.draft.phase is Phase.REVIEW and chat.draft.answers["family"].value == 12  # type: ignore[union-attr]
     # Change the branch: the newly reached question is asked, then the review again.
     chat.send(Press(f"E:{chat.draft.turn}:status"))  # type: ignore[union-attr]
     chat.send(Press(f"A:{chat.draft.turn}:left"))  # type: ignore[union-attr]
@@ -453,8 +453,10 @@ def _burmese(number: int) -> str:
 def test_burmese_review_labels_count_letters_not_code_points(ctx: Context, lang: str) -> None:
     """Every default first line fits in the label's 48 letters, though most exceed 48 code
     points: counted as letters, none is cut."""
-    review = _review_in(ctx, lang).prompt.text
-    for question in ctx.questionnaire.questions:
+    chat = _review_in(ctx, lang)
+    review = chat.prompt.text
+    for qid in engine.path(ctx.questionnaire, chat.draft):  # type: ignore[arg-type]
+        question = ctx.questionnaire.question(qid)
         first = question.text["my"].splitlines()[0]
         shown = first if lang == "my" else to_zawgyi(first)
         assert f". {shown}\n" in review, question.id
@@ -485,3 +487,39 @@ def test_review_labels_are_cut_between_syllables(
             for prefix in prefixes[1:-1]
         }
         assert label in whole_syllables, (qid, label)
+
+
+def _to_how(ctx: Context) -> Chat:
+    chat = Chat(ctx)
+    chat.begin()
+    while chat.draft is not None and chat.draft.step != "how":
+        chat.answer(chat.draft.step)  # type: ignore[arg-type]
+    return chat
+
+
+def test_the_phone_number_is_asked_only_after_a_call_is_fine_and_is_masked(
+    ctx: Context,
+) -> None:
+    chat = _to_how(ctx)
+    chat.answer("how", "call")
+    assert chat.draft.step == "phone"  # type: ignore[union-attr]
+    assert chat.prompt.text.count("\n") >= 2  # header, question and its one warning line
+    chat.send(Text("+95 9 123 456 789"))
+    assert chat.draft.step == "call_name"  # type: ignore[union-attr]
+    chat.answer("call_name", "Ko Ko")
+    chat.answer("notes", None)
+    review = chat.prompt.text
+    assert "123 456" not in review and "Ko Ko" not in review
+    assert review.count("(hidden)") == 3
+
+
+def test_the_phone_question_can_be_skipped_and_is_absent_otherwise(ctx: Context) -> None:
+    chat = _to_how(ctx)
+    chat.answer("how", "call")
+    chat.tap("Skip")
+    assert chat.draft.step == "call_name"  # type: ignore[union-attr]
+    assert chat.draft.answers["phone"].value is None  # type: ignore[union-attr]
+
+    other = _to_how(ctx)
+    other.answer("how", "this_chat")
+    assert other.draft.step == "call_name"  # type: ignore[union-attr]
