@@ -1,0 +1,474 @@
+"""The seizure suite: someone takes the server, master key included, at every stage of a flow.
+
+The real bot runs against the local Bot API server through a whole working life: a case sent
+before any coordinator enrolled, a lead who enrols and unlocks, an applicant who finishes, one
+who stops half-way, one who finishes and blocks the bot, and every coordinator action. At each
+stage the database files are pulled byte for byte while the bot runs (main, WAL, shared memory:
+what pulling the plug leaves) and a backup is made with ``backup_database``. Then, holding every
+copy, the config and the master key, the attacker (``tests/seizure.py``) tries every
+master-derived key on every blob, every case key so recovered on every field, every guessed
+Telegram id against every row, blob and time, and greps every file for what the applicants typed.
+
+What must hold (DESIGN.md, "Keys"): no field of a submitted case opens and no opened plaintext
+holds a submitted applicant's words, chat id or verification phrase (a draft still being filled
+in may open: that is by design); no Telegram id is linked to a submitted case; no canary is in
+the raw bytes of any file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bot.crypto import MasterKey, Vault
+from bot.devserver import DevServer
+from bot.devserver.settle import settle
+from bot.store import Database
+from tests import seizure
+from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot
+from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
+
+# Ids above 2**32, as Telegram gives now: no 4-byte packing can match them by chance.
+EARLY = 5_912_345_601  # sends a case before any coordinator exists
+FINISHER = 5_912_345_602  # finishes, is asked a question and answers, is handed off
+DRAFTER = 5_912_345_603  # stops half-way: the draft stays
+BLOCKER = 5_912_345_604  # finishes, then blocks the bot before the team's question reaches them
+LEAD = 5_912_345_700
+DECOYS = (5_912_345_600, 5_912_345_605, 6_000_000_123, 777_000, 424_242_424)
+APPLICANTS = (EARLY, FINISHER, DRAFTER, BLOCKER)
+PASSPHRASE = "harbour lantern copper eleven"
+
+
+@dataclass
+class Person:
+    """An applicant, what they typed, and what the bot told them."""
+
+    uid: int
+    name: str
+    typed: list[str] = field(default_factory=list)  # typed into the form
+    later: list[str] = field(default_factory=list)  # written into the case after it was sent
+    code: str | None = None
+    phrase: str | None = None
+    sent_at_stage: int | None = None  # the first stage whose copies come after the submission
+
+    @property
+    def submitted(self) -> bool:
+        return self.code is not None
+
+
+@dataclass(repr=False)
+class Haul:
+    """Everything the seizer holds at the end."""
+
+    master_key: MasterKey
+    config_text: str
+    copies: list[seizure.Copy]
+    people: dict[int, Person]
+    window: tuple[int, int]
+
+    def __repr__(self) -> str:
+        return f"Haul({len(self.copies)} copies)"
+
+
+PEOPLE_TEXT = {
+    EARLY: ("Ko Early Canary3kq", "EarlyNote canary Pyay 7x2w"),
+    FINISHER: ("Ma Finisher Canary8rt", "ဥက္ကာပျံ FinisherNote canary 4hd9"),
+    DRAFTER: ("Drafter Canary2mz", None),
+    BLOCKER: ("Blocker Canary6vv", "BlockerNote canary 1pq0"),
+}
+ANSWER = "Near Monywa AnswerCanary5tt"
+NOTE = "NoteCanary story holds 9ee"
+ASK_FINISHER = "Which town AskCanary2bb?"
+ASK_BLOCKER = "Still safe AskCanary7nn?"
+HANDOFF = "Friday evening HandoffCanary3cc"
+REJECT = "Does not hold RejectCanary8dd"
+
+
+# --- driving the bot ----------------------------------------------------------------------------
+
+
+async def _form_until_notes(person: Applicant, who: Person) -> None:
+    call_name, _ = PEOPLE_TEXT[who.uid]
+    await begin(person)
+    await answer_all(person, "en", {"call_name": call_name}, stop_before="notes")
+    who.typed.append(call_name)
+
+
+async def _notes(person: Applicant, who: Person) -> None:
+    _, notes = PEOPLE_TEXT[who.uid]
+    assert notes is not None
+    await answer_one(person, default_questionnaire(), "notes", "en", notes)
+    who.typed.append(notes)
+    assert "Send" in {b["text"] for m in await person.visible() for b in m.buttons}
+
+
+async def _send(person: Applicant, who: Person) -> None:
+    await person.tap("Send")
+    receipt = next(m.text or "" for m in await person.visible() if "receipt code" in (m.text or ""))
+    who.code = receipt.split("receipt code: ")[1].split("-")[0]
+    who.phrase = receipt.split("they will first say: ")[1].splitlines()[0].strip()
+
+
+async def _enrol_and_unlock(bot: RunningBot) -> Applicant:
+    lead = Applicant(bot.server, LEAD)
+    invite = await bot.runtime.coordination.create_invite("lead")
+    await lead.send(f"/enroll {invite}")
+    assert "Choose a passphrase" in await lead.last_text()
+    await lead.send(PASSPHRASE)
+    assert "You are enrolled" in await lead.last_text()
+    await lead.send("/unlock")
+    await lead.send(PASSPHRASE)
+    assert (await lead.last_text()).startswith("Unlocked.")
+    return lead
+
+
+async def _bot_text(server: DevServer, chat: int, needle: str) -> str:
+    async def found() -> str | None:
+        for message in reversed(await server.messages(chat)):
+            if message.from_bot and message.text and needle in message.text:
+                return message.text
+        return None
+
+    return await server.wait_for(found, timeout=15.0)
+
+
+async def _refused_delivery(server: DevServer, chat: int) -> None:
+    """Until the bot has tried to send to ``chat`` and Telegram refused (a blocked bot)."""
+
+    async def refused() -> bool:
+        calls = await server.api_calls("sendMessage")
+        return any(str(c.params.get("chat_id")) == str(chat) and not c.ok for c in calls)
+
+    await server.wait_for(refused, timeout=15.0)
+    await settle(server, quiet=0.2)
+
+
+class Stages:
+    """Takes both copies at each named stage and keeps them in order."""
+
+    def __init__(self, db: Database, folder: Path) -> None:
+        self.db, self.folder = db, folder
+        self.copies: list[seizure.Copy] = []
+        self.names: list[str] = []
+
+    async def take(self, name: str) -> int:
+        stage = len(self.names)
+        self.names.append(name)
+        self.copies += await seizure.seize(self.db, self.folder, stage, name)
+        return stage
+
+
+async def _whole_life(folder: Path) -> Haul:
+    master_key = MasterKey.generate()
+    people = {
+        uid: Person(uid, name)
+        for uid, name in zip(APPLICANTS, ("early", "finisher", "drafter", "blocker"), strict=True)
+    }
+    early, finisher, drafter, blocker = (people[uid] for uid in APPLICANTS)
+    started = int(time.time())
+    async with DevServer() as server, running_bot(server, folder / "live", master_key) as bot:
+        (folder / "backups").mkdir()
+        stages = Stages(bot.runtime.db, folder / "backups")
+        await server.send_group_text(GROUP_CHAT_ID, LEAD, "hello", chat_type="supergroup")
+
+        # A case sent before any coordinator is enrolled.
+        phone = Applicant(server, EARLY)
+        await _form_until_notes(phone, early)
+        await stages.take("early applicant mid-draft")
+        await _notes(phone, early)
+        await stages.take("early applicant at the review")
+        await _send(phone, early)
+        early.sent_at_stage = await stages.take("early case sent, no coordinator yet")
+        await _bot_text(server, GROUP_CHAT_ID, f"New case {early.code}")
+
+        lead = await _enrol_and_unlock(bot)
+        await stages.take("lead enrolled and unlocked")
+
+        phone = Applicant(server, FINISHER)
+        await _form_until_notes(phone, finisher)
+        await stages.take("finisher mid-draft")
+        await _notes(phone, finisher)
+        await stages.take("finisher at the review")
+        await _send(phone, finisher)
+        finisher.sent_at_stage = await stages.take("finisher's case just sent")
+
+        await _form_until_notes(Applicant(server, DRAFTER), drafter)  # and never comes back
+
+        phone = Applicant(server, BLOCKER)
+        await _form_until_notes(phone, blocker)
+        await _notes(phone, blocker)
+        await _send(phone, blocker)
+        await server.block_bot(BLOCKER)
+        blocker.sent_at_stage = await stages.take("blocker's case sent, bot blocked")
+
+        code = finisher.code
+        await lead.send(f"/claim {code}")
+        assert f"Case {code} is yours" in await lead.last_text()
+        await lead.send(f"/show {code}")
+        assert PEOPLE_TEXT[FINISHER][0] in await lead.last_text()
+        await lead.send(f"/note {code} {NOTE}")
+        await lead.send(f"/ask {code} {ASK_FINISHER}")
+        assert "Question sent" in await lead.last_text()
+        finisher.later += [NOTE, ASK_FINISHER]
+        await _bot_text(server, FINISHER, ASK_FINISHER)
+        phone = Applicant(server, FINISHER)
+        await phone.tap(CATALOG.text("en", "reply"))
+        await phone.send(ANSWER)
+        assert await phone.last_text() == CATALOG.text("en", "reply_thanks")
+        finisher.later.append(ANSWER)
+        await _bot_text(server, LEAD, "the applicant answered")
+        await lead.send(f"/show {code}")
+        assert ANSWER in await lead.last_text()
+        await stages.take("after the question and its answer")
+
+        await lead.send(f"/claim {blocker.code}")
+        await lead.send(f"/ask {blocker.code} {ASK_BLOCKER}")
+        assert "Question sent" in await lead.last_text()
+        blocker.later.append(ASK_BLOCKER)
+        await _refused_delivery(server, BLOCKER)
+        await stages.take("after a question to the applicant who blocked the bot")
+
+        await lead.send(f"/approve {code}")
+        assert "is approved" in await lead.last_text()
+        await lead.send(f"/handoff {code} {HANDOFF}")
+        finisher.later.append(HANDOFF)
+        await _bot_text(server, LEAD, "is handed off")
+        await _bot_text(server, FINISHER, HANDOFF)
+        await stages.take("after the handoff")
+
+        # The case sent before anyone enrolled was sealed to the recovery key, not to this lead:
+        # they may claim it, and a /show is refused or shown, whichever the design gives.
+        await lead.send(f"/claim {early.code}")
+        await lead.send(f"/show {early.code}")
+        await lead.send(f"/reject {blocker.code} {REJECT}")
+        assert "rejected" in await lead.last_text()
+        blocker.later.append(REJECT)
+        await lead.send(f"/close {code}")
+        for command in ("/queue", "/stats", "/audit"):
+            await lead.send(command)
+        await settle(server, quiet=0.2)
+        await stages.take("the end, bot still running")
+        db_path = bot.runtime.db.path
+        config_text = (folder / "live" / "config.toml").read_text(encoding="utf-8")
+        names = stages.names
+        copies = stages.copies
+    names.append("after a clean stop")
+    copies.append(
+        seizure.Copy("files after stop", len(names) - 1, names[-1], seizure.pull_files(db_path))
+    )
+    ended = int(time.time())
+    return Haul(master_key, config_text, seizure.load(copies), people, (started - 60, ended + 60))
+
+
+@pytest.fixture(scope="module")
+def haul(tmp_path_factory: pytest.TempPathFactory) -> Haul:
+    folder = tmp_path_factory.mktemp("seizure")
+    (folder / "live").mkdir()
+    return asyncio.run(_whole_life(folder))
+
+
+# --- the attack ---------------------------------------------------------------------------------
+
+
+@dataclass(repr=False)
+class Attack:
+    vault: Vault
+    purposes: set[str]
+    case_ids: set[str]
+    places: dict[bytes, list[seizure.Place]]
+    opened: list[seizure.Opened]
+    keys: list[seizure.RecoveredKey]
+
+    def __repr__(self) -> str:
+        return f"Attack({len(self.opened)} plaintexts, {len(self.keys)} case keys)"
+
+
+def _attack(haul: Haul) -> Attack:
+    vault = Vault(haul.master_key)
+    purposes = seizure.purposes_in_source()
+    case_ids = seizure.case_ids_seen(haul.copies)
+    candidates = (*APPLICANTS, LEAD, *DECOYS)
+    extra = {p.hex() for p in seizure.pseudonyms(vault, candidates)} | purposes
+    contexts = seizure.contexts_seen(haul.copies, extra)
+    places = seizure.blob_places(haul.copies)
+    opened, keys = seizure.open_with_master(
+        vault, places, case_ids=case_ids, purposes=purposes, contexts=contexts
+    )
+    opened += seizure.open_with_case_keys(keys, haul.copies, places, case_ids=case_ids)
+    return Attack(vault, purposes, case_ids, places, opened, keys)
+
+
+_ATTACKS: dict[int, Attack] = {}
+
+
+@pytest.fixture(scope="module")
+def attack(haul: Haul) -> Attack:
+    if id(haul) not in _ATTACKS:
+        _ATTACKS[id(haul)] = _attack(haul)
+    return _ATTACKS[id(haul)]
+
+
+def _report(problems: list[str], limit: int = 40) -> str:
+    shown = problems[:limit]
+    more = [f"... and {len(problems) - limit} more"] if len(problems) > limit else []
+    return "\n  " + "\n  ".join([*shown, *more])
+
+
+def _plaintext_leaks(item: seizure.Opened, people: dict[int, Person]) -> Iterator[str]:
+    """What an opened plaintext gives away about a submitted applicant, judged by content.
+
+    Words typed into the form count only where the blob sits in a copy taken after that person
+    sent the form (before, it was a draft, which the master key may open by design); whatever
+    exists only once a case is sent (its chat id, verification phrase, the team's words and the
+    applicant's answers) counts anywhere.
+    """
+    for person in people.values():
+        if not person.submitted:
+            continue
+        after = [p for p in item.places if p.copy.stage >= (person.sent_at_stage or 0)]
+        words = [w for w in person.typed if after and _holds_text(item.plaintext, w)]
+        words += [w for w in person.later if _holds_text(item.plaintext, w)]
+        for word in words:
+            where = after[0] if after and word in person.typed else item.places[0]
+            yield f"{person.name}'s words {word!r} via {item.how} from {where.describe()}"
+        if seizure.holds_id(item.plaintext, person.uid):
+            yield f"{person.name}'s chat id via {item.how} from {item.places[0].describe()}"
+        if person.phrase and any(f in item.plaintext for f in seizure.phrase_forms(person.phrase)):
+            yield (
+                f"{person.name}'s verification phrase via {item.how} "
+                f"from {item.places[0].describe()}"
+            )
+
+
+def _holds_text(data: bytes, text: str) -> bool:
+    return any(form in data for form in seizure.text_forms(text))
+
+
+def test_no_submitted_case_opens_with_the_master_key(haul: Haul, attack: Attack) -> None:
+    people = haul.people
+    # The attack has teeth: the draft left half-way opens with the master key, as designed.
+    drafter_words = PEOPLE_TEXT[DRAFTER][0]
+    assert any(_holds_text(o.plaintext, drafter_words) for o in attack.opened), (
+        "the attacker could not open the drafter's draft: the key search is broken"
+    )
+    found: dict[str, list[str]] = {}  # what opened, how -> the copies it opened in
+    for item in attack.opened:
+        for place in item.places:
+            case_id = place.row.values.get("case_id")
+            code = seizure.submitted_in(place.copy, str(case_id)) if case_id else None
+            if code is not None and place.row.table == "case_fields":
+                field_name = place.row.values.get("name")
+                what = f"field {field_name!r} of submitted case {code} opened: {item.how}"
+                found.setdefault(what, []).append(place.copy.label)
+        for leak in _plaintext_leaks(item, people):
+            found.setdefault(leak, [])
+    problems = [
+        f"{what}, in {len(copies)} copies, first the {sorted(copies)[0]}" if copies else what
+        for what, copies in sorted(found.items())
+    ]
+    if problems:
+        pytest.fail("a seizure opens what was sent:" + _report(problems))
+
+
+def test_no_telegram_id_is_linked_to_a_submitted_case(haul: Haul, attack: Attack) -> None:
+    vault = attack.vault
+    submitted = seizure.Submitted.from_copies(haul.copies)
+    codes = {p.code for p in haul.people.values() if p.submitted}
+    assert codes <= submitted.codes, (codes, submitted.codes)
+    # The guesses have teeth: the drafter's pseudonym is found in the copies.
+    drafter = vault.pseudonym(DRAFTER)
+    assert any(drafter in r.values.values() for c in haul.copies for r in c.rows), (
+        "the drafter's pseudonym is nowhere: the id guessing is broken"
+    )
+    links = seizure.find_links(
+        vault,
+        haul.copies,
+        (*APPLICANTS, *DECOYS),
+        submitted,
+        attack.opened,
+        purposes=attack.purposes | seizure.literals_in_source(),
+        window=haul.window,
+    )
+    names = {uid: p.name for uid, p in haul.people.items()}
+    problems = [
+        f"{names.get(link.user_id, 'decoy')} ({link.user_id}) -> case {link.case}: {link.path}"
+        for link in links
+    ]
+    if problems:
+        pytest.fail("a seizure ties a Telegram account to a case:" + _report(problems))
+
+
+def test_no_canary_in_the_raw_bytes_of_any_copy(haul: Haul) -> None:
+    canaries: dict[str, list[bytes]] = {}
+    for person in haul.people.values():
+        for word in (*person.typed, *person.later):
+            canaries[f"{person.name}'s words {word!r}"] = seizure.text_forms(word)
+        canaries[f"{person.name}'s Telegram id"] = seizure.id_forms(person.uid)
+        if person.phrase:
+            canaries[f"{person.name}'s verification phrase"] = seizure.phrase_forms(person.phrase)
+    problems = [
+        f"{hit} of the {copy.label}"
+        for copy in haul.copies
+        for hit in seizure.raw_hits(copy.files, canaries)
+    ]
+    assert any(name.endswith("-wal") for c in haul.copies for name in c.files)
+    if problems:
+        pytest.fail("canaries in the raw bytes:" + _report(problems))
+
+
+def test_the_raw_search_sees_a_plaintext_leak() -> None:
+    """The grep itself works: a canary written in the clear is found."""
+    blob = b"\x00" + "ဥက္ကာပျံ".encode("utf-16-le") + (5_912_345_601).to_bytes(6, "big")
+    canaries = {"burmese": seizure.text_forms("ဥက္ကာပျံ"), "id": seizure.id_forms(5_912_345_601)}
+    assert seizure.raw_hits({"f": blob}, canaries) == ["burmese in f", "id in f"]
+
+
+# --- one backup, mid-draft ----------------------------------------------------------------------
+
+
+async def test_a_backup_taken_mid_draft_opens_nothing_of_the_submitted_case(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    who = Person(FINISHER, "finisher")
+    async with running_bot(server, tmp_path, master_key) as bot:
+        await _enrol_and_unlock(bot)
+        phone = Applicant(server, FINISHER)
+        await _form_until_notes(phone, who)
+        [mid] = [
+            c
+            for c in await seizure.seize(bot.runtime.db, tmp_path, 0, "mid-draft")
+            if c.kind == "backup"
+        ]
+        await _notes(phone, who)
+        await _send(phone, who)
+        db_path = bot.runtime.db.path
+        await settle(server, quiet=0.2)
+        now = seizure.Copy("hot copy", 1, "case sent", seizure.pull_files(db_path))
+    mid, now = seizure.load([mid, now])
+    vault = Vault(master_key)
+    case_ids = seizure.case_ids_seen([mid, now])
+    places = seizure.blob_places([mid])
+    _, keys = seizure.open_with_master(
+        vault,
+        places,
+        case_ids=case_ids,
+        purposes=seizure.purposes_in_source(),
+        contexts=seizure.contexts_seen([mid, now]),
+    )
+    assert keys, "the backup holds the draft's wrapped key: the master key should open it"
+    sent = {str(r.values["id"]) for r in now.table("cases") if r.values.get("code")}
+    assert sent, "no case was sent"
+    fields = [r for r in now.table("case_fields") if r.values.get("case_id") in sent]
+    opened = seizure.open_with_case_keys(keys, [now], seizure.blob_places([now]), case_ids=case_ids)
+    assert fields, "the sent case has no fields to attack"
+    if opened:
+        pytest.fail(
+            f"a backup taken mid-draft, with the master key, opens {len(opened)} of the "
+            f"{len(fields)} fields of the case sent later:"
+            + _report([o.describe() for o in opened])
+        )
