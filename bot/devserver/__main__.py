@@ -28,6 +28,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the bot see every group message, as with privacy mode off in @BotFather",
     )
+    parser.add_argument(
+        "--unknown-method",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer this Bot API method 404 Not Found, as an older server does "
+        "(e.g. deleteMessages, new in Bot API 7.0); may be repeated",
+    )
     return parser
 
 
@@ -37,6 +45,7 @@ async def _serve(args: argparse.Namespace) -> None:
         bot_username=args.bot_username,
         bot_name=args.bot_name,
         group_privacy=not args.no_privacy,
+        unknown_methods=args.unknown_method,
     )
     await server.start(host=args.host, port=args.port)
     stop = asyncio.Event()

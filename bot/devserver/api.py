@@ -61,9 +61,13 @@ async def read_params(request: web.Request) -> Params:
 
 
 class BotApi:
-    def __init__(self, state: State, faults: Faults) -> None:
+    def __init__(
+        self, state: State, faults: Faults, unknown_methods: frozenset[str] = frozenset()
+    ) -> None:
+        """``unknown_methods`` are answered as a server that predates them answers: 404."""
         self.state = state
         self.faults = faults
+        self.unknown_methods = frozenset(name.lower() for name in unknown_methods)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -80,8 +84,14 @@ class BotApi:
         refusal = self._auth_error(request.match_info["token"])
         if refusal is not None:
             return error_response(refusal)
-        entry = BY_LOWER_NAME.get(request.match_info["method"].lower())
+        method = request.match_info["method"].lower()
+        entry = BY_LOWER_NAME.get(method)
         if entry is None:
+            return error_response(NOT_FOUND)
+        if method in self.unknown_methods:
+            # Recorded, unlike a misspelt method, so a test can see the bot tried it.
+            self._record(entry[0], Params({}), NOT_FOUND)
+            await self.state.notify()
             return error_response(NOT_FOUND)
         name, handler = entry
         try:

@@ -7,6 +7,7 @@ The bot reaches it over HTTP exactly as it reaches api.telegram.org (point pytho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -40,9 +41,13 @@ class DevServer(UserActions, Readers, WaitHelpers):
         group_privacy: bool = True,
         clock_start: float | None = None,
         callback_timeout: float = 15.0,
+        unknown_methods: Iterable[str] = (),
     ) -> None:
         """``clock_start`` freezes the clock at that unix time (it then moves only by
-        ``advance``); by default it follows the wall clock plus whatever was advanced."""
+        ``advance``); by default it follows the wall clock plus whatever was advanced.
+
+        ``unknown_methods`` (such as ``deleteMessages``, new in Bot API 7.0) are answered 404 Not
+        Found, as a self-hosted Bot API server older than the method answers them."""
         if not TOKEN_SHAPE.fullmatch(token):
             raise ValueError("token must look like a Telegram bot token: <digits>:<secret>")
         self.clock = Clock(clock_start)
@@ -55,6 +60,7 @@ class DevServer(UserActions, Readers, WaitHelpers):
             callback_timeout=callback_timeout,
         )
         self.faults = Faults()
+        self.unknown_methods = frozenset(unknown_methods)
         self._webhook = WebhookDelivery(self.state)
         self._runner: web.AppRunner | None = None
         self._host = ""
@@ -64,7 +70,7 @@ class DevServer(UserActions, Readers, WaitHelpers):
 
     def _app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_UPLOAD)
-        app.add_routes(BotApi(self.state, self.faults).routes())
+        app.add_routes(BotApi(self.state, self.faults, self.unknown_methods).routes())
         app.add_routes(ControlApi(self).routes())
         return app
 

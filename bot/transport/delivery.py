@@ -3,6 +3,11 @@
 New messages go out before old ones are deleted, so a failed send never leaves an empty chat;
 deletions that Telegram refuses (too old, already gone) are not errors worth an applicant's
 attention.
+
+Deletion uses ``deleteMessages`` (Bot API 7.0), a hundred ids a call. A self-hosted Bot API
+server older than that answers it 404 Not Found, and then nothing would ever be deleted: the
+applicant's answers and the questions would stay on the phone. Such a server is noted, for the
+life of the process, and its messages are deleted one ``deleteMessage`` call at a time.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Bot, CallbackQuery
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, TelegramError
 
 from bot.intake.events import Keyboard, Reply
 from bot.logs import get_logger
@@ -20,6 +25,9 @@ from bot.services.outbox import OutMessage
 log = get_logger(__name__)
 
 DELETE_BATCH = 100  # Telegram's limit for deleteMessages
+
+#: Base URLs of Bot API servers that do not know ``deleteMessages`` (see the module docstring).
+_WITHOUT_DELETE_MESSAGES: set[str] = set()
 
 
 def markup(buttons: Keyboard) -> dict[str, Any] | None:
@@ -110,9 +118,43 @@ async def deliver(
 
 
 async def delete(bot: Bot, chat_id: int, message_ids: list[int]) -> None:
+    if _server(bot) in _WITHOUT_DELETE_MESSAGES:
+        await _delete_one_by_one(bot, chat_id, message_ids)
+        return
     for start in range(0, len(message_ids), DELETE_BATCH):
         batch = message_ids[start : start + DELETE_BATCH]
         try:
             await _call(bot, "deleteMessages", {"chat_id": chat_id, "message_ids": batch})
+        except InvalidToken as exc:
+            if not _unknown_method(exc):
+                log.info("delete_refused", error=type(exc).__name__, count=len(batch))
+                continue
+            _WITHOUT_DELETE_MESSAGES.add(_server(bot))
+            log.warning("delete_messages_unknown")
+            await _delete_one_by_one(bot, chat_id, message_ids[start:])
+            return
         except TelegramError as exc:
             log.info("delete_refused", error=type(exc).__name__, count=len(batch))
+
+
+def _server(bot: Bot) -> str:
+    """The server's address: python-telegram-bot's ``base_url`` ends with the token."""
+    return bot.base_url.removesuffix(bot.token)
+
+
+def _unknown_method(exc: InvalidToken) -> bool:
+    """python-telegram-bot reports both 401 and 404 as ``InvalidToken``. A wrong token is 401
+    (or fails every call, getUpdates first); a 404 on a bot that is running is a method the
+    server does not have."""
+    return "not found" in exc.message.casefold()
+
+
+async def _delete_one_by_one(bot: Bot, chat_id: int, message_ids: list[int]) -> None:
+    refused = 0
+    for message_id in message_ids:
+        try:
+            await _call(bot, "deleteMessage", {"chat_id": chat_id, "message_id": message_id})
+        except TelegramError:
+            refused += 1
+    if refused:
+        log.info("delete_refused", error="one_by_one", count=refused)
