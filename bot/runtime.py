@@ -21,6 +21,7 @@ from bot.i18n import Catalog
 from bot.intake.questionnaire import load_questionnaire
 from bot.logs import get_logger
 from bot.ops.health import heartbeat_forever
+from bot.ops.keycheck import ensure_master_key
 from bot.ops.retention import purge_once, warn_expiring
 from bot.services.coordination import CoordinationService, CoordinationSettings
 from bot.services.intake import IntakeService, IntakeSettings
@@ -34,6 +35,7 @@ from bot.transport.delivery import delete
 log = get_logger(__name__)
 
 PURGE_INTERVAL_SECONDS = 600.0
+AUDIT_HEAD_INTERVAL_SECONDS = 24 * 3600.0
 DELETION_INTERVAL_SECONDS = 5.0
 
 
@@ -72,6 +74,7 @@ async def open_services(
     )
     db = await open_database(config.storage.database)
     try:
+        await ensure_master_key(db, vault)
         outbox = Outbox(db, vault, clock=clock, expiry_seconds=config.retention.outbox_hours * 3600)
         coordination = CoordinationService(
             db,
@@ -160,6 +163,9 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
             asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
             asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_sent)),
+            asyncio.create_task(
+                _every(AUDIT_HEAD_INTERVAL_SECONDS, runtime.coordination.post_audit_head)
+            ),
             asyncio.create_task(
                 _every(
                     DELETION_INTERVAL_SECONDS,

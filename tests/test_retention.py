@@ -25,10 +25,11 @@ from bot.services.intake import Incoming, Response
 from bot.services.outbox import OutMessage
 from bot.store import cases as case_store
 from bot.store import coordination as store
+from bot.store.times import to_day
 from tests.conftest import GROUP_CHAT_ID, write_config
 from tests.intake_driver import default_route
 
-T0 = 1_800_000_000
+T0 = 1_799_971_200  # the start of a UTC day: cases keep their times to the day
 TOKEN = "123456789:" + "A" * 35
 CANARY = "Canary5e1dRETAIN"
 _TURN = re.compile(r"^[A-Z]:(\d+)")
@@ -167,7 +168,7 @@ submitted_days = 4
 rejected_days = 3
 handed_off_days = 5
 closed_days = 2
-outbox_days = 7
+outbox_hours = 24
 """
 
 
@@ -199,7 +200,8 @@ async def test_each_state_is_shredded_after_its_own_retention(tmp_path: Path) ->
         kept: dict[str, str] = {}
         for status, n in days.items():
             assignee = holder if status == "claimed" else None
-            for bucket, at in ((gone, now - n * DAY - 60), (kept, now - n * DAY + HOUR)):
+            # The day of the last change counts whole: the retention runs from its end.
+            for bucket, at in ((gone, now - (n + 1) * DAY + HOUR), (kept, now - n * DAY + HOUR)):
                 case_id = await submit(services, clock)
                 await set_state(services, case_id, status, at, assignee)
                 bucket[status] = case_id
@@ -223,7 +225,7 @@ async def test_each_state_is_shredded_after_its_own_retention(tmp_path: Path) ->
                 assert (await cur.fetchone()) == (0,), table
         shredded = [e for e in await store.audit_entries(conn) if e[3] == "shredded"]
         assert sorted(e[4] for e in shredded if e[4]) == sorted(codes.values())
-        assert all(e[2] == "system" and e[1] == now for e in shredded)
+        assert all(e[2] == "system" and e[1] == to_day(now) for e in shredded)
         chain = await services.coordination.verify_audit()
         assert chain.ok, chain.problem
 
@@ -231,7 +233,7 @@ async def test_each_state_is_shredded_after_its_own_retention(tmp_path: Path) ->
 async def test_old_outbox_rows_and_stale_invites_are_pruned(tmp_path: Path) -> None:
     clock = Clock()
     async with services_at(tmp_path, clock, RETENTION) as services:
-        for at in (T0, T0 + 6 * DAY):
+        for at in (T0 + 7 * DAY - 30 * HOUR, T0 + 7 * DAY - 2 * HOUR):
             clock.now = at
             async with services.db.transaction() as conn:
                 await services.outbox.put(conn, GROUP_CHAT_ID, OutMessage(f"at {at}"))
@@ -245,8 +247,11 @@ async def test_old_outbox_rows_and_stale_invites_are_pruned(tmp_path: Path) -> N
 
         assert (report.outbox, report.invites) == (1, 1)
         rows = await store.due_messages(services.db.conn, now=T0 + 30 * DAY)
-        bodies = [services.vault.open_local(r.body, purpose="outbox", context="body") for r in rows]
-        assert [OutMessage.load(b).text for b in bodies] == [f"at {T0 + 6 * DAY}"]
+        bodies = [
+            services.vault.open_local(r.body, purpose="outbox", context=f"body:{r.id}")
+            for r in rows
+        ]
+        assert [OutMessage.load(b).text for b in bodies] == [f"at {T0 + 7 * DAY - 2 * HOUR}"]
         async with services.db.conn.execute("SELECT role FROM invites") as cur:
             assert [tuple(r) async for r in cur] == [("lead",)]
 
@@ -254,9 +259,9 @@ async def test_old_outbox_rows_and_stale_invites_are_pruned(tmp_path: Path) -> N
 async def _warnings(services: Services) -> list[str]:
     texts = []
     for row in await store.due_messages(services.db.conn, now=T0 + 365 * DAY, limit=500):
-        chat = services.vault.open_local(row.chat, purpose="outbox", context="chat")
+        chat = services.vault.open_local(row.chat, purpose="outbox", context=f"chat:{row.id}")
         body = OutMessage.load(
-            services.vault.open_local(row.body, purpose="outbox", context="body")
+            services.vault.open_local(row.body, purpose="outbox", context=f"body:{row.id}")
         )
         if "shredded" in body.text:
             assert int(chat) == GROUP_CHAT_ID
@@ -274,7 +279,7 @@ async def test_a_held_case_about_to_expire_is_warned_once_per_deadline(tmp_path:
         await set_state(services, unheld, "submitted", T0 + 2 * DAY)
         row = await case_store.get_case(services.db.conn, held)
         assert row is not None and row.code is not None
-        deadline = T0 + 4 * DAY
+        deadline = T0 + 5 * DAY  # 4 days from the end of the day it was claimed
 
         assert await warn_expiring(services, now=deadline - 49 * HOUR) == 0
         assert await warn_expiring(services, now=deadline + 2 * DAY - HOUR) == 0  # not held
@@ -284,11 +289,11 @@ async def test_a_held_case_about_to_expire_is_warned_once_per_deadline(tmp_path:
             f"Case {row.code} will be shredded in 40 h unless it moves on."
         ]
 
-        moved = T0 + 3 * DAY  # the case moves on: a new deadline, worth a new warning
+        moved = T0 + 4 * DAY  # the case moves on: a new deadline, worth a new warning
         await set_state(services, held, "approved", moved, holder)
-        assert await warn_expiring(services, now=moved + 5 * DAY - 2 * HOUR) == 1
+        assert await warn_expiring(services, now=moved + 6 * DAY - 2 * HOUR) == 1
         assert len(await _warnings(services)) == 2
-        report = await purge_once(services, now=moved + 5 * DAY)
+        report = await purge_once(services, now=moved + 6 * DAY)
         assert report.cases == 2
         assert not await exists(services, held)
         assert not await exists(services, unheld)  # unwarned, as no one holds it
@@ -307,7 +312,7 @@ async def test_shredded_ciphertext_leaves_neither_the_file_nor_the_wal(tmp_path:
         on_disk = database_bytes(tmp_path)
         assert all(b in on_disk for b in blobs), "the test must see the ciphertext first"
 
-        report = await purge_once(services, now=T0 + 3 * DAY + 60)
+        report = await purge_once(services, now=T0 + 4 * DAY + 60)
 
         assert report.cases == 1 and report.checkpointed
         assert await exists(services, survivor)

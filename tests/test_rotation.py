@@ -74,11 +74,12 @@ async def _populate(db: Database, vault: Vault) -> dict[str, CaseKey]:
             )
             triage = vault.seal_local(json.dumps({"rank": code}).encode(), purpose="triage",
                                       context=case_id)  # fmt: skip
-            await apply(
-                conn,
-                store.submission(
-                    case_id=case_id, code=code, receipt_hash="rh", triage=triage, now=NOW
-                ),
+            # Submitted as an older version did: the draft row itself became the case, its
+            # master-wrapped key kept until a coordinator enrolled. Rotation still moves them.
+            await conn.execute(
+                "UPDATE cases SET status = 'submitted', code = ?, pseudonym = NULL,"
+                " receipt_hash = 'rh', triage = ?, submitted_at = ? WHERE id = ?",
+                (code, triage, NOW, case_id),
             )
         await co.drop_wrapped_key(conn, "sealed")
         await co.add_coordinator(
@@ -95,8 +96,13 @@ async def _populate(db: Database, vault: Vault) -> dict[str, CaseKey]:
         for n in range(3):
             await co.enqueue(
                 conn,
-                chat=vault.seal_local(str(500 + n).encode(), purpose="outbox", context="chat"),
-                body=vault.seal_local(f"message {n}".encode(), purpose="outbox", context="body"),
+                id=n + 1,
+                chat=vault.seal_local(
+                    str(500 + n).encode(), purpose="outbox", context=f"chat:{n + 1}"
+                ),
+                body=vault.seal_local(
+                    f"message {n}".encode(), purpose="outbox", context=f"body:{n + 1}"
+                ),
                 now=NOW,
             )
         await co.schedule_deletion(
@@ -141,12 +147,12 @@ async def _assert_opens_only_with(db: Database, keys: dict[str, CaseKey], good: 
         bad.open_local(coordinator.chat, purpose="coordinator-chat", context="coord1")
     messages = await co.due_messages(conn, now=NOW + 10)
     assert len(messages) == 3
-    bodies = {good.open_local(m.body, purpose="outbox", context="body") for m in messages}
+    bodies = {good.open_local(m.body, purpose="outbox", context=f"body:{m.id}") for m in messages}
     assert bodies == {b"message 0", b"message 1", b"message 2"}
     for m in messages:
-        assert good.open_local(m.chat, purpose="outbox", context="chat").startswith(b"50")
+        assert good.open_local(m.chat, purpose="outbox", context=f"chat:{m.id}").startswith(b"50")
         with pytest.raises(DecryptionError):
-            bad.open_local(m.body, purpose="outbox", context="body")
+            bad.open_local(m.body, purpose="outbox", context=f"body:{m.id}")
     deletions = await co.due_deletions(conn, now=NOW + 10)
     assert [good.open_local(c, purpose="deletion", context="chat") for _, c, _ in deletions] == [
         b"900"
@@ -276,8 +282,9 @@ async def test_rotation_time_for_many_rows(db: Database) -> None:
         for n in range(rows):
             await co.enqueue(
                 conn,
-                chat=vault.seal_local(b"1", purpose="outbox", context="chat"),
-                body=vault.seal_local(b"body", purpose="outbox", context="body"),
+                id=n + 1,
+                chat=vault.seal_local(b"1", purpose="outbox", context=f"chat:{n + 1}"),
+                body=vault.seal_local(b"body", purpose="outbox", context=f"body:{n + 1}"),
                 now=NOW,
             )
             await apply(

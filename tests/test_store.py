@@ -72,6 +72,21 @@ async def test_deleting_a_case_removes_its_fields(tmp_path: Path) -> None:
     await db.close()
 
 
+def _submission(*, draft_id: str, case_id: str, now: int) -> tuple[Write, ...]:
+    """What the bot writes at submission: a case born under a new id, the draft gone."""
+    return (
+        cases.new_case(
+            case_id=case_id,
+            code="K7QX",
+            receipt_hash="h",
+            triage=b"t",
+            recovery_key=b"r",
+            now=now,
+        ),
+        cases.case_deletion(draft_id),
+    )
+
+
 async def test_a_draft_is_read_with_its_fields_in_one_go(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "bot.sqlite3")
     assert await cases.draft_with_fields(db.conn, b"p") is None
@@ -80,18 +95,16 @@ async def test_a_draft_is_read_with_its_fields_in_one_go(tmp_path: Path) -> None
     found = await cases.draft_with_fields(db.conn, b"p")
     assert found is not None and found[0].case_id == "c1" and found[1] == {}
     async with db.transaction() as conn:
-        await cases.write_fields(conn, "c1", {"a": b"1", "b": b"2"}, now=3)
+        await cases.write_fields(conn, "c1", {"a": b"1", "b": b"2"}, now=7203)
     found = await cases.draft_with_fields(db.conn, b"p")
     assert found is not None
     assert (found[0].wrapped_key, found[0].updated_at, found[1]) == (
         b"k",
-        3,
+        7200,  # kept to the hour: the row holds a pseudonym
         {"a": b"1", "b": b"2"},
     )
     async with db.transaction() as conn:
-        await apply(
-            conn, cases.submission(case_id="c1", code="K7QX", receipt_hash="h", triage=b"t", now=5)
-        )
+        await apply(conn, *_submission(draft_id="c1", case_id="c2", now=7205))
     assert await cases.draft_with_fields(db.conn, b"p") is None
     await db.close()
 
@@ -100,15 +113,16 @@ async def test_a_submitted_case_keeps_no_pseudonym(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "bot.sqlite3")
     async with db.transaction() as conn:
         await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
-        await apply(
-            conn, cases.submission(case_id="c1", code="K7QX", receipt_hash="h", triage=b"t", now=5)
-        )
+        await apply(conn, *_submission(draft_id="c1", case_id="c2", now=90_061))
     assert await cases.find_draft(db.conn, b"p") is None
-    async with db.conn.execute("SELECT pseudonym, status FROM cases") as cur:
-        assert await cur.fetchall() == [(None, "submitted")]
+    async with db.conn.execute(
+        "SELECT id, pseudonym, wrapped_key, status, created_at, submitted_at FROM cases"
+    ) as cur:
+        # A new row, with no pseudonym, no master-wrapped key, and times kept to the day.
+        assert await cur.fetchall() == [("c2", None, None, "submitted", 86_400, 86_400)]
     # The schema itself refuses a submitted case that is still linked to an account.
     with pytest.raises(sqlite3.IntegrityError):
-        await db.conn.execute("UPDATE cases SET pseudonym = x'00' WHERE id = 'c1'")
+        await db.conn.execute("UPDATE cases SET pseudonym = x'00' WHERE id = 'c2'")
     await db.close()
 
 

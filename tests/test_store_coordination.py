@@ -14,6 +14,7 @@ import pytest
 from bot.store import Database, cases, open_database
 from bot.store import coordination as co
 from bot.store.db import apply_migrations, packaged_migrations
+from bot.store.times import HOUR, to_day, to_hour
 from bot.store.writes import apply
 
 NOW = 1_800_000_000
@@ -29,19 +30,38 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def _submitted(
-    conn: aiosqlite.Connection, case_id: str, code: str, *, at: int = NOW, key: bytes = b"wk"
+    conn: aiosqlite.Connection,
+    case_id: str,
+    code: str,
+    *,
+    at: int = NOW,
+    legacy_key: bytes | None = None,
 ) -> None:
+    """A submitted case as the bot writes one; with ``legacy_key``, as an older version did:
+    the draft row itself became the case, its master-wrapped key still on it."""
+    if legacy_key is None:
+        await apply(
+            conn,
+            cases.new_case(
+                case_id=case_id,
+                code=code,
+                receipt_hash="rh",
+                triage=b"sealed-triage",
+                recovery_key=b"sealed-to-recovery",
+                now=at,
+            ),
+        )
+        return
     await apply(
         conn,
         cases.new_draft(
-            case_id=case_id, pseudonym=b"p-" + case_id.encode(), wrapped_key=key, now=at
+            case_id=case_id, pseudonym=b"p-" + case_id.encode(), wrapped_key=legacy_key, now=at
         ),
     )
-    await apply(
-        conn,
-        cases.submission(
-            case_id=case_id, code=code, receipt_hash="rh", triage=b"sealed-triage", now=at
-        ),
+    await conn.execute(
+        "UPDATE cases SET status = 'submitted', code = ?, pseudonym = NULL, receipt_hash = 'rh',"
+        " triage = ?, submitted_at = ?, updated_at = ? WHERE id = ?",
+        (code, b"sealed-triage", at, at, case_id),
     )
 
 
@@ -90,7 +110,7 @@ async def test_migration_applies_over_a_database_that_holds_cases(tmp_path: Path
     old = await open_database(path, migrate=False)
     assert await apply_migrations(old, packaged_migrations()[:1]) == 1
     async with old.transaction() as conn:
-        await _submitted(conn, "c1", "K7QX")
+        await _submitted(conn, "c1", "K7QX", legacy_key=b"wk")
         await cases.write_fields(conn, "c1", {"answer:name": b"ciphertext"}, now=NOW)
         await apply(conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW))
     await old.close()
@@ -216,6 +236,8 @@ async def test_columns_added_by_the_migration_hold_no_plaintext_of_people(
         ("outbox", "chat"),
         ("outbox", "body"),
         ("scheduled_deletions", "chat"),
+        ("cases", "recovery_key"),
+        ("key_check", "value"),
     }
 
 
@@ -376,8 +398,9 @@ async def test_sealing_a_case_replaces_the_master_key_copy(db: Database) -> None
     async with db.transaction() as conn:
         await _coordinator(conn, "a", "C-AAAA")
         await _coordinator(conn, "b", "C-BBBB")
-        await _submitted(conn, "c1", "K7QX")
-        await _submitted(conn, "c2", "M2PD")
+        await _submitted(conn, "c1", "K7QX", legacy_key=b"wk")
+        await _submitted(conn, "c2", "M2PD", legacy_key=b"wk")
+        await _submitted(conn, "c3", "R4TZ")  # a case sent now is never under the master key
         await apply(conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW))
     assert await co.unsealed_case_ids(db.conn) == ["c1", "c2"]
     async with db.transaction() as conn:
@@ -449,12 +472,13 @@ async def test_dropbox_is_set_once_and_inbox_keeps_order(db: Database) -> None:
     async with db.transaction() as conn:
         first = await co.add_inbox(conn, "c1", b"sealed-1", now=NOW)
         second = await co.add_inbox(conn, "c1", b"sealed-2", now=NOW + 1)
+    # Beside a case, times are kept to the day.
     assert await co.inbox(db.conn, "c1") == [
-        (first, b"sealed-1", NOW),
-        (second, b"sealed-2", NOW + 1),
+        (first, b"sealed-1", to_day(NOW)),
+        (second, b"sealed-2", to_day(NOW + 1)),
     ]
     assert await co.drop_inbox(db.conn, "c1", up_to=first) == 1
-    assert await co.inbox(db.conn, "c1") == [(second, b"sealed-2", NOW + 1)]
+    assert await co.inbox(db.conn, "c1") == [(second, b"sealed-2", to_day(NOW + 1))]
     with pytest.raises(sqlite3.IntegrityError):
         await co.add_inbox(db.conn, "missing", b"x", now=NOW)
 
@@ -469,7 +493,7 @@ async def test_a_relay_is_open_until_answered(db: Database) -> None:
     assert await co.open_relay(db.conn, "t1") is None
     await co.answer_relay(db.conn, "t1", now=NOW + 9)
     async with db.conn.execute("SELECT answered_at FROM relays") as cur:
-        assert list(await cur.fetchall()) == [(NOW + 3,)]
+        assert list(await cur.fetchall()) == [(to_day(NOW + 3),)]
 
 
 # --- workflow ----------------------------------------------------------------------------------
@@ -499,7 +523,7 @@ async def test_work_rows_follow_state_flag_and_priority(db: Database) -> None:
     assert work[1].flagged
     row = await cases.get_case(db.conn, "c1")
     assert row is not None
-    assert row.updated_at == NOW + 11
+    assert row.updated_at == to_day(NOW + 11)
     await co.set_flagged(db.conn, "c1", False, now=NOW + 12)
     unflagged = await co.work_row_by_code(db.conn, "AAAA")
     assert unflagged is not None
@@ -549,22 +573,27 @@ async def test_counts_by_state_and_week(db: Database) -> None:
 
 async def test_outbox_round_trip(db: Database) -> None:
     async with db.transaction() as conn:
-        first = await co.enqueue(conn, chat=b"chat-1", body=b"body-1", now=NOW)
-        second = await co.enqueue(conn, chat=b"chat-2", body=b"body-2", now=NOW + 1)
+        first = await co.next_outbox_id(conn)
+        await co.enqueue(conn, id=first, chat=b"chat-1", body=b"body-1", now=NOW)
+        second = await co.next_outbox_id(conn)
+        await co.enqueue(conn, id=second, chat=b"chat-2", body=b"body-2", now=NOW + HOUR)
+    assert second == first + 1
     assert await co.outbox_depth(db.conn) == 2
-    assert await co.due_messages(db.conn, now=NOW - 1) == []
-    assert await co.due_messages(db.conn, now=NOW + 1) == [
-        co.OutboxRow(first, b"chat-1", b"body-1", 0, NOW),
-        co.OutboxRow(second, b"chat-2", b"body-2", 0, NOW + 1),
+    # Rows hold a chat id: their times are kept to the hour.
+    start = to_hour(NOW)
+    assert await co.due_messages(db.conn, now=start - 1) == []
+    assert await co.due_messages(db.conn, now=start + HOUR) == [
+        co.OutboxRow(first, b"chat-1", b"body-1", 0, start),
+        co.OutboxRow(second, b"chat-2", b"body-2", 0, start + HOUR),
     ]
-    assert [m.id for m in await co.due_messages(db.conn, now=NOW + 1, limit=1)] == [first]
+    assert [m.id for m in await co.due_messages(db.conn, now=start + HOUR, limit=1)] == [first]
 
-    await co.mark_failed(db.conn, first, error="TimedOut", next_attempt_at=NOW + 30)
-    assert [m.id for m in await co.due_messages(db.conn, now=NOW + 29)] == [second]
-    retried = await co.due_messages(db.conn, now=NOW + 30)
+    await co.mark_failed(db.conn, first, error="TimedOut", next_attempt_at=start + HOUR + 30)
+    assert [m.id for m in await co.due_messages(db.conn, now=start + HOUR + 29)] == [second]
+    retried = await co.due_messages(db.conn, now=start + HOUR + 30)
     assert [(m.id, m.attempts, m.next_attempt_at) for m in retried] == [
-        (second, 0, NOW + 1),
-        (first, 1, NOW + 30),
+        (second, 0, start + HOUR),
+        (first, 1, start + HOUR + 30),
     ]
     async with db.conn.execute("SELECT last_error FROM outbox WHERE id = ?", (first,)) as cur:
         assert await cur.fetchone() == ("TimedOut",)
@@ -576,7 +605,7 @@ async def test_outbox_round_trip(db: Database) -> None:
 
     await co.mark_sent(db.conn, first)
     assert await co.outbox_depth(db.conn) == 1
-    assert [m.id for m in await co.due_messages(db.conn, now=NOW + 100)] == [second]
+    assert [m.id for m in await co.due_messages(db.conn, now=start + 2 * HOUR)] == [second]
     await co.mark_sent(db.conn, second)
     assert await co.outbox_depth(db.conn) == 0
 

@@ -63,8 +63,10 @@ def retention_seconds(retention: RetentionConfig, status: str) -> int | None:
 
 
 def expires_at(retention: RetentionConfig, row: store.RetainedRow) -> int | None:
+    """A case's last change is kept to the day (``bot.store.times``), so it stands for any
+    moment of that day: the retention runs from the day's end, never shredding early."""
     seconds = retention_seconds(retention, row.status)
-    return None if seconds is None else row.updated_at + seconds
+    return None if seconds is None else row.updated_at + DAY + seconds
 
 
 async def purge_once(services: Services, *, now: int | None = None) -> PurgeReport:

@@ -105,8 +105,10 @@ Rewrap = Callable[[Vault, bytes, str], bytes]
 
 
 def _local(purpose: str, context: str | None) -> Rewrap:
+    """``context`` is the row id when None; ``{}`` in it stands for the row id."""
+
     def rewrap(vault: Vault, blob: bytes, row_id: str) -> bytes:
-        ctx = row_id if context is None else context
+        ctx = row_id if context is None else context.format(row_id)
         return vault.reseal_local(blob, purpose=purpose, context=ctx)
 
     return rewrap
@@ -119,8 +121,8 @@ def _case_key(vault: Vault, blob: bytes, row_id: str) -> bytes:
 _REWRAPS: dict[tuple[str, str, str], Rewrap] = {
     ("cases", "id", "wrapped_key"): _case_key,
     ("cases", "id", "triage"): _local("triage", None),
-    ("outbox", "id", "chat"): _local("outbox", "chat"),
-    ("outbox", "id", "body"): _local("outbox", "body"),
+    ("outbox", "id", "chat"): _local("outbox", "chat:{}"),
+    ("outbox", "id", "body"): _local("outbox", "body:{}"),
     ("coordinators", "id", "chat"): _local("coordinator-chat", None),
     ("scheduled_deletions", "id", "chat"): _local("deletion", "chat"),
 }

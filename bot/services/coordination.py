@@ -64,6 +64,7 @@ from bot.intake.questionnaire import Questionnaire
 from bot.logs import get_logger
 from bot.ops.rotation import adopt_coordinator, verify_audit_log
 from bot.services import audit
+from bot.services.audit_head import head_notice
 from bot.services.case_view import render_case
 from bot.services.intake import Submission
 from bot.services.keyring import KeyRing
@@ -768,6 +769,16 @@ class CoordinationService:
             return _say("No active coordinator by that name.")
         return _say(f"{handle} is revoked; {removed} sealed case key(s) were destroyed.")
 
+    async def post_audit_head(self) -> None:
+        """Post the chain's head to the group (daily, and on ``/audit``): once it sits in
+        Telegram, no rewrite of the log behind it, even with the master key, goes unseen by
+        ``verify-audit --head``. Read on a settled connection, so no uncommitted entry is named.
+        """
+        async with self.db.settled() as conn:
+            text = await head_notice(conn)
+        async with self.db.transaction() as conn:
+            await self.outbox.put(conn, self.settings.group_chat_id, OutMessage(text))
+
     async def _cmd_audit(self, *_: object) -> CoordResponse:
         report = await self.verify_audit()
         rows = await store.audit_entries(self.db.conn, limit=20, newest_first=True)
@@ -775,8 +786,10 @@ class CoordinationService:
             f"Audit chain: {'intact' if report.ok else 'BROKEN: ' + (report.problem or '')} "
             f"({report.checked} entries)"
         ]
+        await self.post_audit_head()
+        lines.append("The chain's head is posted to the group: keep that message.")
         for seq, at, actor, action, code, _prev, _hash in rows:
-            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(at))
+            when = time.strftime("%Y-%m-%d", time.gmtime(at))  # kept to the day
             lines.append(f"#{seq} {when} {actor} {action} {code or ''}".rstrip())
         return _say(*lines)
 

@@ -7,6 +7,7 @@ applicant's every step are also offered as :class:`Write` values, for ``Database
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -66,8 +67,9 @@ async def draft_with_fields(
 
 def new_draft(*, case_id: str, pseudonym: bytes, wrapped_key: bytes, now: int) -> Write:
     return Write.one(
-        "INSERT INTO cases (id, status, pseudonym, wrapped_key, created_at, updated_at)"
-        " VALUES (?, 'draft', ?, ?, ?, ?)",
+        "INSERT INTO cases (rowid, id, status, pseudonym, wrapped_key, created_at, updated_at)"
+        " VALUES (?, ?, 'draft', ?, ?, ?, ?)",
+        _random_rowid(),
         case_id,
         pseudonym,
         wrapped_key,
@@ -86,8 +88,9 @@ def new_case(
     """
     day = to_day(now)
     return Write.one(
-        "INSERT INTO cases (id, code, status, receipt_hash, triage, recovery_key, created_at,"
-        " updated_at, submitted_at) VALUES (?, ?, 'submitted', ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO cases (rowid, id, code, status, receipt_hash, triage, recovery_key,"
+        " created_at, updated_at, submitted_at) VALUES (?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?)",
+        _random_rowid(),
         case_id,
         code,
         receipt_hash,
@@ -97,6 +100,12 @@ def new_case(
         day,
         day,
     )
+
+
+def _random_rowid() -> int:
+    """SQLite numbers rows in the order they are made; a case numbered just after a draft
+    would say which draft it came from. A random number says nothing."""
+    return secrets.randbelow(2**62) + 1
 
 
 def case_deletion(case_id: str) -> Write:
