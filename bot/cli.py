@@ -20,11 +20,20 @@ from pathlib import Path
 
 from bot import eventloop
 from bot.config import Config, ConfigError, load_config
-from bot.crypto import MasterKey
+from bot.crypto import MasterKey, UnlockedKey
 from bot.logs import configure_logging, get_logger
 
 DEFAULT_CONFIG = "config.toml"
-OPERATOR_COMMANDS = ("invite", "revoke", "verify-audit", "rotate-key", "health", "purge", "backup")
+OPERATOR_COMMANDS = (
+    "invite",
+    "revoke",
+    "verify-audit",
+    "rotate-key",
+    "health",
+    "purge",
+    "backup",
+    "import-grants",
+)
 
 
 def _config_path(value: str | None) -> Path:
@@ -81,6 +90,41 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("--force", action="store_true", help="replace an existing database")
     restore.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
+    rkeygen = sub.add_parser(
+        "recovery-keygen",
+        help="OFFLINE: make the organisation's recovery key pair",
+        description="Make the recovery key pair on a machine that is not the server: the "
+        "private half goes to --out (a USB stick kept safe), the public half is printed for "
+        "security.recovery_public_key. Every submitted case is sealed to it.",
+    )
+    rkeygen.add_argument("--out", type=Path, required=True, help="file for the private half")
+
+    recover = sub.add_parser(
+        "recover",
+        help="OFFLINE: read a case, or grant every case to a coordinator, with the recovery key",
+        description="Work on a copy of the database (a backup) with the recovery key's private "
+        "half, away from the server. 'show' prints one case; 'grant' writes a file of case keys "
+        "sealed to one coordinator, for 'import-grants' on the server.",
+    )
+    steps = recover.add_subparsers(dest="step", required=True, metavar="STEP")
+    show = steps.add_parser("show", help="print one case")
+    show.add_argument("code", help="the case code, e.g. K7QX")
+    grant = steps.add_parser("grant", help="seal every case to one coordinator")
+    grant.add_argument("handle", help="the coordinator's name, e.g. C-7K3Q")
+    grant.add_argument("--out", type=Path, required=True, help="the grants file to write")
+    for step in (show, grant):
+        step.add_argument("--key", type=Path, required=True, help="the private half's file")
+        step.add_argument("--database", type=Path, required=True, help="a copy of the database")
+        step.add_argument(
+            "--questionnaire", type=Path, help="the questionnaire, if not the default"
+        )
+
+    grants = sub.add_parser(
+        "import-grants", help="load a grants file made by 'recover grant' into the database"
+    )
+    grants.add_argument("path", type=Path, help="the grants file")
+    grants.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
+
     sub.add_parser("keygen", help="print a new master key alone on standard output")
     sub.add_parser("demo", help="try the bot in this terminal, with no Telegram and no setup")
     return parser
@@ -95,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import run_demo
 
         return run_demo()
+    if args.command in ("recovery-keygen", "recover"):
+        return _offline(args)
     try:
         config = load_config(_config_path(args.config))
         if args.command == "check-config":
@@ -191,6 +237,20 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
                 return 1
             print(f"backup written: {made.path} ({made.size_bytes} bytes, {made.cases} cases)")
             return 0
+        if args.command == "import-grants":
+            from bot.ops.recovery import Grants, RecoveryError, import_grants
+
+            try:
+                text = args.path.read_text(encoding="utf-8")
+                added = await import_grants(services.db, Grants.load(text))
+            except (OSError, UnicodeDecodeError):
+                print(f"error: cannot read {args.path}", file=sys.stderr)
+                return 1
+            except RecoveryError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            print(f"{added} case key(s) now sealed to the coordinator")
+            return 0
         if args.command == "rotate-key":
             from bot.ops.rotation import rotate
 
@@ -238,6 +298,73 @@ async def _ensure_key(config: Config) -> None:
         await ensure_master_key(db, vault_for(config), name=key_name(config))
     finally:
         await db.close()
+
+
+def _offline(args: argparse.Namespace) -> int:
+    """The recovery key's commands: no config, no server, nothing but files."""
+    from bot.crypto import load_recovery_key, new_recovery_key
+    from bot.ops.recovery import RecoveryError
+
+    if args.command == "recovery-keygen":
+        private, public = new_recovery_key()
+        try:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            print(f"error: {args.out} exists; a recovery key is never overwritten", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+            return 1
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(private + "\n")
+        print(f'recovery_public_key = "{public}"')
+        print(
+            f"The private half is in {args.out}: keep it offline, never on the server. "
+            "Put the line above in [security] of the server's config.",
+            file=sys.stderr,
+        )
+        return 0
+    try:
+        key = load_recovery_key(args.key.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        print(f"error: cannot read the recovery key from {args.key}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {args.key} {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_recover(args, key))
+    except RecoveryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _recover(args: argparse.Namespace, key: UnlockedKey) -> int:
+    from bot.i18n import Catalog
+    from bot.intake.questionnaire import load_questionnaire
+    from bot.ops.recovery import grant_all, show_case
+
+    if args.step == "show":
+        questionnaire = load_questionnaire(args.questionnaire, languages=["en"])
+        print(
+            await show_case(
+                args.database, key, args.code, questionnaire=questionnaire, catalog=Catalog()
+            )
+        )
+        return 0
+    grants = await grant_all(args.database, key, args.handle)
+    try:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(grants.dump())
+    print(
+        f"{len(grants.copies)} case key(s) sealed to {grants.handle} in {args.out}; on the "
+        f"server: python -m bot import-grants {args.out.name}"
+    )
+    return 0
 
 
 def _restore(backup: Path, config: Config, *, force: bool) -> int:

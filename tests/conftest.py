@@ -61,6 +61,7 @@ def write_config(
     extra: str = "",
     coordination_extra: str = "",
     telegram_extra: str = "",
+    recovery_public: str = RECOVERY_PUBLIC,
 ) -> Path:
     """A config as an operator would write it, Argon2id at the floor the config allows."""
     path = folder / "config.toml"
@@ -74,7 +75,7 @@ poll_timeout_seconds = 1
 database = "{folder / "bot.sqlite3"}"
 
 [security]
-recovery_public_key = "{RECOVERY_PUBLIC}"
+recovery_public_key = "{recovery_public}"
 argon2_memory_kib = 65536
 argon2_iterations = 3
 argon2_lanes = 4
@@ -107,9 +108,12 @@ async def running_bot(
     extra: str = "",
     coordination_extra: str = "",
     telegram_extra: str = "",
+    recovery_public: str = RECOVERY_PUBLIC,
 ) -> AsyncIterator[RunningBot]:
     environ = {"BOT_TOKEN": server.token, "BOT_MASTER_KEY": master_key.to_text()}
-    path = write_config(folder, server.base_url, extra, coordination_extra, telegram_extra)
+    path = write_config(
+        folder, server.base_url, extra, coordination_extra, telegram_extra, recovery_public
+    )
     config = load_config(path, environ)
     stop = asyncio.Event()
     async with open_runtime(config) as runtime:
