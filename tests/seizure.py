@@ -13,6 +13,7 @@ tables is attacked as well.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
@@ -211,6 +212,8 @@ def contexts_seen(copies: Iterable[Copy], extra: Iterable[str] = ()) -> set[str]
         for row in copy.rows:
             if row.rowid is not None:
                 found.add(str(row.rowid))
+                # Blobs bound to their row, as the source binds the outbox's.
+                found.update(f"{word}:{row.rowid}" for word in FIXED_CONTEXTS if word)
             for column, value in row.values.items():
                 if isinstance(value, str) and len(value) <= 80:
                     found.add(value)
@@ -623,9 +626,11 @@ def _facts_from_plaintext(
     for case_id in submitted.ids:
         if case_id in text:
             fact.cases[case_id] = f"case id in text opened by {item.how}"
+    # A token as it is, and bound to each guessed account as the source binds relay tokens.
+    bound = [f"{vault.pseudonym(uid).hex()}:" for uid in uids]
     for token in set(_TOKEN.findall(text)):
-        for purpose in purposes:
-            digest = vault.mac(token.encode(), purpose=purpose).hex()
+        for purpose, prefix in itertools.product(purposes, ("", *bound)):
+            digest = vault.mac((prefix + token).encode(), purpose=purpose).hex()
             if digest in digests:
                 fact.cases[digests[digest].split(" ")[0]] = (
                     f"token in text opened by {item.how}, its {purpose!r} digest names "
@@ -640,6 +645,14 @@ def _facts_from_plaintext(
             return
         for value in _json_ints(data):
             fact.times.append((value, f"time inside json opened by {item.how}"))
+
+
+def json_ints(plaintext: bytes) -> list[int]:
+    """Every integer inside a JSON plaintext (times hide there too); none if it is not JSON."""
+    try:
+        return list(_json_ints(json.loads(plaintext)))
+    except ValueError:
+        return []
 
 
 def _json_ints(data: object) -> Iterator[int]:

@@ -403,6 +403,51 @@ def test_no_telegram_id_is_linked_to_a_submitted_case(haul: Haul, attack: Attack
         pytest.fail("a seizure ties a Telegram account to a case:" + _report(problems))
 
 
+# Where a stored time sits, and the grid it must be on. A time beside a person (a pseudonym, or a
+# chat id in an outbox row) dates their activity; a time beside a case or an audit entry dates
+# the case. Either, finer than its grid, lines up with the other (or with the order of rows)
+# and says whose case is whose; so the rule is checked as the seizer would read it.
+_PERSON_GRID, _CASE_GRID = 3600, 86400
+_CASE_TIMES = {
+    "cases": ("created_at", "updated_at", "submitted_at", "expiry_warned_at"),
+    "audit_log": ("at",),
+    "relays": ("created_at", "answered_at"),
+    "case_inbox": ("created_at",),
+}
+_PERSON_TIMES = {"chat_traces": ("expires_at",), "outbox": ("created_at",)}
+
+
+def _fine_times(haul: Haul, attack: Attack) -> Iterator[str]:
+    for copy in haul.copies:
+        for row in copy.rows:
+            is_draft = row.table == "cases" and row.values.get("pseudonym") is not None
+            columns = _PERSON_TIMES.get(row.table, ())
+            grid = _PERSON_GRID
+            if not columns and not is_draft:
+                columns, grid = _CASE_TIMES.get(row.table, ()), _CASE_GRID
+            elif is_draft:
+                columns = ("created_at", "updated_at")
+            for column in columns:
+                value = row.values.get(column)
+                if isinstance(value, int) and value % grid:
+                    yield f"{row.table}.{column} = {value} in the {copy.label}"
+    for item in attack.opened:  # inside what the master key opens: the chat trace's body
+        if any(p.row.table == "chat_traces" for p in item.places) and item.plaintext[:1] == b"{":
+            for number in seizure.json_ints(item.plaintext):
+                if number > 10**9 and number % _PERSON_GRID:
+                    yield f"{number} inside {item.how} from {item.places[0].describe()}"
+
+
+def test_no_stored_time_is_finer_than_its_grid(haul: Haul, attack: Attack) -> None:
+    """Times beside a person are kept to the hour, times beside a case to the day: nothing the
+    seizer can line up finer than that, in any copy or inside anything the master key opens."""
+    problems = sorted(set(_fine_times(haul, attack)))
+    assert not problems, "a time finer than its grid:" + _report(problems)
+    # The check sees times at all: drafts, traces and cases were in the copies.
+    tables = {row.table for copy in haul.copies for row in copy.rows}
+    assert {"cases", "chat_traces", "audit_log"} <= tables
+
+
 def test_no_canary_in_the_raw_bytes_of_any_copy(haul: Haul) -> None:
     canaries: dict[str, list[bytes]] = {}
     for person in haul.people.values():

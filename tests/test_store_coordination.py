@@ -461,7 +461,7 @@ async def test_revoke_removes_sealed_copies_and_lets_go_of_cases(db: Database) -
 # --- dropbox, inbox, relays --------------------------------------------------------------------
 
 
-async def test_dropbox_is_set_once_and_inbox_keeps_order(db: Database) -> None:
+async def test_dropbox_is_set_once_and_inbox_keeps_every_item(db: Database) -> None:
     async with db.transaction() as conn:
         await _submitted(conn, "c1", "K7QX")
         await apply(conn, co.dropbox_write("c1", b"dpub", b"dpriv"))
@@ -472,13 +472,10 @@ async def test_dropbox_is_set_once_and_inbox_keeps_order(db: Database) -> None:
     async with db.transaction() as conn:
         first = await co.add_inbox(conn, "c1", b"sealed-1", now=NOW)
         second = await co.add_inbox(conn, "c1", b"sealed-2", now=NOW + 1)
-    # Beside a case, times are kept to the day.
-    assert await co.inbox(db.conn, "c1") == [
-        (first, b"sealed-1", to_day(NOW)),
-        (second, b"sealed-2", to_day(NOW + 1)),
-    ]
-    assert await co.drop_inbox(db.conn, "c1", up_to=first) == 1
-    assert await co.inbox(db.conn, "c1") == [(second, b"sealed-2", to_day(NOW + 1))]
+    # Beside a case, times are kept to the day; ids are random, so they give no order.
+    assert sorted(await co.inbox(db.conn, "c1")) == sorted(
+        [(first, b"sealed-1", to_day(NOW)), (second, b"sealed-2", to_day(NOW + 1))]
+    )
     with pytest.raises(sqlite3.IntegrityError):
         await co.add_inbox(db.conn, "missing", b"x", now=NOW)
 

@@ -248,7 +248,9 @@ class CoordinationService:
                 store.case_keys_write(sub.case_id, _sealed_copies(sub.case_id, sub.case_key, team))
             )
         await apply(conn, *writes)  # one hand-off: the connection is held by the submission
-        await self._audit(conn, "system", "submitted", sub.code)
+        # No code: the order of entries is the order things happened, and the order of
+        # submissions would line up with the order of applicants' activity (their traces).
+        await self._audit(conn, "system", "submitted", None)
         await self.outbox.put(
             conn, self.settings.group_chat_id, OutMessage(notice_text(sub.code, sub.triage))
         )
@@ -288,7 +290,7 @@ class CoordinationService:
             )
             await store.answer_relay(conn, token_hash, now=now)
             work = await self._work_by_id(conn, case_id)
-            await self._audit(conn, "system", "answered", work.code if work else None)
+            await self._audit(conn, "system", "answered", None)  # no code, as for submitted
             if work is not None and work.assignee is not None:
                 await self._notify(
                     conn,
@@ -943,7 +945,7 @@ async def open_inbox(
         data = json.loads(private.open_sealed(sealed, context=case_id))
         flag = " ⚠ encoding uncertain" if data.get("uncertain") else ""
         answers.append((int(data["at"]), data["text"] + flag))
-    return answers
+    return sorted(answers)  # stored in no order (random ids): the sealed time orders them
 
 
 def _sealed_copies(

@@ -9,6 +9,7 @@ at all. Anything a person wrote or who they are arrives here already sealed, as 
 from __future__ import annotations
 
 import re
+import secrets
 import sqlite3
 from collections import Counter
 from collections.abc import Mapping
@@ -295,26 +296,19 @@ async def get_dropbox(conn: aiosqlite.Connection, case_id: str) -> tuple[bytes, 
 
 async def add_inbox(conn: aiosqlite.Connection, case_id: str, sealed: bytes, *, now: int) -> int:
     cur = await conn.execute(
-        "INSERT INTO case_inbox (case_id, sealed, created_at) VALUES (?, ?, ?)",
-        (case_id, sealed, to_day(now)),
+        "INSERT INTO case_inbox (id, case_id, sealed, created_at) VALUES (?, ?, ?, ?)",
+        (secrets.randbelow(2**62) + 1, case_id, sealed, to_day(now)),
     )
     return _rowid(cur)
 
 
 async def inbox(conn: aiosqlite.Connection, case_id: str) -> list[tuple[int, bytes, int]]:
-    """``(id, sealed, created_at)`` of every deposited item, oldest first."""
+    """``(id, sealed, created_at)`` of every deposited item. Ids are random, so they say
+    nothing of the order answers came in; the sealed body holds the time."""
     async with conn.execute(
         "SELECT id, sealed, created_at FROM case_inbox WHERE case_id = ? ORDER BY id", (case_id,)
     ) as cur:
         return [(int(row[0]), bytes(row[1]), int(row[2])) async for row in cur]
-
-
-async def drop_inbox(conn: aiosqlite.Connection, case_id: str, *, up_to: int) -> int:
-    """Delete the case's items with id <= ``up_to``, once they are folded into the case."""
-    cur = await conn.execute(
-        "DELETE FROM case_inbox WHERE case_id = ? AND id <= ?", (case_id, up_to)
-    )
-    return cur.rowcount
 
 
 # --- relays ------------------------------------------------------------------------------------
