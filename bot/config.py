@@ -39,6 +39,7 @@ from bot.crypto.recovery import parse_public_key
 
 #: Languages a catalogue exists for; keep in step with ``bot.i18n.LANGUAGES``.
 KNOWN_LANGUAGES: tuple[str, ...] = ("en", "my", "my-zawgyi")
+NEXT_STEPS_MAX_CHARS = 1000  # it shares a message with other texts, within Telegram's 4096
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 # Telegram's rule for a webhook secret_token, with a floor so it cannot be guessed.
@@ -256,6 +257,22 @@ class IntakeConfig(_Section):
     max_text_length: StrictInt = Field(default=1000, ge=10, le=4000)
     flood_messages_per_minute: StrictInt = Field(default=30, ge=1, le=600)
     status_attempts_per_hour: StrictInt = Field(default=5, ge=1, le=100)
+    # What happens after a form is sent, in the organisation's own words, by written language
+    # ("en", "my"; Zawgyi phones get the "my" text converted). Left out: the catalogue's.
+    next_steps: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+    @field_validator("next_steps")
+    @classmethod
+    def _written_languages(cls, value: dict[str, str]) -> dict[str, str]:
+        for lang, text in value.items():
+            if lang == "my-zawgyi":
+                raise ValueError('write the Burmese text once, under "my"; Zawgyi is converted')
+            if lang not in KNOWN_LANGUAGES:
+                shown = f" {lang!r}" if _LANGUAGE_CODE.fullmatch(lang) else ""
+                raise ValueError(f"unknown language{shown}; known: en, my")
+            if not text.strip() or len(text) > NEXT_STEPS_MAX_CHARS:
+                raise ValueError(f"{lang}: must be 1 to {NEXT_STEPS_MAX_CHARS} characters")
+        return value
 
     @field_validator("questionnaire")
     @classmethod
