@@ -10,11 +10,12 @@ button tapped twice on a slow network, names an old turn and changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
-from bot.i18n import LANGUAGES, Catalog
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalog, base_language
 from bot.intake.draft import Answer, AnswerValue, Draft, Phase
 from bot.intake.events import Button, Command, Event, Keyboard, Press, Reply, Text, Unsupported
 from bot.intake.questionnaire import Question, QuestionKind, Questionnaire
@@ -43,6 +44,12 @@ class Context:
     languages: tuple[str, ...] = LANGUAGES
     max_text_length: int = 1000
     today: date = date(2000, 1, 1)
+    # What the chat remembers when there is no draft (a form was sent, or set aside): the
+    # language chosen, so no reply falls back to English, and whether a form went out from it.
+    language: str | None = None
+    sent: bool = False
+    # The organisation's own words on what happens after sending, by written language.
+    next_steps: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class Outcome:
     replies: tuple[Reply, ...] = ()
     effect: Effect = Effect.NONE
     toast: str | None = None  # a short answer to a button tap, shown without a new message
+    language: str | None = None  # a language chosen with no draft to hold it
 
 
 def handle(ctx: Context, draft: Draft | None, event: Event) -> Outcome:
@@ -61,7 +69,7 @@ def handle(ctx: Context, draft: Draft | None, event: Event) -> Outcome:
     if isinstance(event, Press):
         return _press(ctx, draft, event.data)
     if draft is None:
-        return Outcome(None, (welcome(ctx),))
+        return Outcome(None, (after_sending(ctx) if ctx.sent else welcome(ctx),))
     return _typed(ctx, draft, event)
 
 
@@ -78,6 +86,18 @@ def welcome(ctx: Context, lang: str | None = None) -> Reply:
     buttons = tuple(
         (Button(LANGUAGE_LABELS.get(code, code), f"L:{code}"),) for code in ctx.languages
     )
+    return Reply(text, buttons, prompt=True)
+
+
+def after_sending(ctx: Context, lang: str | None = None) -> Reply:
+    """What a chat that has sent a form gets for anything but a command it knows: the form was
+    sent, what happens next, how to check on it, and a button to start another. Starting again
+    takes that tap, never just any message: someone anxious for an answer who types "hello?"
+    must not find the language picker and send the same form twice."""
+    lang = _chat_language(ctx, lang)
+    what_next = ctx.next_steps.get(base_language(lang)) or ctx.catalog.unrendered(lang, "what_next")
+    text = ctx.catalog.text(lang, "wait_for_team", next_steps=what_next.strip())
+    buttons = ((Button(ctx.catalog.text(lang, "new_form"), "N:y"),),)
     return Reply(text, buttons, prompt=True)
 
 
@@ -237,14 +257,18 @@ def is_complete(questionnaire: Questionnaire, draft: Draft) -> bool:
 def _command(ctx: Context, draft: Draft | None, cmd: Command) -> Outcome:
     name = cmd.name
     if name == "help":
-        help_reply = Reply(ctx.catalog.text(draft.language if draft else None, "help"))
+        help_reply = Reply(ctx.catalog.text(draft.language if draft else ctx.language, "help"))
         return _with_prompt(ctx, draft, help_reply)
     if draft is None:
-        if name in ("start", "language"):
+        if name == "language":
+            return Outcome(None, (welcome(ctx, ctx.language),))
+        if ctx.sent:
+            return Outcome(None, (after_sending(ctx),))
+        if name == "start":
             return Outcome(None, (welcome(ctx),))
         if name in ("back", "cancel"):
-            return Outcome(None, (Reply(ctx.catalog.text(None, "nothing_in_progress")),))
-        return Outcome(None, (Reply(ctx.catalog.text(None, "unknown_command")),))
+            return Outcome(None, (Reply(ctx.catalog.text(ctx.language, "nothing_in_progress")),))
+        return Outcome(None, (Reply(ctx.catalog.text(ctx.language, "unknown_command")),))
     if name == "start":
         again = Reply(_t(ctx, draft, "welcome_back"))
         return _with_prompt(ctx, draft, again)
@@ -278,18 +302,22 @@ def _unsupported(ctx: Context, draft: Draft | None, kind: Unsupported) -> Outcom
         Unsupported.FORWARDED: "forwarded",
         Unsupported.EDITED: "edited",
     }[kind]
-    note = Reply(ctx.catalog.text(draft.language if draft else None, key))
+    note = Reply(ctx.catalog.text(draft.language if draft else ctx.language, key))
     return _with_prompt(ctx, draft, note)
 
 
 def _press(ctx: Context, draft: Draft | None, data: str) -> Outcome:
     kind, _, rest = data.partition(":")
     if kind == "L" and rest in ctx.languages:
+        if draft is None and ctx.sent:  # a new language for the replies, not a new form
+            return Outcome(None, (after_sending(ctx, rest),), language=rest)
         if draft is None:
             fresh = Draft(language=rest)
             return Outcome(fresh, (prompt(ctx, fresh),), Effect.SAVE)
         changed = replace(draft, language=rest)
         return Outcome(changed, (prompt(ctx, changed),), Effect.SAVE)
+    if kind == "N" and draft is None:
+        return _new_form(ctx)
     turn_text, _, arg = rest.partition(":")
     if draft is None or turn_text != str(draft.turn):
         return _stale(ctx, draft)
@@ -391,7 +419,18 @@ def _again(ctx: Context, draft: Draft, message: str) -> Outcome:
     return Outcome(draft, (Reply(message), prompt(ctx, draft)), toast=message)
 
 
+def _new_form(ctx: Context) -> Outcome:
+    """Another form, asked for with a tap: in the chat's language, straight to the safety
+    note; the language picker only if the chat has none."""
+    if ctx.language is None or ctx.language not in ctx.languages:
+        return Outcome(None, (welcome(ctx),))
+    fresh = Draft(language=ctx.language)
+    return Outcome(fresh, (prompt(ctx, fresh),), Effect.SAVE)
+
+
 def _with_prompt(ctx: Context, draft: Draft | None, note: Reply) -> Outcome:
+    if draft is None and ctx.sent:
+        return Outcome(None, (note, after_sending(ctx)))
     if draft is None:
         return Outcome(None, (note,))
     return Outcome(draft, (note, prompt(ctx, draft)))
@@ -400,8 +439,13 @@ def _with_prompt(ctx: Context, draft: Draft | None, note: Reply) -> Outcome:
 def _stale(ctx: Context, draft: Draft | None) -> Outcome:
     """Nothing is recorded; the current question is shown again, because after a crash between
     saving an answer and showing the next question, the stale one is all the phone shows."""
-    toast = ctx.catalog.text(draft.language if draft else None, "stale_button")
+    toast = ctx.catalog.text(draft.language if draft else ctx.language, "stale_button")
     return Outcome(draft, (prompt(ctx, draft),) if draft else (), toast=toast)
+
+
+def _chat_language(ctx: Context, lang: str | None) -> str:
+    chosen = lang or ctx.language
+    return chosen if chosen is not None and chosen in ctx.languages else DEFAULT_LANGUAGE
 
 
 def _t(ctx: Context, draft: Draft, key: str, **params: object) -> str:

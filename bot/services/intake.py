@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 import secrets
 import time
 import weakref
@@ -21,9 +22,11 @@ from typing import Protocol
 import aiosqlite
 
 from bot.crypto import (
+    ALPHABET,
     CaseKey,
     DecryptionError,
     Vault,
+    canonical_code,
     new_case_code,
     new_receipt_secret,
     new_verification_phrase,
@@ -70,6 +73,10 @@ class Response:
     toast: str | None = None
     edit_message_id: int | None = None
     delete: tuple[int, ...] = ()
+    # For the chat trace only: the chat's language now, and that the first reply is the
+    # receipt of a form just sent.
+    language: str | None = None
+    form_sent: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,9 @@ class IntakeSettings:
     max_text_length: int = 1000
     status_attempts_per_hour: int = 5
     languages: tuple[str, ...] = ("en", "my", "my-zawgyi")
+    # The organisation's words on what happens after a form is sent, by written language;
+    # a language left out gets the catalogue's.
+    next_steps: Mapping[str, str] = field(default_factory=dict)
 
 
 class _TraceLock(asyncio.Lock):
@@ -208,6 +218,8 @@ class IntakeService:
         """Record which messages are now visible in the chat, after the transport acted."""
 
         def note(trace: ChatTrace, now: int) -> None:
+            if response.language is not None:
+                trace.lang = response.language
             for gone in response.delete:
                 trace.visible.discard(gone)
             if not response.delete or incoming.message_id not in response.delete:
@@ -220,6 +232,9 @@ class IntakeService:
                 trace.prompt = prompts[-1]
             elif response.edit_message_id is not None:
                 trace.prompt = response.edit_message_id
+            if response.form_sent:
+                trace.sent = True
+                trace.receipt = sent[0] if sent else None
 
         await self._change_trace(pseudonym, note, read)
 
@@ -252,13 +267,12 @@ class IntakeService:
         if isinstance(event, Command) and event.name == "status":
             return await self._status(pseudonym, incoming, event.arg)
         if isinstance(event, Command) and event.name == "delete":
-            lang = await self._language(pseudonym, incoming)
+            lang = await self._language(pseudonym, incoming.language_hint)
             return await self._clearing(pseudonym, incoming, (self._delete_question(lang),))
         if isinstance(event, Press) and event.data in ("W:y", "X:y"):
             return await self._wipe(pseudonym, incoming, destroy_draft=event.data == "X:y")
         if isinstance(event, Press) and event.data == "W:n":
-            lang = await self._language(pseudonym, incoming)
-            return Response(toast=self.catalog.text(lang, "kept"))
+            return await self._keep(pseudonym, incoming)
         relayed = await self._relay(pseudonym, incoming)
         if relayed is not None:
             return relayed
@@ -266,12 +280,34 @@ class IntakeService:
         now = self._now()
         loaded = await self._load(pseudonym, now)
         draft = loaded.draft if loaded else None
+        ctx = self._context(now)
+        if draft is None:  # the chat, not a draft, remembers the language and a sent form
+            chat = await self._read_trace(pseudonym)
+            ctx = replace(ctx, language=chat.lang or incoming.language_hint, sent=chat.sent)
         if isinstance(event, Press) and event.data == "X:n":
             if draft is None:
-                return Response(toast=self.catalog.text(incoming.language_hint, "kept"))
-            outcome = Outcome(draft, (engine.prompt(self._context(now), draft),))
+                return Response(toast=self.catalog.text(ctx.language, "kept"))
+            outcome = Outcome(draft, (engine.prompt(ctx, draft),))
         else:
-            outcome = engine.handle(self._context(now), draft, event)
+            outcome = engine.handle(ctx, draft, event)
+        language = (
+            outcome.draft.language
+            if outcome.draft is not None
+            else outcome.language or (draft.language if draft else None)
+        )
+        response = await self._carry(pseudonym, incoming, loaded, outcome, now)
+        return replace(response, language=language)
+
+    async def _carry(
+        self,
+        pseudonym: bytes,
+        incoming: Incoming,
+        loaded: _Loaded | None,
+        outcome: Outcome,
+        now: int,
+    ) -> Response:
+        """Store what the engine decided, then say what the chat must show."""
+        event = incoming.event
 
         if outcome.effect is Effect.SAVE and outcome.draft is not None:
             await self._save(pseudonym, loaded, outcome.draft, now)
@@ -281,7 +317,8 @@ class IntakeService:
             log.info("draft_discarded")
         elif outcome.effect is Effect.SUBMIT and loaded is not None:
             replies = await self._submit(loaded, incoming, now)
-            return await self._clearing(pseudonym, incoming, replies)
+            cleared = await self._clearing(pseudonym, incoming, replies)
+            return replace(cleared, form_sent=True)
 
         clears = any(r.prompt for r in outcome.replies) or outcome.effect is Effect.DISCARD
         if clears:
@@ -295,12 +332,12 @@ class IntakeService:
         if relay is None:
             return None
         if isinstance(event, Press) and event.data.startswith("Q:"):
-            lang = await self._language(pseudonym, incoming)
+            lang = await self._language(pseudonym, incoming.language_hint)
             if await relay.start_reply(pseudonym, event.data[2:]):
                 return Response((Reply(self.catalog.text(lang, "reply_prompt")),))
             return Response(toast=self.catalog.text(lang, "stale_button"))
         if isinstance(event, Text) and relay.awaiting_reply(pseudonym):
-            lang = await self._language(pseudonym, incoming)
+            lang = await self._language(pseudonym, incoming.language_hint)
             limit = self.settings.max_text_length
             if len(event.text) > limit:
                 note = self.catalog.text(lang, "too_long", max=limit, length=len(event.text))
@@ -335,10 +372,7 @@ class IntakeService:
         A tap on the current prompt that yields one new prompt edits that message in place,
         which costs the applicant less data than a new message.
         """
-        lock = self._trace_lock(pseudonym)
-        changes = lock.changes
-        trace = await self._trace(pseudonym, self._now())
-        self._read_traces[pseudonym] = _ReadTrace(lock, changes, trace)
+        trace = await self._read_trace(pseudonym)
         edit = None
         if (
             incoming.pressed_message_id is not None
@@ -353,6 +387,18 @@ class IntakeService:
             delete.append(incoming.message_id)
         return Response(replies, toast, edit_message_id=edit, delete=tuple(delete))
 
+    async def _read_trace(self, pseudonym: bytes) -> ChatTrace:
+        """The trace, read once per update: a second read while answering reuses the first
+        unless the trace has changed since."""
+        lock = self._trace_lock(pseudonym)
+        read = self._read_traces.get(pseudonym)
+        if read is not None and read.lock is lock and read.changes == lock.changes:
+            return read.trace
+        changes = lock.changes
+        trace = await self._trace(pseudonym, self._now())
+        self._read_traces[pseudonym] = _ReadTrace(lock, changes, trace)
+        return trace
+
     def _context(self, now: int) -> Context:
         return Context(
             questionnaire=self.questionnaire,
@@ -360,6 +406,7 @@ class IntakeService:
             languages=self.settings.languages,
             max_text_length=self.settings.max_text_length,
             today=datetime.fromtimestamp(now, UTC).date(),
+            next_steps=self.settings.next_steps,
         )
 
     async def _load(self, pseudonym: bytes, now: int) -> _Loaded | None:
@@ -477,10 +524,13 @@ class IntakeService:
         return self.vault.mac(f"{code}-{secret}".encode(), purpose="receipt").hex()
 
     async def _status(self, pseudonym: bytes, incoming: Incoming, arg: str) -> Response:
-        lang = await self._language(pseudonym, incoming)
-        code, _, secret = arg.strip().upper().partition("-")
-        if not code or not secret:
+        lang = await self._language(pseudonym, incoming.language_hint)
+        receipt = canonical_code(arg)
+        if not _RECEIPT_SHAPE.fullmatch(receipt):
+            # A code of the wrong shape cannot match any case: show the right shape, and do
+            # not count it as a guess.
             return Response((Reply(self.catalog.text(lang, "status_usage")),))
+        code, _, secret = receipt.partition("-")
         if not self._status_limiter.allow(pseudonym, self.clock()):
             return Response((Reply(self.catalog.text(lang, "status_limited")),))
         case = await store.get_case_by_code(self.db.conn, code)
@@ -497,7 +547,13 @@ class IntakeService:
         return hmac.compare_digest(self._receipt_hash(code, secret), stored)
 
     async def _wipe(self, pseudonym: bytes, incoming: Incoming, *, destroy_draft: bool) -> Response:
-        lang = await self._language(pseudonym, incoming)
+        """Erase every message of the chat Telegram still lets the bot delete.
+
+        "Delete everything" (``destroy_draft``) leaves nothing of the chat on the server. "Clear
+        this chat" after sending keeps the chat's language and that a form was sent, so the
+        next message is answered in that language and not taken for the start of a new form.
+        """
+        lang = await self._language(pseudonym, incoming.language_hint)
         now = self._now()
         lock = self._trace_lock(pseudonym)
         async with lock:
@@ -508,12 +564,31 @@ class IntakeService:
                     row = await store.find_draft(conn, pseudonym)
                     if row is not None:
                         await store.delete_case(conn, row.case_id)
-                await store.delete_trace(conn, pseudonym)
+                    await store.delete_trace(conn, pseudonym)
+                else:
+                    await apply(conn, self._trace_write(pseudonym, trace))
             lock.changes += 1
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
         log.info("chat_wiped", count=len(delete))
         return Response(toast=self.catalog.text(lang, "wiped"), delete=tuple(delete))
+
+    async def _keep(self, pseudonym: bytes, incoming: Incoming) -> Response:
+        """ "Keep it": the receipt stays until a wipe or /delete (a new question does not clear
+        it), and the offer loses its buttons, so an old tap cannot wipe the chat later."""
+        lang = await self._language(pseudonym, incoming.language_hint)
+
+        def keep(trace: ChatTrace, now: int) -> None:
+            if trace.receipt is not None:
+                trace.keep(trace.receipt)
+                trace.receipt = None
+
+        await self._change_trace(pseudonym, keep)
+        toast = self.catalog.text(lang, "kept")
+        if incoming.pressed_message_id is None:
+            return Response(toast=toast)
+        kept = Reply(self.catalog.text(lang, "wipe_kept"))
+        return Response((kept,), toast, edit_message_id=incoming.pressed_message_id)
 
     def _delete_question(self, lang: str | None) -> Reply:
         buttons = (
@@ -522,7 +597,22 @@ class IntakeService:
         )
         return Reply(self.catalog.text(lang, "delete_confirm"), buttons, prompt=True)
 
-    async def _language(self, pseudonym: bytes, incoming: Incoming) -> str | None:
+    async def language_of(self, user_id: int, hint: str | None) -> str | None:
+        """The language a user's chat is in, for a word sent outside an answer (a warning to
+        slow down, an apology)."""
+        return await self._language(self.vault.pseudonym(user_id), hint)
+
+    async def note_dropped(self, chat_id: int, message_ids: list[int]) -> None:
+        """Messages the bot did not read (a flood), or its word to slow down, join the chat's
+        trace in one write, so the next question, /delete and a wipe erase them too."""
+        if chat_id <= 0 or not message_ids:
+            return
+        pseudonym = self.vault.pseudonym(chat_id)  # a private chat's id is the user's id
+        await self._change_trace(pseudonym, lambda trace, now: trace.add_all(message_ids, now))
+
+    async def _language(self, pseudonym: bytes, hint: str | None) -> str | None:
+        """The draft's language, else the one the chat remembers (a form sent, or set
+        aside), else Telegram's."""
         found = await store.draft_with_fields(self.db.conn, pseudonym)
         if found is not None:
             row, fields = found
@@ -532,7 +622,8 @@ class IntakeService:
                 return str(json.loads(progress)["language"])
             except (DecryptionError, KeyError):
                 pass
-        return incoming.language_hint
+        trace = await self._trace(pseudonym, self._now())
+        return trace.lang or hint
 
     async def _trace(self, pseudonym: bytes, now: int) -> ChatTrace:
         raw = await store.read_trace(self.db.conn, pseudonym, now=now)
@@ -545,7 +636,7 @@ class IntakeService:
         return ChatTrace.load(body).fresh(now)
 
     def _trace_write(self, pseudonym: bytes, trace: ChatTrace) -> Write:
-        if not trace.visible:
+        if not trace.worth_keeping():
             return store.trace_deletion(pseudonym)
         body = self.vault.seal_local(trace.dump(), purpose="trace", context=pseudonym.hex())
         return store.trace_write(pseudonym, body, expires_at=trace.expires_at())
@@ -566,6 +657,9 @@ class IntakeService:
 
     def _now(self) -> int:
         return int(self.clock())
+
+
+_RECEIPT_SHAPE = re.compile(f"[{ALPHABET}]{{4}}(?:-[{ALPHABET}]{{4}}){{3}}")
 
 
 def _sent_replies(response: Response) -> tuple[Reply, ...]:

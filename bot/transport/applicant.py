@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -18,6 +20,9 @@ from bot.transport.updates import message_event
 log = get_logger(__name__)
 
 FLOOD_WINDOW_SECONDS = 60.0
+# How often, at most, what a flood left in a chat is written to its trace: a flood costs a
+# database write a second per person, not one per message.
+NOTE_INTERVAL_SECONDS = 1.0
 
 
 def language_hint(update: Update) -> str | None:
@@ -30,11 +35,24 @@ def language_hint(update: Update) -> str | None:
 class ApplicantHandlers:
     """The applicant side of the transport, one object so handlers share the service."""
 
-    def __init__(self, intake: IntakeService, catalog: Catalog, flood_per_minute: int) -> None:
+    def __init__(
+        self,
+        intake: IntakeService,
+        catalog: Catalog,
+        flood_per_minute: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.intake = intake
         self.catalog = catalog
+        self.clock = clock
         self._flood = AttemptLimiter(flood_per_minute, FLOOD_WINDOW_SECONDS)
         self._warned = AttemptLimiter(1, FLOOD_WINDOW_SECONDS)
+        # Messages left unread in a chat (and the word to slow down), by chat, until they are
+        # noted in its trace: one task notes them all, so memory holds only what came in
+        # since the last write.
+        self._unread: dict[int, list[int]] = {}
+        self._noter: asyncio.Task[None] | None = None
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -78,7 +96,7 @@ class ApplicantHandlers:
             pressed_message_id=pressed_message_id,
             language_hint=language_hint(update),
         )
-        if not self._flood.allow(user.id, time.monotonic()):
+        if not self._flood.allow(user.id, self.clock()):
             await self._slow_down(update, context, incoming)
             return
 
@@ -91,14 +109,42 @@ class ApplicantHandlers:
     async def _slow_down(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, incoming: Incoming
     ) -> None:
-        """A flooding user gets one short word a minute; their messages are not read."""
+        """A flooding user gets one short word a minute, in their language; their messages are
+        not read, but they are noted (with that word) so that /delete and a wipe erase them:
+        a message left on the phone is as dangerous unread as read."""
         log.info("flood_dropped")
         if update.callback_query is not None:
             await update.callback_query.answer()
             return
-        if self._warned.allow(incoming.user_id, time.monotonic()):
-            note = Reply(self.catalog.text(incoming.language_hint, "slow_down"))
-            await deliver(context.bot, incoming.chat_id, Response((note,)))
+        if incoming.message_id is not None:
+            self._leave_unread(incoming.chat_id, [incoming.message_id])
+        if self._warned.allow(incoming.user_id, self.clock()):
+            lang = await self.intake.language_of(incoming.user_id, incoming.language_hint)
+            note = Reply(self.catalog.text(lang, "slow_down"))
+            sent: list[int] = []
+            try:
+                await deliver(context.bot, incoming.chat_id, Response((note,)), sent=sent)
+            finally:
+                self._leave_unread(incoming.chat_id, sent)
+
+    def _leave_unread(self, chat_id: int, message_ids: list[int]) -> None:
+        if not message_ids:
+            return
+        self._unread.setdefault(chat_id, []).extend(message_ids)
+        if self._noter is None or self._noter.done():
+            self._noter = asyncio.create_task(self._note_unread())
+
+    async def _note_unread(self) -> None:
+        """Write what floods left in each chat to its trace, at once and then at most once
+        every ``NOTE_INTERVAL_SECONDS`` while they go on."""
+        while self._unread:
+            batch, self._unread = self._unread, {}
+            for chat_id, message_ids in batch.items():
+                try:
+                    await self.intake.note_dropped(chat_id, message_ids)
+                except Exception as exc:  # noqa: BLE001 - the other chats must still be noted
+                    log.error("unread_not_noted", error=type(exc).__name__)
+            await asyncio.sleep(NOTE_INTERVAL_SECONDS)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the failure's type only, and tell the applicant calmly to try again."""
@@ -109,7 +155,12 @@ class ApplicantHandlers:
         chat = update.effective_chat
         if chat is None or chat.type != "private":
             return
-        sorry = Reply(self.catalog.text(language_hint(update), "sorry"))
+        lang = language_hint(update)
+        try:
+            lang = await self.intake.language_of(chat.id, lang)
+        except Exception:  # noqa: BLE001 - the database may be what failed
+            log.error("language_unknown")
+        sorry = Reply(self.catalog.text(lang, "sorry"))
         try:
             await self.intake.note_sent(
                 chat.id, await send(context.bot, chat.id, sorry), team=False
