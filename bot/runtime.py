@@ -21,7 +21,7 @@ from bot.i18n import Catalog
 from bot.intake.questionnaire import load_questionnaire
 from bot.logs import get_logger
 from bot.ops.health import heartbeat_forever
-from bot.ops.keycheck import ensure_master_key
+from bot.ops.keycheck import ensure_master_key, key_name
 from bot.ops.retention import purge_once, warn_expiring
 from bot.services.coordination import CoordinationService, CoordinationSettings
 from bot.services.intake import IntakeService, IntakeSettings
@@ -74,7 +74,7 @@ async def open_services(
     )
     db = await open_database(config.storage.database)
     try:
-        await ensure_master_key(db, vault)
+        await ensure_master_key(db, vault, name=key_name(config))
         outbox = Outbox(db, vault, clock=clock, expiry_seconds=config.retention.outbox_hours * 3600)
         coordination = CoordinationService(
             db,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.crypto import MasterKey
+from bot.crypto import MasterKey, new_recovery_key
 from bot.devserver import DevServer
 from tests.conftest import write_config
 
@@ -66,7 +66,11 @@ def test_keygen_prints_a_key_alone() -> None:
 
 
 def test_check_config_accepts_the_example_with_secrets_in_the_environment() -> None:
-    env = _env(BOT_TOKEN="123456:" + "A" * 35, BOT_MASTER_KEY=MasterKey.generate().to_text())
+    env = _env(
+        BOT_TOKEN="123456:" + "A" * 35,
+        BOT_MASTER_KEY=MasterKey.generate().to_text(),
+        BOT_RECOVERY_PUBLIC_KEY=new_recovery_key()[1],
+    )
     result = _bot("check-config", "--config", "config.example.toml", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "config ok"

@@ -21,13 +21,15 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from bot.crypto import MasterKey, Vault
+import aiosqlite
+
+from bot.crypto import MasterKey, load_recovery_key
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.intake.questionnaire import QuestionKind
 from bot.store import cases as store
 from bot.store import open_database
-from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, write_config
+from tests.conftest import GROUP_CHAT_ID, QUIET, RECOVERY_PRIVATE, Applicant, write_config
 from tests.intake_driver import CATALOG, default_questionnaire, default_route
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +60,13 @@ def _expected(user: int, qid: str) -> object:
     if question.kind is QuestionKind.NUMBER:
         return int(_typed(user, qid))
     return _typed(user, qid)
+
+
+async def _recovery_copy(conn: aiosqlite.Connection, case_id: str) -> bytes:
+    async with conn.execute("SELECT recovery_key FROM cases WHERE id = ?", (case_id,)) as cur:
+        row = await cur.fetchone()
+    assert row is not None and row[0] is not None, "a case not sealed to the recovery key"
+    return bytes(row[0])
 
 
 def _state(messages: list[MessageRecord]) -> str:
@@ -212,7 +221,6 @@ async def test_sigkill_crash_loop_loses_nothing_acknowledged(tmp_path: Path) -> 
         db = await open_database(tmp_path / "bot.sqlite3")
         try:
             conn = db.conn
-            vault = Vault(master_key)
             async with conn.execute("SELECT id, status FROM cases") as cur:
                 rows = list(await cur.fetchall())
             submitted = [case_id for case_id, status in rows if status != "draft"]
@@ -226,10 +234,11 @@ async def test_sigkill_crash_loop_loses_nothing_acknowledged(tmp_path: Path) -> 
                     "SELECT count(*) FROM case_keys WHERE case_id = ?", (case_id,)
                 ) as cur:
                     (sealed,) = await cur.fetchone() or (0,)
-                # Never half sealed: under the master key or sealed to coordinators, not both.
-                assert (case.wrapped_key is not None) != (sealed > 0)
-                assert case.wrapped_key is not None
-                key = vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
+                # Never half sealed: no master-key copy ever, the recovery key's always (nobody
+                # enrolled here, so no coordinator holds one).
+                assert case.wrapped_key is None and sealed == 0
+                recovery = await _recovery_copy(conn, case_id)
+                key = load_recovery_key(RECOVERY_PRIVATE).open_case_key(recovery, case_id=case_id)
                 blobs = await store.read_fields(conn, case_id)
                 fields = {n: key.decrypt(v, case_id=case_id, field=n) for n, v in blobs.items()}
                 user = int(fields["chat_id"])

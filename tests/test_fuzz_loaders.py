@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import ConfigError, load_config
-from bot.crypto import MasterKey
+from bot.crypto import MasterKey, new_recovery_key
 from bot.i18n import LANGUAGES, Catalog
 from bot.intake import engine
 from bot.intake.draft import Draft, Phase
@@ -38,7 +38,11 @@ CONFIG_LINES = CONFIG_TOML.splitlines()
 
 TOKEN = "7012345678:FUZZtokenSECRETvalue_0123456789abcdef"
 MASTER_TEXT = MasterKey.generate().to_text()
-ENVIRON = {"BOT_TOKEN": TOKEN, "BOT_MASTER_KEY": MASTER_TEXT}
+ENVIRON = {
+    "BOT_TOKEN": TOKEN,
+    "BOT_MASTER_KEY": MASTER_TEXT,
+    "BOT_RECOVERY_PUBLIC_KEY": new_recovery_key()[1],
+}
 LANGS = list(LANGUAGES)
 CATALOG = Catalog(LANGUAGES)
 
@@ -134,7 +138,7 @@ def questionnaire_texts() -> st.SearchStrategy[str]:
             lambda v: f"[meta]\nversion = {v}\nlanguages = ['en', 'my']\nstart = 'who'\n"
         ),
         odd_value.map(lambda v: QUESTIONNAIRE_TOML.replace('kind = "number"', f"kind = {v}", 1)),
-        odd_value.map(lambda v: QUESTIONNAIRE_TOML.replace("max = 50", f"max = {v}", 1)),
+        odd_value.map(lambda v: QUESTIONNAIRE_TOML.replace("max = 20", f"max = {v}", 1)),
     )
 
 
@@ -192,7 +196,7 @@ def test_a_broken_questionnaire_gets_one_line(text: str) -> None:
         "x = " + "[" * 3000 + "]" * 3000,
         "x = " + "{ a = " * 1500 + "1" + " }" * 1500,
         "[meta]\nversion = 1" + "0" * 5000 + "\n",
-        QUESTIONNAIRE_TOML.replace("max = 50", "max = 0x" + "f" * 5000, 1),
+        QUESTIONNAIRE_TOML.replace("max = 20", "max = 0x" + "f" * 5000, 1),
         QUESTIONNAIRE_TOML.replace("version = 1", "version = 0x" + "f" * 5000, 1),
         "[" + "a." * 5000 + "b]\n",
         "",
@@ -327,7 +331,7 @@ def test_check_config_reports_one_line_and_exit_code_2(tmp_path: Path, name: str
     path = tmp_path / "config.toml"
     path.write_text(CLI_CONFIGS[name], encoding="utf-8")
     (tmp_path / "broken.toml").write_text(
-        QUESTIONNAIRE_TOML.replace("max = 50", "max = -5", 1), encoding="utf-8"
+        QUESTIONNAIRE_TOML.replace("max = 20", "max = -5", 1), encoding="utf-8"
     )
     env = {key: value for key, value in os.environ.items() if not key.startswith("BOT_")}
     result = subprocess.run(

@@ -24,7 +24,7 @@ from tests.test_cli import start_bot_process
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = 530_000_001
-YEARS = "7"
+FAMILY = "3"
 
 
 async def _draft(db: Database, vault: Vault) -> Draft:
@@ -40,7 +40,8 @@ async def _draft(db: Database, vault: Vault) -> Draft:
 async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path) -> None:
     q = default_questionnaire()
     route = default_route(q)
-    assert route[:5] == ("who", "service", "rank", "years", "status")
+    assert route[:8] == ("who", "service", "rank", "years", "status", "region", "family", "when")
+    before = route[: route.index("family")]
     master_key = MasterKey.generate()
 
     def question(qid: str) -> str:
@@ -56,11 +57,11 @@ async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path
             await settle(server, quiet=QUIET)
             await person.tap("English")
             await person.tap(CATALOG.text("en", "consent_yes"))
-            for qid in ("who", "service", "rank"):
+            for qid in before:
                 await answer_one(person, q, qid, "en")
-            assert question("years") in await person.last_text()
+            assert question("family") in await person.last_text()
             # The answer goes out, and the stop follows at once, whatever the bot is doing.
-            await server.send_text(USER, YEARS, first_name="Test")
+            await server.send_text(USER, FAMILY, first_name="Test")
         finally:
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=30.0)
@@ -68,30 +69,30 @@ async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path
         assert "bot_stopped" in stderr.decode()
 
         shown = await server.messages(USER, include_deleted=True)
-        acknowledged = any(m.from_bot and question("status") in (m.text or "") for m in shown)
+        acknowledged = any(m.from_bot and question("when") in (m.text or "") for m in shown)
 
         async with running_bot(server, tmp_path, master_key) as bot:
             await settle(server, quiet=QUIET)  # an unconfirmed update is delivered again
             vault = Vault(master_key)
             draft = await _draft(bot.runtime.db, vault)
-            for qid in ("who", "service", "rank"):
+            for qid in before:
                 assert qid in draft.answers, f"acknowledged answer {qid!r} was lost"
-            first_option = q.question("rank").options[0].id
-            assert draft.answers["rank"].value == first_option
+            first_option = q.question("region").options[0].id
+            assert draft.answers["region"].value == first_option
             if acknowledged:
-                assert draft.answers["years"].value == int(YEARS)
+                assert draft.answers["family"].value == int(FAMILY)
             # The in-flight answer was handled once: by the old bot or, redelivered, by the new.
-            assert draft.step == "status", (draft.step, acknowledged)
+            assert draft.step == "when", (draft.step, acknowledged)
             everything = await server.messages(USER, include_deleted=True)
-            prompts = [m for m in everything if m.from_bot and question("status") in (m.text or "")]
+            prompts = [m for m in everything if m.from_bot and question("when") in (m.text or "")]
             assert len(prompts) == 1, "the in-flight answer was handled twice"
 
             await person.send("/start")
-            assert question("status") in await person.last_text()
+            assert question("when") in await person.last_text()
             await person.send("/back")
             back = await person.last_text()
-            assert question("years") in back
-            assert CATALOG.text("en", "current_answer", answer=YEARS) in back
+            assert question("family") in back
+            assert CATALOG.text("en", "current_answer", answer=FAMILY) in back
 
             async with bot.runtime.db.conn.execute("PRAGMA integrity_check") as cur:
                 assert await cur.fetchall() == [("ok",)]

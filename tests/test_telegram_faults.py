@@ -50,11 +50,12 @@ async def _draft(db: Database, vault: Vault) -> Draft:
     )
 
 
-async def _to_years(person: Applicant) -> None:
+async def _to_family(person: Applicant) -> None:
+    """Up to the form's typed number question."""
     await begin(person)
-    for qid in ("who", "service", "rank"):
+    for qid in ("who", "service", "rank", "years", "status", "region"):
         await answer_one(person, Q, qid, "en")
-    assert _question("years") in await person.last_text()
+    assert _question("family") in await person.last_text()
 
 
 FAULTS: list[tuple[str, dict[str, Any]]] = [
@@ -76,15 +77,13 @@ async def test_a_fault_loses_no_answer_and_the_bot_keeps_answering(
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
         person = Applicant(server, USER)
-        await _to_years(person)
+        await _to_family(person)
         await server.inject_fault(method, **fault)
         if method == "editMessageText":
-            await person.send("7")  # years, then a tap on status edits the prompt in place
+            await person.send("7")  # family, then a tap on "when" edits the prompt in place
             await server.inject_fault(method, **fault)
-            status = Q.question("status")
-            message = await person.message_with_button(
-                CATALOG.localize("en", status.options[0].text)
-            )
+            when = Q.question("when")
+            message = await person.message_with_button(CATALOG.localize("en", when.options[0].text))
             await server.press_button(USER, message.message_id, message.buttons[0]["callback_data"])
         else:
             await server.send_text(USER, "7", first_name="Test")
@@ -92,9 +91,9 @@ async def test_a_fault_loses_no_answer_and_the_bot_keeps_answering(
         await server.clear_faults()
 
         draft = await _draft(bot.runtime.db, Vault(master_key))
-        assert draft.answers["years"].value == 7, "a saved answer was lost"
+        assert draft.answers["family"].value == 7, "a saved answer was lost"
         if method == "editMessageText":
-            assert draft.answers["status"].value == Q.question("status").options[0].id
+            assert draft.answers["when"].value == Q.question("when").options[0].id
 
         # The bot still answers, and shows the question the draft is really at.
         await person.send("/start")
