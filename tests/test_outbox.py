@@ -110,3 +110,63 @@ async def test_a_message_is_not_sent_before_its_transaction_commits(tmp_path: Pa
         assert send.sent == []  # not before the commit
     assert await flushing == 1
     await db.close()
+
+
+async def test_a_message_refused_for_good_leaves_no_copy_not_even_in_the_wal(
+    tmp_path: Path,
+) -> None:
+    """The applicant blocked the bot: retrying for days would keep their chat id and the team's
+    words where a seizer holding the master key reads them. The row goes at once, and the WAL
+    is folded and truncated, so no frame keeps it."""
+    key, clock = MasterKey.generate(), Clock()
+    db = await open_database(tmp_path / "bot.sqlite3")
+    outbox = Outbox(db, Vault(key), clock=clock)
+    async with db.transaction() as conn:
+        await outbox.put(conn, 4242, MESSAGE)
+    [row] = await store.due_messages(db.conn, now=int(clock.now))
+    wal = tmp_path / "bot.sqlite3-wal"
+    assert row.body in wal.read_bytes()
+
+    refused = Recorder(DeliveryFailed("Forbidden", permanent=True))
+    assert await outbox.flush(refused) == 0
+    assert await store.outbox_depth(db.conn) == 0
+    assert wal.stat().st_size == 0
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.sqlite3*"))
+    assert row.body not in raw and row.chat not in raw
+    await db.close()
+
+
+async def test_a_message_nobody_accepted_expires(tmp_path: Path) -> None:
+    key, clock = MasterKey.generate(), Clock()
+    db = await open_database(tmp_path / "bot.sqlite3")
+    outbox = Outbox(db, Vault(key), clock=clock, expiry_seconds=24 * 3600)
+    async with db.transaction() as conn:
+        await outbox.put(conn, 4242, MESSAGE)
+    failing = Recorder(DeliveryFailed("NetworkError"))
+    assert await outbox.flush(failing) == 0
+    assert await store.outbox_depth(db.conn) == 1  # a passing fault: kept, tried again
+    clock.now += 25 * 3600
+    send = Recorder()
+    assert await outbox.flush(send) == 0
+    assert send.sent == [] and await store.outbox_depth(db.conn) == 0
+    await db.close()
+
+
+async def test_blobs_swapped_between_rows_reach_nobody(tmp_path: Path) -> None:
+    """Someone with write access to the file (no key) swaps two rows' chat ids, hoping to send
+    one applicant's message to another chat: each blob is bound to its row, so neither opens."""
+    key, clock = MasterKey.generate(), Clock()
+    path = tmp_path / "bot.sqlite3"
+    db = await open_database(path)
+    outbox = Outbox(db, Vault(key), clock=clock)
+    async with db.transaction() as conn:
+        await outbox.put(conn, 1111, OutMessage("for 1111: say 4821 9930"))
+        await outbox.put(conn, 2222, OutMessage("for 2222"))
+    first, second = await store.due_messages(db.conn, now=int(clock.now))
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET chat = ? WHERE id = ?", (second.chat, first.id))
+        await conn.execute("UPDATE outbox SET chat = ? WHERE id = ?", (first.chat, second.id))
+    send = Recorder()
+    assert await outbox.flush(send) == 0
+    assert send.sent == []
+    await db.close()
