@@ -4,45 +4,57 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint typecheck unit bench lock setup clean
+.PHONY: demo test lint typecheck unit bench lock setup setup-demo clean
 
-# Dependencies come from requirements-dev.lock (the image uses requirements.lock, without the
-# test tools), every file checked against its hash; the project itself is then installed
-# without resolving anything again.
-$(VENV)/.installed: pyproject.toml requirements-dev.lock
+# Two stages, each with its stamp, every file checked against its hash. The demo needs only
+# the runtime lock (requirements.lock, what the image installs): a first `make demo` should take
+# seconds, not fetch type checkers and plotting. The test tools (requirements-dev.lock) come on
+# top for everything else; the project itself is then installed without resolving anything
+# again. The demo runs from this folder, so it needs no install of the project at all.
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+$(RUNTIME): requirements.lock
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	touch $@
+
+$(DEV): $(RUNTIME) pyproject.toml requirements-dev.lock
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
-lock: $(VENV)/.installed
+lock: $(DEV)
 	$(PY) -m pip install --quiet pip-tools
 	$(PY) -m piptools compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
 		--strip-extras --output-file requirements.lock pyproject.toml
 	$(PY) -m piptools compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
 		--extra dev --extra bench --strip-extras --output-file requirements-dev.lock pyproject.toml
 
-setup: $(VENV)/.installed
+setup: $(DEV)
 
-demo: $(VENV)/.installed
+setup-demo: $(RUNTIME)
+
+demo: $(RUNTIME)
 	$(PY) -m bot demo
 
-lint: $(VENV)/.installed
+lint: $(DEV)
 	$(PY) -m ruff check bot tests bench
 	$(PY) -m ruff format --check bot tests bench
 
-typecheck: $(VENV)/.installed
+typecheck: $(DEV)
 	$(PY) -m mypy
 
-unit: $(VENV)/.installed
+unit: $(DEV)
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
 
 # Not part of `make test`: a few minutes of load on this machine (see README, Performance).
-bench: $(VENV)/.installed
+bench: $(DEV)
 	$(PY) -m bench --out bench-out
 
 clean:
