@@ -371,6 +371,12 @@ def test_no_submitted_case_opens_with_the_master_key(haul: Haul, attack: Attack)
         f"{what}, in {len(copies)} copies, first the {sorted(copies)[0]}" if copies else what
         for what, copies in sorted(found.items())
     ]
+    print(
+        f"seizure: {len(haul.copies)} copies, {len(attack.places)} distinct blobs, "
+        f"{len(attack.purposes)} purposes tried, {len(attack.opened)} plaintexts opened "
+        f"(drafts, traces, waiting messages), {len(attack.keys)} case keys recovered, "
+        f"{len(problems)} of them from a sent case"
+    )
     if problems:
         pytest.fail("a seizure opens what was sent:" + _report(problems))
 
