@@ -8,6 +8,7 @@ to stay out of.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -49,6 +50,10 @@ _TOKEN_INSIDE = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,12})?", re.IGNORECASE)
 # A secret file is a line or two, never megabytes; a wrong path to a big file stops here.
 _MAX_SECRET_FILE_BYTES = 64 * 1024
+#: The group id written in config.example.toml. Supergroup ids are -100 and then the group's own
+#: number, which is never 0, so no real group has this id: a config that still holds it was
+#: copied and not filled in, and notices would go nowhere.
+EXAMPLE_GROUP_CHAT_ID = -1_000_000_000_000
 
 
 class ConfigError(Exception):
@@ -311,6 +316,10 @@ class CoordinationConfig(_Section):
             raise ValueError(
                 "must be a negative group id (a positive id is a person's private chat)"
             )
+        if value == EXAMPLE_GROUP_CHAT_ID:
+            raise ValueError(
+                "still the example's placeholder; replace it with your coordinators' group id"
+            )
         return value
 
 
@@ -464,6 +473,7 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
     else:
         base_dir = Path.cwd()
 
+    _check_names(data, text, path)
     sources: dict[str, str] = {}
     # Every section goes through validation with the base folder, even one the file leaves out,
     # so its default relative paths are resolved like written ones.
@@ -542,6 +552,63 @@ def _section(data: dict[str, Any], name: str, text: str, path: Path | None) -> d
     if not isinstance(section, dict):
         raise ConfigError(f"{name}: must be a table ([{name}]){_where(text, (name,), path)}")
     return section
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+def _check_names(data: Mapping[str, Any], text: str, path: Path | None) -> None:
+    """Refuse unknown sections and keys before anything else, with the nearest valid name: a
+    misspelt [cordination] would otherwise surface as its group_chat_id missing, sending the
+    operator to look for a value that is there."""
+    sections = dict(Config.model_fields)
+    for name, value in data.items():
+        if name in sections:
+            model = sections[name].annotation
+            if isinstance(value, dict) and isinstance(model, type) and issubclass(model, BaseModel):
+                for key in value:
+                    if key not in model.model_fields:
+                        raise ConfigError(
+                            f"{_shown(name)}.{_shown(key)}: unknown key"
+                            f"{_nearest_key(name, key)}{_where(text, (name, key), path)}"
+                        )
+            continue
+        where = _where(text, (name,), path)
+        if isinstance(value, dict):
+            near = difflib.get_close_matches(name, sections, n=1)
+            hint = f"; did you mean [{near[0]}]?" if near else f"; known: {', '.join(sections)}"
+            raise ConfigError(f"unknown section [{_shown(name)}]{hint}{where}")
+        owners = [s for s, f in sections.items() if name in _field_names(f.annotation)]
+        hint = f"; it belongs under [{owners[0]}]" if owners else _nearest_section(name)
+        raise ConfigError(f"{_shown(name)}: unknown key outside any section{hint}{where}")
+
+
+def _field_names(model: object) -> tuple[str, ...]:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return tuple(model.model_fields)
+    return ()
+
+
+def _nearest_key(section: str, key: str) -> str:
+    """A key of this section close to ``key``, or the section a key of that exact name is in
+    (``group_chat_id`` written under [telegram])."""
+    near = difflib.get_close_matches(key, _field_names(Config.model_fields[section].annotation), 1)
+    if near:
+        return f"; did you mean {section}.{near[0]}?"
+    for other, field in Config.model_fields.items():
+        if key in _field_names(field.annotation):
+            return f"; it belongs under [{other}]"
+    return ""
+
+
+def _nearest_section(name: str) -> str:
+    near = difflib.get_close_matches(name, list(Config.model_fields), n=1)
+    return f"; did you mean [{near[0]}]?" if near else ""
+
+
+def _shown(name: str) -> str:
+    """A name as written, unless it could be something pasted in the wrong place (a token)."""
+    return name if _PLAIN_NAME.fullmatch(name) else "(a name that is not a plain word)"
 
 
 def _where(text: str, loc: tuple[str | int, ...], path: Path | None) -> str:

@@ -23,11 +23,19 @@ MASTER_TEXT = MASTER.to_text()
 WEBHOOK_SECRET = "CANARY-webhook-secret-0123456789"
 RECOVERY_PUBLIC = new_recovery_key()[1]
 RECOVERY_ENV = {"BOT_RECOVERY_PUBLIC_KEY": RECOVERY_PUBLIC}
+# The example's group id is a placeholder the loader refuses; tests of the example set a real one
+# the way an operator may, from the environment.
+GROUP = "-1001234567890"
 
 MINIMAL = """
 [coordination]
 group_chat_id = -1001234567890
 """
+
+
+def example_env(**extra: str) -> dict[str, str]:
+    """The environment for loading the example file as it is."""
+    return env(BOT_GROUP_CHAT_ID=GROUP, **extra)
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -61,12 +69,12 @@ def error_of(path: Path | None, environ: dict[str, str]) -> str:
 
 
 def test_a_config_without_the_recovery_key_is_refused_naming_it() -> None:
-    message = error_of(EXAMPLE, env(BOT_RECOVERY_PUBLIC_KEY=""))
+    message = error_of(EXAMPLE, example_env(BOT_RECOVERY_PUBLIC_KEY=""))
     assert "security.recovery_public_key" in message and "recovery-keygen" in message
 
 
 def test_example_loads_with_secrets_from_the_environment() -> None:
-    config = load_config(EXAMPLE, env())
+    config = load_config(EXAMPLE, example_env())
     assert config.telegram.token.get_secret_value() == TOKEN
     assert config.security.master_key == MASTER
     assert config.telegram.mode == "polling"
@@ -93,7 +101,7 @@ def test_example_sets_every_key_the_models_know() -> None:
 
 
 def test_defaults_match_the_example() -> None:
-    from_example = load_config(EXAMPLE, env())
+    from_example = load_config(EXAMPLE, example_env())
     from_env = load_config(None, env(BOT_GROUP_CHAT_ID="-1001234567890"))
     for name in ("telegram", "security", "intake", "coordination", "retention", "logging"):
         assert getattr(from_example, name) == getattr(from_env, name), name
@@ -103,7 +111,7 @@ def test_defaults_match_the_example() -> None:
 
 
 def test_missing_token_is_named() -> None:
-    message = error_of(EXAMPLE, env(BOT_TOKEN=""))
+    message = error_of(EXAMPLE, example_env(BOT_TOKEN=""))
     assert message == (
         "config error: telegram.token: missing; set BOT_TOKEN, BOT_TOKEN_FILE or "
         "telegram.token_file"
@@ -111,7 +119,7 @@ def test_missing_token_is_named() -> None:
 
 
 def test_missing_master_key_is_named() -> None:
-    message = error_of(EXAMPLE, env(BOT_MASTER_KEY=""))
+    message = error_of(EXAMPLE, example_env(BOT_MASTER_KEY=""))
     assert message == (
         "config error: security.master_key: missing; set BOT_MASTER_KEY, BOT_MASTER_KEY_FILE "
         "or security.master_key_file"
@@ -227,12 +235,17 @@ def test_unknown_key_names_the_key_and_the_line(tmp_path: Path) -> None:
     text = MINIMAL + "\n[intake]\n# where\ndraft_ttl_hours = 24\nlanguagez = ['en']\n"
     line = text.splitlines().index("languagez = ['en']") + 1
     message = error_of(write(tmp_path, text), env())
-    assert message == f"config error: intake.languagez: unknown key (config.toml line {line})"
+    assert message == (
+        "config error: intake.languagez: unknown key; did you mean intake.languages? "
+        f"(config.toml line {line})"
+    )
 
 
 def test_unknown_section_names_the_section_and_the_line(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, MINIMAL + "\n[intak]\nlanguages = ['en']\n"), env())
-    assert message == "config error: intak: unknown section (config.toml line 5)"
+    assert message == (
+        "config error: unknown section [intak]; did you mean [intake]? (config.toml line 5)"
+    )
 
 
 def test_line_is_given_for_bad_values_too(tmp_path: Path) -> None:
@@ -246,6 +259,64 @@ def test_line_is_given_for_bad_values_too(tmp_path: Path) -> None:
 def test_unknown_key_in_a_dotted_form_is_found(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, "storage.size = 3\n" + MINIMAL), env())
     assert message == "config error: storage.size: unknown key (config.toml line 1)"
+
+
+def test_a_misspelt_section_is_named_not_the_key_inside_it(tmp_path: Path) -> None:
+    text = "[cordination]\ngroup_chat_id = -1001234567890\n"
+    message = error_of(write(tmp_path, text), env())
+    assert message == (
+        "config error: unknown section [cordination]; did you mean [coordination]? "
+        "(config.toml line 1)"
+    )
+
+
+def test_a_misspelt_key_gets_the_nearest_valid_name(tmp_path: Path) -> None:
+    text = MINIMAL + "two_person_aproval = true\n"
+    message = error_of(write(tmp_path, text), env())
+    assert message == (
+        "config error: coordination.two_person_aproval: unknown key; did you mean "
+        "coordination.two_person_approval? (config.toml line 4)"
+    )
+
+
+def test_a_key_in_the_wrong_section_is_sent_to_its_own(tmp_path: Path) -> None:
+    text = "[telegram]\ngroup_chat_id = -1001234567890\n"
+    message = error_of(write(tmp_path, text), env())
+    assert message == (
+        "config error: telegram.group_chat_id: unknown key; it belongs under [coordination] "
+        "(config.toml line 2)"
+    )
+
+
+def test_a_key_before_any_section_is_sent_to_its_own(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "group_chat_id = -1001234567890\n"), env())
+    assert message == (
+        "config error: group_chat_id: unknown key outside any section; it belongs under "
+        "[coordination] (config.toml line 1)"
+    )
+
+
+def test_a_section_far_from_any_name_lists_the_known_ones(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, MINIMAL + "[xyz]\na = 1\n"), env())
+    assert message.startswith("config error: unknown section [xyz]; known: telegram, storage, ")
+
+
+def test_an_unknown_name_that_is_not_a_word_is_not_echoed(tmp_path: Path) -> None:
+    text = MINIMAL + f'"{TOKEN}" = 1\n'
+    message = error_of(write(tmp_path, text), env())
+    assert TOKEN not in message and "7012345678" not in message
+    assert message.startswith("config error: coordination.(a name that is not a plain word)")
+
+
+def test_the_examples_placeholder_group_is_refused(tmp_path: Path) -> None:
+    message = error_of(EXAMPLE, env())
+    assert message == (
+        "config error: coordination.group_chat_id: still the example's placeholder; replace it "
+        "with your coordinators' group id (config.example.toml line 99)"
+    )
+    # Wherever it comes from: the environment names it too.
+    message = error_of(write(tmp_path, ""), env(BOT_GROUP_CHAT_ID="-1000000000000"))
+    assert message.startswith("config error: coordination.group_chat_id: still the example's")
 
 
 def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -501,7 +572,7 @@ def test_describe_names_sources_not_values(tmp_path: Path) -> None:
 
 
 def test_config_is_frozen_and_closed() -> None:
-    config = load_config(EXAMPLE, env())
+    config = load_config(EXAMPLE, example_env())
     with pytest.raises(ValidationError):
         config.intake.draft_ttl_hours = 1
     with pytest.raises(ValidationError):

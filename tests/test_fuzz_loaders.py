@@ -32,7 +32,12 @@ from bot.intake.questionnaire import (
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONNAIRE_TOML = (ROOT / "bot" / "intake" / "questionnaire.toml").read_text(encoding="utf-8")
-CONFIG_TOML = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+# The example filled in as an operator would: its placeholder group id is refused on purpose.
+CONFIG_TOML = (
+    (ROOT / "config.example.toml")
+    .read_text(encoding="utf-8")
+    .replace("group_chat_id = -1000000000000", "group_chat_id = -1001234567890")
+)
 QUESTIONNAIRE_LINES = QUESTIONNAIRE_TOML.splitlines()
 CONFIG_LINES = CONFIG_TOML.splitlines()
 
