@@ -40,25 +40,75 @@ def _config_path(value: str | None) -> Path:
     return Path(value or os.environ.get("BOT_CONFIG") or DEFAULT_CONFIG)
 
 
+DESCRIPTION = (
+    "The exit intake bot's commands: run the bot, try it, check its config, enrol and revoke "
+    "coordinators, and look after its database and keys. Every problem an operator can cause "
+    "ends in one line naming what to fix (exit status 2)."
+)
+CONFIG_HELP = f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})"
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    *,
+    config: bool = True,
+) -> argparse.ArgumentParser:
+    """A subcommand whose own ``--help`` says what it does, not only its options."""
+    command = sub.add_parser(name, help=summary, description=description)
+    if config:
+        command.add_argument("--config", help=CONFIG_HELP)
+    return command
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bot", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the bot (long polling against telegram.base_url)")
-    run.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
-
-    check = sub.add_parser("check-config", help="load the config, report the first problem")
-    check.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
-
-    invite = sub.add_parser("invite", help="print a one-time enrolment code for a coordinator")
+    _command(
+        sub,
+        "run",
+        "run the bot (long polling against telegram.base_url, or a webhook)",
+        "Run the bot until SIGTERM or Ctrl-C: check the master key against the database "
+        "(creating it on the first start), then take updates from Telegram by long polling, or "
+        "by webhook if telegram.mode says so.",
+    )
+    _command(
+        sub,
+        "check-config",
+        "load the config, report the first problem",
+        "Read the config and its secrets as 'run' would, print a summary with secrets shown "
+        "only as where they come from, check the master key against the database if one "
+        "exists, and end with 'config ok'; or print the first problem as one line (exit 2).",
+    )
+    invite = _command(
+        sub,
+        "invite",
+        "print a one-time enrolment code for a coordinator",
+        "Print '/enroll CODE' for a new coordinator to send the bot privately. The code works "
+        "once and expires after coordination.invite_ttl_hours.",
+    )
     invite.add_argument("--role", choices=("coordinator", "lead"), default="coordinator")
-    invite.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
-    revoke = sub.add_parser("revoke", help="remove a coordinator; their key opens nothing any more")
+    revoke = _command(
+        sub,
+        "revoke",
+        "remove a coordinator; their key opens nothing any more",
+        "Remove a coordinator and destroy their sealed copies of case keys, so their key opens "
+        "no case even with the passphrase. The running bot treats them as a stranger from "
+        "their next message.",
+    )
     revoke.add_argument("handle", help="the coordinator's name, e.g. C-7K3Q")
-    revoke.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
-    verify = sub.add_parser("verify-audit", help="check the audit log's hash chain")
+    verify = _command(
+        sub,
+        "verify-audit",
+        "check the audit log's hash chain",
+        "Check that the audit log's hash chain is intact, and with --head that it still holds "
+        "the heads the bot posted to the coordinators' group (which a rewritten log cannot).",
+    )
     verify.add_argument(
         "--head",
         action="append",
@@ -67,49 +117,86 @@ def _parser() -> argparse.ArgumentParser:
         help="an audit head posted to the coordinators' group; the log must still contain it "
         "(catches a cut or rewritten log); may be repeated",
     )
-    verify.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
-
-    rotate = sub.add_parser(
+    _command(
+        sub,
         "rotate-key",
-        help="rewrap everything under the new master key (rerun to finish an interrupted run)",
+        "rewrap everything under the new master key (rerun to finish an interrupted run)",
+        "Rewrap every draft key and sealed record from the old master key (in "
+        "security.previous_master_key_files) to the current one, one row at a time. Run it "
+        "again if it is interrupted; remove the old key once it reports completion.",
     )
-    rotate.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
-
-    health = sub.add_parser("health", help="exit 0 if the database and the Telegram link are fine")
-    health.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
-
-    purge = sub.add_parser("purge", help="run the retention rules once (shred what has expired)")
-    purge.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
-
-    backup = sub.add_parser("backup", help="write a consistent copy of the database, bot running")
+    _command(
+        sub,
+        "health",
+        "exit 0 if the database and the Telegram link are fine",
+        "The container's health check: the database opens, its schema is current, and the "
+        "bot reached Telegram in the last few minutes. Exit 0 if so, 1 if not.",
+    )
+    _command(
+        sub,
+        "purge",
+        "run the retention rules once (shred what has expired)",
+        "Run one retention round now, as the bot does every ten minutes: expired drafts and "
+        "cases are shredded, the outbox and spent invites pruned, the write-ahead log "
+        "checkpointed.",
+    )
+    backup = _command(
+        sub,
+        "backup",
+        "write a consistent copy of the database, bot running",
+        "Write a consistent copy of the database while the bot runs. The copy holds only "
+        "ciphertext; keep it away from the master key.",
+    )
     backup.add_argument("path", type=Path, help="where to write the copy (must not exist)")
-    backup.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
-    restore = sub.add_parser("restore", help="put a backup in place of the database (bot stopped)")
+    restore = _command(
+        sub,
+        "restore",
+        "put a backup in place of the database (bot stopped)",
+        "Put a backup in place of the database; stop the bot first. A damaged backup, one "
+        "from a newer version or one made under another master key is refused; an existing "
+        "database is replaced only with --force.",
+    )
     restore.add_argument("path", type=Path, help="the backup file")
     restore.add_argument("--force", action="store_true", help="replace an existing database")
-    restore.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
-    rkeygen = sub.add_parser(
+    rkeygen = _command(
+        sub,
         "recovery-keygen",
-        help="OFFLINE: make the organisation's recovery key pair",
-        description="Make the recovery key pair on a machine that is not the server: the "
-        "private half goes to --out (a USB stick kept safe), the public half is printed for "
+        "OFFLINE: make the organisation's recovery key pair",
+        "Make the recovery key pair on a machine that is not the server: the private half goes "
+        "to --out (a USB stick kept safe), the public half is printed for "
         "security.recovery_public_key. Every submitted case is sealed to it.",
+        config=False,
     )
     rkeygen.add_argument("--out", type=Path, required=True, help="file for the private half")
 
-    recover = sub.add_parser(
+    recover = _command(
+        sub,
         "recover",
-        help="OFFLINE: read a case, or grant every case to a coordinator, with the recovery key",
-        description="Work on a copy of the database (a backup) with the recovery key's private "
-        "half, away from the server. 'show' prints one case; 'grant' writes a file of case keys "
-        "sealed to one coordinator, for 'import-grants' on the server.",
+        "OFFLINE: read a case, or grant every case to a coordinator, with the recovery key",
+        "Work on a copy of the database (a backup) with the recovery key's private half, away "
+        "from the server. 'show' prints one case; 'grant' writes a file of case keys sealed to "
+        "one coordinator, for 'import-grants' on the server.",
+        config=False,
     )
     steps = recover.add_subparsers(dest="step", required=True, metavar="STEP")
-    show = steps.add_parser("show", help="print one case")
+    show = _command(
+        steps,
+        "show",
+        "print one case",
+        "Print one case, opened with the recovery key, from a copy of the database.",
+        config=False,
+    )
     show.add_argument("code", help="the case code, e.g. K7QX")
-    grant = steps.add_parser("grant", help="seal every case to one coordinator")
+    grant = _command(
+        steps,
+        "grant",
+        "seal every case to one coordinator",
+        "Seal the key of every case in a copy of the database to one coordinator, into a "
+        "grants file to carry to the server for 'import-grants'. Only sealed copies go in it.",
+        config=False,
+    )
     grant.add_argument("handle", help="the coordinator's name, e.g. C-7K3Q")
     grant.add_argument("--out", type=Path, required=True, help="the grants file to write")
     for step in (show, grant):
@@ -119,14 +206,31 @@ def _parser() -> argparse.ArgumentParser:
             "--questionnaire", type=Path, help="the questionnaire, if not the default"
         )
 
-    grants = sub.add_parser(
-        "import-grants", help="load a grants file made by 'recover grant' into the database"
+    grants = _command(
+        sub,
+        "import-grants",
+        "load a grants file made by 'recover grant' into the database",
+        "Load the sealed case keys of a grants file made offline by 'recover grant', so the "
+        "coordinator it names can open those cases.",
     )
     grants.add_argument("path", type=Path, help="the grants file")
-    grants.add_argument("--config", help=f"config file (default: $BOT_CONFIG or {DEFAULT_CONFIG})")
 
-    sub.add_parser("keygen", help="print a new master key alone on standard output")
-    sub.add_parser("demo", help="try the bot in this terminal, with no Telegram and no setup")
+    _command(
+        sub,
+        "keygen",
+        "print a new master key alone on standard output",
+        "Print a new random master key alone on standard output, to redirect into a file kept "
+        "off the database's disk (python -m bot keygen > master_key).",
+        config=False,
+    )
+    _command(
+        sub,
+        "demo",
+        "try the bot in this terminal, with no Telegram and no setup",
+        "Try the whole bot in this terminal: a local stand-in for Telegram, a throwaway master "
+        "key and database, deleted when you type q.",
+        config=False,
+    )
     return parser
 
 
@@ -208,6 +312,14 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
     from bot.runtime import open_services
 
     configure_logging(level="WARNING", fmt=config.logging.format)
+    if args.command == "rotate-key" and not config.security.previous_master_keys:
+        # With no old key there is nothing to move: saying "rotation complete" here would tell
+        # an operator who forgot the old key's file that it may now be destroyed.
+        print(
+            "nothing to rotate: set security.previous_master_key_files to the old key's file",
+            file=sys.stderr,
+        )
+        return 1
     if args.command == "health":
         from bot.ops.health import check_health
 
@@ -378,12 +490,46 @@ def _restore(backup: Path, config: Config, *, force: bool) -> int:
         # not open in place of one it does: refuse it (ConfigError) before anything is replaced.
         key = vault_for(config)
         asyncio.run(check_database_file(backup, key, name=key_name(config), immutable=True))
+        if not force and _database_present(database):
+            raise RestoreRefused(f"{database} exists; add --force to replace it")
         restore_database(backup, database, force=force)
     except RestoreRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"restored {backup} to {database}")
     return 0
+
+
+def _database_present(database: Path) -> bool:
+    """The database, or what SQLite leaves beside it, is there: a restore would replace it."""
+    return any(Path(f"{database}{suffix}").exists() for suffix in ("", "-wal", "-shm", "-journal"))
+
+
+class StartRefused(Exception):
+    """Telegram turned the bot away at start: one line naming the setting to fix."""
+
+
+def _refusal(exc: BaseException, config: Config) -> StartRefused | None:
+    """The one line for a token or an address the Bot API server refuses at start.
+
+    python-telegram-bot reports both 401 and 404 as ``InvalidToken``; its own message carries the
+    token, so only Telegram's answer (the cause) is read, and never printed whole."""
+    from telegram.error import InvalidToken
+
+    if not isinstance(exc, InvalidToken):
+        return None
+    cause = exc.__cause__ if isinstance(exc.__cause__, InvalidToken) else exc
+    if "not found" in cause.message.casefold():
+        return StartRefused(
+            "config error: telegram.base_url: the Bot API server answered Not Found "
+            "(InvalidToken); check telegram.base_url, which ends in /bot"
+        )
+    source = config.secret_source("telegram.token")
+    where = f" (from {source})" if source else ""
+    return StartRefused(
+        f"config error: telegram.token{where}: Telegram refused this token (InvalidToken); "
+        "check it with @BotFather"
+    )
 
 
 def _run(config: Config) -> int:
@@ -400,11 +546,22 @@ def _run(config: Config) -> int:
             loop.add_signal_handler(sig, stop.set)
         await _ensure_key(config)
         async with open_runtime(config) as runtime:
-            await serve(runtime, stop)
+            try:
+                await serve(runtime, stop)
+            except Exception as exc:
+                refused = _refusal(exc, config)
+                if refused is not None:
+                    raise refused from None
+                raise
+            finally:
+                # When the first call (getMe) fails, the Application never counts as started and
+                # leaves its bot's HTTP sessions open, which asyncio then reports at exit. This
+                # is a no-op after a clean stop.
+                await runtime.app.bot.shutdown()
 
     try:
         eventloop.run(go())
-    except (QuestionnaireError, ConfigError) as exc:
+    except (QuestionnaireError, ConfigError, StartRefused) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - one line, no traceback with values in it

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from bot.cli import _parser
 from bot.crypto import MasterKey, new_recovery_key
 from bot.devserver import DevServer
 from tests.conftest import write_config
@@ -70,11 +73,27 @@ def test_check_config_accepts_the_example_with_secrets_in_the_environment() -> N
         BOT_TOKEN="123456:" + "A" * 35,
         BOT_MASTER_KEY=MasterKey.generate().to_text(),
         BOT_RECOVERY_PUBLIC_KEY=new_recovery_key()[1],
+        BOT_GROUP_CHAT_ID="-1009876543210",
     )
     result = _bot("check-config", "--config", "config.example.toml", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "config ok"
     assert "A" * 35 not in result.stdout  # secrets are described, never printed
+
+
+def test_check_config_refuses_the_examples_placeholder_group() -> None:
+    env = _env(
+        BOT_TOKEN="123456:" + "A" * 35,
+        BOT_MASTER_KEY=MasterKey.generate().to_text(),
+        BOT_RECOVERY_PUBLIC_KEY=new_recovery_key()[1],
+    )
+    result = _bot("check-config", "--config", "config.example.toml", env=env)
+    assert result.returncode == 2
+    assert "config ok" not in result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        "config error: coordination.group_chat_id: still the example's placeholder; replace it"
+    )
 
 
 def test_a_missing_secret_stops_start_up_with_one_line() -> None:
@@ -127,3 +146,66 @@ def test_demo_shows_the_greeting_in_a_terminal_chat() -> None:
     assert "Hello, and welcome." in out and "[1] English" in out
     assert "Before we begin, please read this." in out  # the button press was understood
     assert "Question 1 of" in out
+
+
+async def test_a_refused_token_stops_run_with_one_line(tmp_path: Path) -> None:
+    async with DevServer() as server:
+        config = write_config(tmp_path, server.base_url)
+        wrong = "123456:" + "W" * 35
+        assert wrong != server.token
+        env = _env(BOT_TOKEN=wrong, BOT_MASTER_KEY=MasterKey.generate().to_text())
+        result = await asyncio.to_thread(_bot, "run", "--config", str(config), env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    last = result.stderr.splitlines()[-1]
+    assert last == (
+        "config error: telegram.token (from BOT_TOKEN): Telegram refused this token "
+        "(InvalidToken); check it with @BotFather"
+    )
+    # Before it, only the routine lines of a first start: no crash record, no library noise.
+    for line in result.stderr.splitlines()[:-1]:
+        assert json.loads(line)["level"] == "info", line
+    assert "Unclosed" not in result.stderr and "W" * 35 not in result.stderr
+
+
+async def test_a_wrong_bot_api_address_names_base_url(tmp_path: Path) -> None:
+    async with DevServer() as server:
+        address = server.base_url.removesuffix("/bot") + "/api"
+        config = write_config(tmp_path, address)
+        env = _env(BOT_TOKEN=server.token, BOT_MASTER_KEY=MasterKey.generate().to_text())
+        result = await asyncio.to_thread(_bot, "run", "--config", str(config), env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(
+        "config error: telegram.base_url: the Bot API server answered Not Found"
+    )
+    assert "Unclosed" not in result.stderr
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found[f"{parser.prog.removeprefix('python -m bot').strip()} {name}".strip()] = child
+                found |= _subcommands(child)
+    return found
+
+
+def test_every_command_says_what_it_does_in_its_help() -> None:
+    commands = _subcommands(_parser())
+    assert {"run", "check-config", "restore", "recover show", "demo"} <= set(commands)
+    for name, parser in commands.items():
+        description = parser.description or ""
+        assert len(description.split()) >= 8, name  # more than its name restated
+        assert description.split()[0] in parser.format_help(), name
+    shown = _bot("restore", "--help", env=_env())
+    assert shown.returncode == 0
+    assert "an existing database is replaced only with --force" in " ".join(shown.stdout.split())
+
+
+def test_the_main_help_is_plain_text() -> None:
+    shown = _bot("--help", env=_env())
+    assert shown.returncode == 0
+    assert "``" not in shown.stdout and "python -m bot" in shown.stdout
+    for command in ("run", "check-config", "rotate-key", "recovery-keygen", "demo"):
+        assert command in shown.stdout

@@ -54,6 +54,18 @@ def test_rotate_key_from_the_command_line(tmp_path: Path) -> None:
     assert _bot("verify-audit", "--config", str(config), env=first).returncode == 2
 
 
+def test_rotate_key_without_an_old_key_has_nothing_to_rotate(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/bot")
+    env = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=MasterKey.generate().to_text())
+    result = _bot("rotate-key", "--config", str(config), env=env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "nothing to rotate: set security.previous_master_key_files to the old key's file"
+    ]
+    assert not (tmp_path / "bot.sqlite3").exists()  # refused before the database was touched
+
+
 def test_purge_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
     key = MasterKey.generate()
     config = write_config(tmp_path, "http://127.0.0.1:9/bot")
@@ -66,7 +78,8 @@ def test_purge_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
     assert made.returncode == 0 and copy.exists(), made.stderr
     assert _bot("backup", str(copy), "--config", str(config), env=env).returncode == 1
     refused = _bot("restore", str(copy), "--config", str(config), env=env)
-    assert refused.returncode == 1 and "exists" in refused.stderr  # no silent overwrite
+    assert refused.returncode == 1  # no silent overwrite, and the flag named as it is typed
+    assert refused.stderr.strip().endswith("exists; add --force to replace it"), refused.stderr
     restored = _bot("restore", str(copy), "--force", "--config", str(config), env=env)
     assert restored.returncode == 0, restored.stderr
     audit = _bot("verify-audit", "--config", str(config), env=env)
