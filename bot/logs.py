@@ -47,6 +47,7 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
         "count",
         "duration_ms",
         "error",
+        "hint",
         "kind",
         "language",
         "method",
@@ -61,6 +62,20 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
         "step",
         "update_kind",
         "version",
+        # counts and flags of the operator's rounds (retention, backup, key rotation): how much
+        # was done, never which case or person; a count as long as an id is still masked
+        "cases",
+        "checkpointed",
+        "complete",
+        "drafts",
+        "invites",
+        "moved",
+        "outbox",
+        "remaining",
+        "seq",
+        # measures, by their unit: a size or a time is never an id, so it is shown whole
+        "seconds",
+        "size_bytes",
     }
 )
 
@@ -68,6 +83,8 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
 _FIRST_KEYS = ("timestamp", "level", "logger", "event")
 # Values we produce ourselves and that would be damaged by scrubbing (microseconds are 6 digits).
 _TRUSTED_KEYS = frozenset({"level", "timestamp"})
+# Keys that may only hold a number, shown as it is (a backup of 80000 bytes is not an id).
+_MEASURE_KEYS = frozenset({"seconds", "size_bytes"})
 # Keys that may only hold a Python name: a type name for errors, never ``str(exc)``.
 _NAME_ONLY_KEYS = frozenset({"error", "exc_type"})
 _PYTHON_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -84,6 +101,7 @@ _IDENTIFIER_KEYS = ALLOWED_KEYS - {
     "command",
     "error",
     "exc_type",
+    "hint",  # advice to the operator, written in the code: prose, scrubbed like the event
 }
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_.:/+-]{1,64}")
 
@@ -143,6 +161,9 @@ def _safe_value(key: str, value: object) -> object:
         if isinstance(value, type) and issubclass(value, BaseException):
             return value.__name__
         return value if isinstance(value, str) and _PYTHON_NAME.fullmatch(value) else REDACTED
+    if key in _MEASURE_KEYS:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return value if is_number else REDACTED
     if key == "command":
         return _command_name(value)
     if key in _IDENTIFIER_KEYS and isinstance(value, str):

@@ -147,6 +147,67 @@ def test_allowed_keys_pass_through_unchanged(configure: Configure) -> None:
     assert record["logger"] == "bot.test"
 
 
+def test_the_operators_rounds_log_their_counts(configure: Configure) -> None:
+    """Counts are not personal data: a retention round shows what it removed."""
+    stream = configure("json")
+    counts = {"drafts": 3, "cases": 1, "outbox": 0, "invites": 2, "checkpointed": True}
+    get_logger("bot.ops.retention").info("retention_purge", **counts)
+    get_logger("bot.ops.rotation").info("key_rotated", complete=False, moved=40, remaining=7)
+    get_logger("bot.ops.backup").info("database_backed_up", size_bytes=81920, seconds=0.25)
+    purge, rotation, backup = json_lines(stream.getvalue())
+    assert {key: purge[key] for key in counts} == counts
+    assert (rotation["complete"], rotation["moved"], rotation["remaining"]) == (False, 40, 7)
+    assert (backup["size_bytes"], backup["seconds"]) == (81920, 0.25)
+    assert REDACTED not in stream.getvalue()
+
+
+def test_counts_keep_ids_and_text_masked(configure: Configure) -> None:
+    stream = configure("json")
+    get_logger("bot.test").info(
+        "oops", drafts=TELEGRAM_ID, cases=ANSWER, size_bytes=f"{TELEGRAM_ID}", seconds=BURMESE
+    )
+    [record] = json_lines(stream.getvalue())
+    assert record["drafts"] == "[id]"
+    assert record["cases"] == REDACTED
+    assert record["size_bytes"] == REDACTED and record["seconds"] == REDACTED
+    assert_clean(stream.getvalue())
+
+
+def test_a_hint_is_prose_but_scrubbed(configure: Configure) -> None:
+    stream = configure("json")
+    log = get_logger("bot.test")
+    log.warning("bot_name_alarming", hint="rename the bot with @BotFather")
+    log.warning("bot_name_alarming", hint=f"{BURMESE} {TELEGRAM_ID} {TOKEN}")
+    plain, scrubbed = json_lines(stream.getvalue())
+    assert plain["hint"] == "rename the bot with @BotFather"
+    assert scrubbed["hint"] == "[text] [id] [token]"
+    assert_clean(stream.getvalue())
+
+
+def test_every_key_the_bot_logs_is_allowed() -> None:
+    """A key missing from the list shows ``[redacted]`` where the operator needed the value:
+    every keyword of every log call in ``bot/`` must be on it."""
+    import ast
+    from pathlib import Path
+
+    methods = {"debug", "info", "warning", "error", "exception", "critical"}
+    missing: list[str] = []
+    root = Path(logs.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            target = node.func.value
+            if node.func.attr not in methods or not (
+                isinstance(target, ast.Name) and target.id in ("log", "logger")
+            ):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg not in (None, "exc_info", "stack_info", *ALLOWED_KEYS):
+                    missing.append(f"{path.relative_to(root)}:{node.lineno} {keyword.arg}")
+    assert missing == []
+
+
 def test_other_keys_keep_their_name_but_lose_their_value(configure: Configure) -> None:
     stream = configure("json")
     get_logger("bot.test").info("oops", answer="Mandalay", reply_text="hello", note=None)
