@@ -108,6 +108,7 @@ async def open_services(
                 draft_ttl_seconds=config.intake.draft_ttl_hours * 3600,
                 max_text_length=config.intake.max_text_length,
                 status_attempts_per_hour=config.intake.status_attempts_per_hour,
+                next_steps=dict(config.intake.next_steps),
                 languages=tuple(config.intake.languages),
             ),
             clock=clock,

@@ -18,7 +18,8 @@ import pytest
 import structlog
 
 from bot.config import Config, load_config
-from bot.crypto import MasterKey, new_recovery_key
+from bot.crypto import MasterKey, load_recovery_key
+from bot.crypto.recovery import public_text
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
@@ -27,7 +28,10 @@ from bot.runtime import Runtime, open_runtime, serve
 GROUP_CHAT_ID = -1_001_234_567_890
 # The organisation's offline recovery key: the public half goes in every config the suite
 # writes; the private half is what an operator would keep on a USB stick.
-RECOVERY_PRIVATE, RECOVERY_PUBLIC = new_recovery_key()
+# A fixed pair: pytest may import this file twice (as ``conftest`` and ``tests.conftest``), and
+# both must name the same key.
+RECOVERY_PRIVATE = "recovery-private:" + "5e" * 32
+RECOVERY_PUBLIC = public_text(load_recovery_key(RECOVERY_PRIVATE).public_key)
 QUIET = 0.2
 
 # The deployed bot runs on uvloop (``bot.eventloop``); the suite on asyncio's own loop. These

@@ -189,12 +189,16 @@ async def test_after_sending_every_reply_and_pop_up_is_in_the_chosen_language(
 async def test_clearing_the_chat_after_sending_answers_in_the_chosen_language(
     bot: RunningBot, lang: str
 ) -> None:
+    """Erasing the chat erases the server's trace of it too: a seizer must not read that this
+    account sent a form. So a later message finds a stranger's welcome, not "already sent"."""
     person = await _sent_form(bot, lang)
     await person.tap(CATALOG.text(lang, "wipe_now"))
     assert person.last_toast == CATALOG.text(lang, "wiped")
     assert await person.visible() == []
+    async with bot.runtime.db.conn.execute("SELECT count(*) FROM chat_traces") as cur:
+        assert await cur.fetchone() == (0,)
     await person.send("hello?")
-    assert (await person.last_text()).startswith(CATALOG.text(lang, "wait_for_team")[:20])
+    assert (await person.last_text()).startswith(CATALOG.text("en", "welcome"))
 
 
 # --- 3. after sending, no message starts a second form ---------------------------------------

@@ -547,11 +547,13 @@ class IntakeService:
         return hmac.compare_digest(self._receipt_hash(code, secret), stored)
 
     async def _wipe(self, pseudonym: bytes, incoming: Incoming, *, destroy_draft: bool) -> Response:
-        """Erase every message of the chat Telegram still lets the bot delete.
+        """Erase every message of the chat Telegram still lets the bot delete, and the chat's
+        trace with them: nothing of the chat stays on the server.
 
-        "Delete everything" (``destroy_draft``) leaves nothing of the chat on the server. "Clear
-        this chat" after sending keeps the chat's language and that a form was sent, so the
-        next message is answered in that language and not taken for the start of a new form.
+        The trace could keep that a form was sent from this chat (so the next message is not
+        taken for a new form), but a seizer holding the master key would then read, for two
+        days, that this account sent a form: the applicant who erases the chat is asking for
+        the opposite. "Delete everything" (``destroy_draft``) also destroys a draft.
         """
         lang = await self._language(pseudonym, incoming.language_hint)
         now = self._now()
@@ -564,9 +566,7 @@ class IntakeService:
                     row = await store.find_draft(conn, pseudonym)
                     if row is not None:
                         await store.delete_case(conn, row.case_id)
-                    await store.delete_trace(conn, pseudonym)
-                else:
-                    await apply(conn, self._trace_write(pseudonym, trace))
+                await store.delete_trace(conn, pseudonym)
             lock.changes += 1
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
