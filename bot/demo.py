@@ -150,6 +150,9 @@ async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], 
     with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp:
         folder = Path(tmp)
         async with DevServer() as server:
+            # The coordinators' group exists with the bot in it before the bot starts, as an
+            # operator sets it up in Telegram: the bot's start sets the group's menu there.
+            server.state.group_chat(GROUP_CHAT_ID, "supergroup", "Coordinators")
             environ = {"BOT_TOKEN": server.token, "BOT_MASTER_KEY": MasterKey.generate().to_text()}
             config = load_config(demo_config(folder, server.base_url), environ)
             configure_logging(level=config.logging.level, fmt=config.logging.format)

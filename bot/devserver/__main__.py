@@ -29,6 +29,16 @@ def _parser() -> argparse.ArgumentParser:
         help="let the bot see every group message, as with privacy mode off in @BotFather",
     )
     parser.add_argument(
+        "--group",
+        type=int,
+        action="append",
+        default=[],
+        metavar="CHAT_ID",
+        help="a supergroup (negative id) the bot is already in, as a deployment's coordinators' "
+        "group is: give the bot's coordination.group_chat_id, and its start sets the group's "
+        "menu instead of warning that the group is unreachable; may be repeated",
+    )
+    parser.add_argument(
         "--unknown-method",
         action="append",
         default=[],
@@ -47,6 +57,8 @@ async def _serve(args: argparse.Namespace) -> None:
         group_privacy=not args.no_privacy,
         unknown_methods=args.unknown_method,
     )
+    for group in args.group:
+        server.state.group_chat(group, "supergroup", "Coordinators")
     await server.start(host=args.host, port=args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -69,6 +75,11 @@ class GroupDoor:
         change = update.my_chat_member
         if change is not None and change.new_chat_member.status in ("left", "kicked"):
             return  # already out (often because the bot just left)
+        chat = update.effective_chat
+        if chat is not None and chat.id == self.group_chat_id:
+            # Added to the coordinators' group after start: the menu refused then works now.
+            await set_group_menu(context.bot, self.group_chat_id)
+            return
         await self._leave_if_stranger(update, context)
 
     async def on_group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -94,11 +105,27 @@ async def publish_profile(app: Application, catalog: Catalog, group_chat_id: int
         await bot.set_my_short_description(
             catalog.text(lang, "bot_short_description"), language_code=code
         )
-    group_menu = [BotCommand(c, c) for c in GROUP_COMMANDS]
-    try:
-        await bot.set_my_commands(group_menu, scope=BotCommandScopeChat(group_chat_id))
-    except TelegramError as exc:  # the bot may not be in the group yet
-        log.warning("group_menu_not_set", error=type(exc).__name__)
+    await set_group_menu(bot, group_chat_id)
     me = await bot.get_me()
     if alarming_words_in(f"{me.first_name} {me.last_name or ''} {me.username}"):
         log.warning("bot_name_alarming", hint="rename the bot with @BotFather")
+
+
+async def set_group_menu(bot: Bot, group_chat_id: int) -> bool:
+    """The coordinators' commands as the group's menu.
+
+    A chat scope names a chat the Bot API server must know the bot in: Telegram (and the local
+    server) answer "chat not found" while the bot is not in the group, or when group_chat_id is
+    not the group's. Then notices cannot reach the team either, so the warning says what to do;
+    the menu is set again when the bot is added (``GroupDoor.on_membership``)."""
+    group_menu = [BotCommand(c, c) for c in GROUP_COMMANDS]
+    try:
+        await bot.set_my_commands(group_menu, scope=BotCommandScopeChat(group_chat_id))
+    except TelegramError as exc:
+        log.warning(
+            "coordinators_group_unreachable",
+            error=type(exc).__name__,
+            hint="add the bot to the group whose id is coordination.group_chat_id",
+        )
+        return False
+    return True
