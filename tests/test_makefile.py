@@ -1,0 +1,69 @@
+"""The two commands' set-up: `make demo` installs what the bot runs on, `make test` adds the tools.
+
+A first `make demo` used to install the whole development lock (type checker, linters, plotting):
+about a minute and over 400 MB before the operator saw a chat. These read the Makefile's plan
+with ``make -n`` (nothing is installed) in a copy of the project's recipe files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_LOCK = "-r requirements.lock"
+DEV_LOCK = "-r requirements-dev.lock"
+
+
+def _plan(tmp_path: Path, target: str) -> str:
+    """The commands ``make TARGET`` would run in a fresh clone, without running them."""
+    for name in ("Makefile", "pyproject.toml", "requirements.lock", "requirements-dev.lock"):
+        if not (tmp_path / name).exists():
+            shutil.copy(ROOT / name, tmp_path / name)
+    done = subprocess.run(
+        ["make", "-n", target],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_demo_installs_the_runtime_lock_only(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, "demo")
+    assert RUNTIME_LOCK in plan and "--require-hashes" in plan
+    assert DEV_LOCK not in plan
+    assert "-e ." not in plan  # the demo runs from the clone: nothing to build
+    assert plan.strip().splitlines()[-1].endswith("-m bot demo")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("target", ["unit", "lint", "typecheck"])
+def test_the_test_targets_add_the_dev_lock(tmp_path: Path, target: str) -> None:
+    plan = _plan(tmp_path, target)
+    assert plan.index(RUNTIME_LOCK) < plan.index(DEV_LOCK) < plan.index("-e .")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_a_demo_venv_is_not_set_up_again_for_the_tests(tmp_path: Path) -> None:
+    """After `make demo`, `make test` installs the dev lock on top, not the runtime lock again."""
+    _plan(tmp_path, "demo")
+    venv = tmp_path / ".venv"
+    venv.mkdir()
+    (venv / ".runtime-installed").touch()
+    plan = _plan(tmp_path, "unit")
+    assert RUNTIME_LOCK not in plan and DEV_LOCK in plan
+
+
+def test_the_license_is_an_spdx_expression() -> None:
+    """setuptools warns on every install about a license table; the string form is the standard."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "AGPL-3.0-or-later"
