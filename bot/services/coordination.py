@@ -8,6 +8,10 @@ as the change behind it.
 Someone who is not an active coordinator gets ``None`` back for every admin command, and the
 transport answers them exactly as it answers any unknown command: nothing reveals that admin
 commands exist.
+
+Every word a coordinator reads comes from the coordinators' catalogue in the language they chose
+(``/language``; at enrolment, their Telegram app's), and every refusal names the command that
+would go through: they work under pressure, many in Burmese, and a bare "no" costs a case time.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiosqlite
 
 from bot.coordination import (
+    MIN_LENGTH,
     Action,
     ApprovalRefused,
     CaseState,
@@ -40,6 +45,7 @@ from bot.coordination import (
     transition,
 )
 from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS, Rule
+from bot.coordination.approval import ALREADY_APPROVED
 from bot.crypto import (
     ALPHABET,
     Argon2Cost,
@@ -58,7 +64,12 @@ from bot.crypto import (
     seal_case_key,
     unlock,
 )
-from bot.i18n import Catalog
+from bot.i18n import (
+    COORDINATOR_LANGUAGES,
+    Catalog,
+    CoordinatorCatalog,
+    coordinator_language,
+)
 from bot.intake.events import Button, Reply
 from bot.intake.questionnaire import Questionnaire
 from bot.logs import get_logger
@@ -81,6 +92,8 @@ log = get_logger(__name__)
 PENDING_SECONDS = 300
 WRONG_PASSPHRASE_DELAY = 2.0
 INVITE_BYTES = 16
+UNLOCK_ATTEMPTS = 5
+UNLOCK_WINDOW_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,7 @@ class CoordIncoming:
     text: str
     command: str | None = None
     arg: str = ""
+    language: str = ""  # the sender's Telegram app language, the default at enrolment
 
 
 @dataclass(frozen=True)
@@ -126,14 +140,19 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class _Pending:
-    kind: str  # "enroll" or "unlock"
+    kind: str  # "enroll" (first passphrase), "confirm" (the same again) or "unlock"
     expires: float
     code: str = ""  # the invite being redeemed
+    language: str = "en"  # the enrolling person's, until their row holds it
+    first: str = ""  # the first passphrase, held in memory only until it is typed again
 
 
-_TEXT_FROM_COORDINATOR = (
-    "That message was deleted: nothing was waiting for it. To unlock, send /unlock first, "
-    "then your passphrase."
+_ENROLLING = ("enroll", "confirm")
+
+# Posted to the coordinators' group, read by everyone there: both languages on one line.
+_GROUP_SECOND_APPROVAL = (
+    "Case {code} needs a second coordinator to confirm: /approve {code}"
+    " · {code} ကို ဒုတိယ ညှိနှိုင်းရေးမှူး တစ်ယောက်က /approve {code} နဲ့ အတည်ပြုရမယ်"
 )
 
 
@@ -157,6 +176,7 @@ class CoordinationService:
         self.vault = vault
         self.questionnaire = questionnaire
         self.catalog = catalog
+        self.texts = CoordinatorCatalog()
         self.outbox = outbox
         self.settings = settings
         self.clock = clock
@@ -165,7 +185,7 @@ class CoordinationService:
         # Every coordinator's pseudonym, read once: an applicant's typed answer passes through
         # here first, and must not cost a database lookup to be told it is no coordinator's.
         self._pseudonyms: set[bytes] | None = None
-        self._unlock_limiter = AttemptLimiter(5, 900.0)
+        self._unlock_limiter = AttemptLimiter(UNLOCK_ATTEMPTS, UNLOCK_WINDOW_SECONDS)
         self._awaiting_reply: dict[bytes, tuple[str, float]] = {}
         self._acting = asyncio.Lock()
 
@@ -292,11 +312,7 @@ class CoordinationService:
             work = await self._work_by_id(conn, case_id)
             await self._audit(conn, "system", "answered", None)  # no code, as for submitted
             if work is not None and work.assignee is not None:
-                await self._notify(
-                    conn,
-                    work.assignee,
-                    f"Case {work.code}: the applicant answered. /show {work.code}",
-                )
+                await self._notify(conn, work.assignee, "answered", code=work.code)
         return True
 
     # --- coordinator messages ----------------------------------------------------------------
@@ -314,6 +330,13 @@ class CoordinationService:
             if pending.expires >= self.clock():
                 return await self._secret(inc, pseudonym, pending)
             return CoordResponse(delete=(inc.message_id,))
+        if (
+            pending is not None
+            and pending.kind in _ENROLLING
+            and inc.private
+            and inc.command == "language"
+        ):
+            return self._enroll_language(inc, pseudonym, pending)
         if inc.command is None and not await self._may_be_coordinator(pseudonym):
             return None
         me = None
@@ -327,7 +350,7 @@ class CoordinationService:
             # The bot reads no plain text from a coordinator, and such a text is most likely a
             # passphrase that overtook its /unlock (both sent while the bot was down): it must
             # not stay in the chat, nor reach the applicant side.
-            return CoordResponse((Reply(_TEXT_FROM_COORDINATOR),), delete=(inc.message_id,))
+            return CoordResponse((Reply(self._t(me, "text_deleted")),), delete=(inc.message_id,))
         if inc.command == "enroll" and inc.private and me is None:
             return await self._enroll_start(inc, pseudonym)
         rule = PERMISSIONS.get(inc.command)
@@ -346,27 +369,63 @@ class CoordinationService:
         arg = inc.arg
         if rule.takes_case:
             code_text, _, arg = inc.arg.strip().partition(" ")
-            code = canonical_code(code_text) if code_text else ""
-            work = await store.work_row_by_code(self.db.conn, code) if code else None
+            if not code_text:
+                return _say(self._t(me, "no_code", command=command))
+            work = await store.work_row_by_code(self.db.conn, canonical_code(code_text))
             if work is None:
-                return _say(f"No case {code_text or '(give a case code)'}.")
+                return _say(self._t(me, "no_case", code=code_text))
         relation = relation_of(me.id, work.assignee) if work else "none"
         unlocked = self.keys.holds(me.id, self.clock())
         denied = decide(command, me.role, relation, private_chat=inc.private, unlocked=unlocked)
         if denied is Denied.UNKNOWN:
             return None
         if command == "claim" and work is not None and relation == "assignee":
-            return _say(f"Case {work.code} is already yours.")
+            return _say(self._t(me, "already_yours", code=work.code))
         if denied is not None:
-            return _say(_DENIED[denied])
+            return _say(self._denied(me, denied, relation, work))
         handler = getattr(self, f"_cmd_{command}")
         try:
             result: CoordResponse = await handler(me, inc, work, arg.strip())
         except IllegalTransition as exc:
-            return _say(str(exc))
-        except (ApprovalRefused, _Refused) as exc:
+            return _say(self._illegal(me, work, exc))
+        except ApprovalRefused as exc:
+            twice = str(exc) == ALREADY_APPROVED
+            key = "approve_twice" if twice else "approve_not_assignee"
+            return _say(self._t(me, key, code=work.code if work else ""))
+        except _Refused as exc:
             return _say(str(exc))
         return result
+
+    def _denied(
+        self,
+        me: store.CoordinatorRow,
+        denied: Denied,
+        relation: str,
+        work: store.WorkRow | None,
+    ) -> str:
+        """The refusal, with the command that would go through (or who can do it)."""
+        if denied is Denied.RELATION and work is not None:
+            key = "denied_not_claimed" if relation == "unclaimed" else "denied_held"
+            return self._t(me, key, code=work.code)
+        return self._t(me, _DENIED[denied])
+
+    def _illegal(
+        self, me: store.CoordinatorRow, work: store.WorkRow | None, exc: IllegalTransition
+    ) -> str:
+        code = work.code if work else ""
+        return self._t(
+            me,
+            "illegal",
+            code=code,
+            state=self._t(me, f"state_{exc.state.value}"),
+            done=self._t(me, f"done_{exc.action.value}"),
+            next=self._t(me, f"next_{exc.state.value}", code=code),
+        )
+
+    def _t(self, who: store.CoordinatorRow | str | None, key: str, /, **params: object) -> str:
+        """A coordinator text in ``who``'s language (a row, or a language code)."""
+        lang = who.language if isinstance(who, store.CoordinatorRow) else who
+        return self.texts.text(lang, key, **params)
 
     # --- enrolment and unlocking ---------------------------------------------------------------
 
@@ -379,18 +438,23 @@ class CoordinationService:
         role = await store.peek_invite(self.db.conn, self._digest(code, "invite"), now=self._now())
         if role is None:
             return None  # a wrong code looks exactly like an unknown command
-        self._pending[pseudonym] = _Pending("enroll", self.clock() + PENDING_SECONDS, code)
-        return CoordResponse(
-            (
-                Reply(
-                    "Welcome. Choose a passphrase and send it as your next message.\n"
-                    "It is deleted from this chat at once. At least 12 characters; "
-                    "a few words work "
-                    "well. Without it nobody, not even you, can read a case.",
-                ),
-            ),
-            delete=(inc.message_id,),
+        lang = coordinator_language(inc.language)
+        self._pending[pseudonym] = _Pending(
+            "enroll", self.clock() + PENDING_SECONDS, code, language=lang
         )
+        return CoordResponse((Reply(self._t(lang, "enroll_welcome")),), delete=(inc.message_id,))
+
+    def _enroll_language(
+        self, inc: CoordIncoming, pseudonym: bytes, pending: _Pending
+    ) -> CoordResponse:
+        """``/language`` before the passphrase: the welcome offers it, so that a coordinator
+        whose phone is set to English reads the passphrase advice in Burmese."""
+        chosen = inc.arg.strip().lower()
+        if chosen not in COORDINATOR_LANGUAGES:
+            return _say(self._t(pending.language, "language_usage"))
+        self._pending[pseudonym] = replace(pending, language=chosen)
+        prompt = "enroll_welcome" if pending.kind == "enroll" else "enroll_again"
+        return _say(self._t(chosen, "language_set"), self._t(chosen, prompt))
 
     async def _may_be_coordinator(self, pseudonym: bytes) -> bool:
         """False only for someone no coordinator row (of any status) belongs to.
@@ -410,24 +474,38 @@ class CoordinationService:
     ) -> CoordResponse:
         passphrase = inc.text
         gone = (inc.message_id,)
+        lang = pending.language
+        again = self.clock() + PENDING_SECONDS
         if pending.kind == "enroll":
             problem = passphrase_problem(passphrase, forbidden=(pending.code,))
             if problem is not None:
                 self._pending[pseudonym] = pending
-                return CoordResponse((Reply(_PASSPHRASE_PROBLEMS[problem]),), delete=gone)
-            return await self._enroll_finish(inc, pseudonym, pending.code, passphrase)
+                return CoordResponse((Reply(self._t(lang, problem, min=MIN_LENGTH)),), delete=gone)
+            # Typed twice: a typo here would lock its owner out of every case for good.
+            self._pending[pseudonym] = replace(
+                pending, kind="confirm", first=passphrase, expires=again
+            )
+            return CoordResponse((Reply(self._t(lang, "enroll_again")),), delete=gone)
+        if pending.kind == "confirm":
+            if not secrets.compare_digest(passphrase.encode(), pending.first.encode()):
+                self._pending[pseudonym] = replace(pending, kind="enroll", first="", expires=again)
+                return CoordResponse((Reply(self._t(lang, "enroll_mismatch")),), delete=gone)
+            return await self._enroll_finish(inc, pseudonym, pending, passphrase)
         me = await adopt_coordinator(self.db, self.vault, inc.user_id)
         if me is None or me.status != "active":
             return CoordResponse(delete=gone)
         if not self._unlock_limiter.allow(me.id, self.clock()):
-            return CoordResponse((Reply("Too many attempts. Try again later."),), delete=gone)
+            minutes = int(UNLOCK_WINDOW_SECONDS // 60)
+            return CoordResponse(
+                (Reply(self._t(me, "unlock_too_many", minutes=minutes)),), delete=gone
+            )
         try:
             key = await asyncio.to_thread(unlock, me.protected_private_key, passphrase)
         except (WrongPassphrase, DecryptionError):
             await asyncio.sleep(WRONG_PASSPHRASE_DELAY)
             async with self.db.transaction() as conn:
                 await self._audit(conn, me.handle, "unlock_failed", None)
-            return CoordResponse((Reply("That passphrase does not open your key."),), delete=gone)
+            return CoordResponse((Reply(self._t(me, "unlock_wrong")),), delete=gone)
         self._unlock_limiter.forgive(me.id)
         self.keys.hold(me.id, key, self.clock())
         async with self.db.transaction() as conn:
@@ -435,18 +513,13 @@ class CoordinationService:
         minutes = self.settings.unlock_idle_seconds // 60
         hours = self.settings.unlock_max_seconds // 3600
         return CoordResponse(
-            (
-                Reply(
-                    f"Unlocked. Your key is forgotten after {minutes} minutes without opening a"
-                    f" case, after {hours} hours in any case, or with /lock."
-                ),
-            ),
-            delete=gone,
+            (Reply(self._t(me, "unlocked", minutes=minutes, hours=hours)),), delete=gone
         )
 
     async def _enroll_finish(
-        self, inc: CoordIncoming, pseudonym: bytes, code: str, passphrase: str
+        self, inc: CoordIncoming, pseudonym: bytes, pending: _Pending, passphrase: str
     ) -> CoordResponse:
+        code, lang = pending.code, pending.language
         cost = self.settings.argon2
         made = await asyncio.to_thread(
             CoordinatorKeys.create, passphrase, **({"cost": cost} if cost else {})
@@ -457,8 +530,7 @@ class CoordinationService:
             role = await store.take_invite(conn, self._digest(code, "invite"), now=now)
             if role is None:  # used by someone else meanwhile, or expired
                 return CoordResponse(
-                    (Reply("That invite is no longer valid. Ask your lead for a new one."),),
-                    delete=(inc.message_id,),
+                    (Reply(self._t(lang, "enroll_invalid")),), delete=(inc.message_id,)
                 )
             handle = _new_handle()
             while await store.handle_in_use(conn, handle):
@@ -477,16 +549,14 @@ class CoordinationService:
                 public_key=made.public_key,
                 protected_private_key=made.protected_private_key,
                 now=now,
+                language=lang,
             )
             await self._audit(conn, handle, "enrolled", None)
             sealed = await self._seal_waiting_cases(conn)
         log.info("coordinator_enrolled", role=role, count=sealed)
-        lines = [
-            f"You are enrolled as {role} {handle}.",
-            "Send /unlock with your passphrase to read cases; /help lists your commands.",
-        ]
+        lines = [self._t(lang, "enrolled", role=self._t(lang, f"role_{role}"), handle=handle)]
         if sealed:
-            lines.append(f"{sealed} waiting case(s) are now sealed to your key.")
+            lines.append(self._t(lang, "enrolled_sealed", count=sealed))
         return CoordResponse(
             (Reply("\n".join(lines)),), delete=(inc.message_id,), menu=commands_for(role)
         )
@@ -513,66 +583,77 @@ class CoordinationService:
     # --- commands ---------------------------------------------------------------------------------
 
     async def _cmd_help(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
-        names = commands_for(me.role)
-        return _say(f"You are {me.role} {me.handle}. Commands:", " ".join(f"/{c}" for c in names))
+        """Only the commands of the coordinator's own role, each with its arguments and an
+        example: a lead's tools are not advertised to a coordinator's (perhaps stolen) phone."""
+        role = self._t(me, f"role_{me.role}")
+        lines = [self._t(me, "help_header", role=role, handle=me.handle)]
+        lines += [self._t(me, f"help_{name}") for name in commands_for(me.role)]
+        return _say(*lines)
+
+    async def _cmd_language(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: object, arg: str
+    ) -> CoordResponse:
+        chosen = arg.strip().lower()
+        if chosen not in COORDINATOR_LANGUAGES:
+            return _say(self._t(me, "language_usage"))
+        async with self.db.transaction() as conn:
+            await store.set_coordinator_language(conn, me.id, chosen)
+        return _say(self._t(chosen, "language_set"))
 
     async def _cmd_unlock(
         self, me: store.CoordinatorRow, inc: CoordIncoming, *_: object
     ) -> CoordResponse:
         pseudonym = self.vault.pseudonym(inc.user_id)
         self._pending[pseudonym] = _Pending("unlock", self.clock() + PENDING_SECONDS)
-        return CoordResponse(
-            (Reply("Send your passphrase as the next message. It is deleted at once."),),
-            delete=(inc.message_id,),
-        )
+        return CoordResponse((Reply(self._t(me, "unlock_ask")),), delete=(inc.message_id,))
 
     async def _cmd_lock(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
         self.keys.forget(me.id)
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "locked", None)
-        return _say("Locked.")
+        return _say(self._t(me, "locked"))
 
-    async def _cmd_queue(self, *_: object) -> CoordResponse:
+    async def _cmd_queue(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
         items = [self._queue_item(row) for row in await store.open_work(self.db.conn)]
         if not items:
-            return _say("The queue is empty.")
-        return _say("Open cases:", *queue_lines(order(items), now=self._now()))
+            return _say(self._t(me, "queue_empty"))
+        return _say(self._t(me, "queue_header"), *queue_lines(order(items), now=self._now()))
 
-    async def _cmd_stats(self, *_: object) -> CoordResponse:
+    async def _cmd_stats(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
         rows = await store.counts_by_state_and_week(self.db.conn)
         if not rows:
-            return _say("No cases yet.")
+            return _say(self._t(me, "stats_empty"))
         return _say(
-            "Cases by state and week:", *(f"{week}  {state}: {n}" for state, week, n in rows)
+            self._t(me, "stats_header"), *(f"{week}  {state}: {n}" for state, week, n in rows)
         )
 
     async def _cmd_claim(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
     ) -> CoordResponse:
         await self._move(me, work, Action.CLAIM, assignee=me.id, audit="claimed")
-        return _say(f"Case {work.code} is yours. /show {work.code} in a private chat to read it.")
+        return _say(self._t(me, "claimed", code=work.code))
 
     async def _cmd_release(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
     ) -> CoordResponse:
         await self._move(me, work, Action.RELEASE, assignee=None, audit="released")
-        return _say(f"Case {work.code} is back in the queue.")
+        return _say(self._t(me, "released", code=work.code))
 
     async def _cmd_reassign(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
         target = await store.coordinator_by_handle(self.db.conn, arg.strip().lstrip("@").upper())
         if target is None or target.status != "active":
-            return _say("No active coordinator by that name.")
+            return _say(self._no_coordinator(me, arg))
         await self._move(
             me,
             work,
             Action.REASSIGN,
             assignee=target.id,
             audit="reassigned",
-            notify=(target.id, f"Case {work.code} was assigned to you."),
+            notify=(target.id, "assigned_to_you"),
         )
-        return _say(f"Case {work.code} is now with {target.handle}.")
+        return _say(self._t(me, "reassigned", code=work.code, handle=target.handle))
 
     async def _cmd_flag(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
@@ -580,7 +661,7 @@ class CoordinationService:
         async with self.db.transaction() as conn:
             await store.set_flagged(conn, work.case_id, True, now=self._now())
             await self._audit(conn, me.handle, "flagged", work.code)
-        return _say(f"Case {work.code} is flagged: approving it will take two coordinators.")
+        return _say(self._t(me, "flagged", code=work.code))
 
     async def _cmd_approve(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
@@ -608,20 +689,17 @@ class CoordinationService:
                 await self.outbox.put(
                     conn,
                     self.settings.group_chat_id,
-                    OutMessage(
-                        f"Case {work.code} needs a second coordinator to confirm: "
-                        f"/approve {work.code}"
-                    ),
+                    OutMessage(_GROUP_SECOND_APPROVAL.format(code=work.code)),
                 )
-            return _say(f"Approval of {work.code} recorded; a second coordinator must confirm.")
+            return _say(self._t(me, "approval_recorded", code=work.code))
         await self._move(me, work, Action.APPROVE, assignee=work.assignee, audit="approved")
-        return _say(f"Case {work.code} is approved. /handoff {work.code} <next step> when ready.")
+        return _say(self._t(me, "approved", code=work.code))
 
     async def _cmd_close(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
     ) -> CoordResponse:
         await self._move(me, work, Action.CLOSE, assignee=work.assignee, audit="closed")
-        return _say(f"Case {work.code} is closed.")
+        return _say(self._t(me, "closed", code=work.code))
 
     async def _cmd_show(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, _: str
@@ -645,16 +723,18 @@ class CoordinationService:
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
         if not arg:
-            return _say("Write the note after the code: /note CODE text")
+            return _say(self._t(me, "note_missing", code=work.code))
         key, fields = await self._open(me, work)
         await self._add_entry(me, work, key, fields, "note", arg, audit="noted")
-        return CoordResponse((Reply(f"Note saved to {work.code}."),), delete=(inc.message_id,))
+        return CoordResponse(
+            (Reply(self._t(me, "note_saved", code=work.code)),), delete=(inc.message_id,)
+        )
 
     async def _cmd_ask(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
         if not arg:
-            return _say("Write the question after the code: /ask CODE question")
+            return _say(self._t(me, "ask_missing", code=work.code))
         key, fields = await self._open(me, work)
         chat_id = int(fields["chat_id"])
         lang = fields.get("language", b"en").decode()
@@ -675,8 +755,7 @@ class CoordinationService:
             await self._audit(conn, me.handle, "asked", work.code)
             await self.outbox.put(conn, chat_id, message)
         return CoordResponse(
-            (Reply(f"Question sent for {work.code}, as from “the team”."),),
-            delete=(inc.message_id,),
+            (Reply(self._t(me, "ask_sent", code=work.code)),), delete=(inc.message_id,)
         )
 
     async def _cmd_reject(
@@ -696,15 +775,14 @@ class CoordinationService:
             tell=(chat_id, OutMessage(self.catalog.text(lang, "decision_rejected"))),
         )
         return CoordResponse(
-            (Reply(f"Case {work.code} is rejected; the applicant got a neutral message."),),
-            delete=(inc.message_id,),
+            (Reply(self._t(me, "rejected", code=work.code)),), delete=(inc.message_id,)
         )
 
     async def _cmd_handoff(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
         if not arg:
-            return _say("Write the next step for the applicant after the code: /handoff CODE text")
+            return _say(self._t(me, "handoff_missing", code=work.code))
         key, fields = await self._open(me, work)
         chat_id = int(fields["chat_id"])
         lang = fields.get("language", b"en").decode()
@@ -721,13 +799,7 @@ class CoordinationService:
             tell=(chat_id, OutMessage(next_step, protect=True)),
         )
         return CoordResponse(
-            (
-                Reply(
-                    f"Case {work.code} is handed off. When you first reach the applicant, say:\n\n"
-                    f"{phrase}\n\nThat is how they know you are the real team.",
-                    protect=True,
-                ),
-            ),
+            (Reply(self._t(me, "handed_off", code=work.code, phrase=phrase), protect=True),),
             delete=(inc.message_id,),
             expire=True,
         )
@@ -739,15 +811,17 @@ class CoordinationService:
             await store.shred_case(conn, work.case_id)
             await self._audit(conn, me.handle, "purged", work.code)
         await self.db.checkpoint()
-        return _say(f"Case {work.code} is shredded: its keys are gone, so no copy can be read.")
+        return _say(self._t(me, "purged", code=work.code))
 
     async def _cmd_grant(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: object, arg: str
     ) -> CoordResponse:
         target = await store.coordinator_by_handle(self.db.conn, arg.strip().lstrip("@").upper())
         lead_key = self.keys.use(me.id, self.clock())
-        if target is None or target.status != "active" or lead_key is None:
-            return _say("No active coordinator by that name.")
+        if lead_key is None:
+            return _say(self._t(me, "denied_locked"))
+        if target is None or target.status != "active":
+            return _say(self._no_coordinator(me, arg))
         granted = 0
         async with self.db.transaction() as conn:
             for case_id in await store.cases_sealed_to(conn, me.id):
@@ -758,18 +832,21 @@ class CoordinationService:
                 await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, [target]))
                 granted += 1
             await self._audit(conn, me.handle, "granted", None)
-        return _say(f"{target.handle} can now open {granted} more case(s).")
+        return _say(self._t(me, "granted", handle=target.handle, count=granted))
 
     async def _cmd_revoke(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: object, arg: str
     ) -> CoordResponse:
         handle = arg.strip().lstrip("@").upper()
         if handle == me.handle:
-            return _say("You cannot revoke yourself; ask another lead or the operator.")
+            return _say(self._t(me, "revoke_self"))
         removed = await self.revoke(handle, actor=me.handle)
         if removed is None:
-            return _say("No active coordinator by that name.")
-        return _say(f"{handle} is revoked; {removed} sealed case key(s) were destroyed.")
+            return _say(self._no_coordinator(me, arg))
+        return _say(self._t(me, "revoked", handle=handle, count=removed))
+
+    def _no_coordinator(self, me: store.CoordinatorRow, typed: str) -> str:
+        return self._t(me, "no_coordinator", handle=typed.strip() or "C-…")
 
     async def post_audit_head(self) -> None:
         """Post the chain's head to the group (daily, and on ``/audit``): once it sits in
@@ -777,19 +854,22 @@ class CoordinationService:
         ``verify-audit --head``. Read on a settled connection, so no uncommitted entry is named.
         """
         async with self.db.settled() as conn:
+            if (await store.audit_head(conn))[0] == 0:
+                return  # nothing to vouch for yet
             text = await head_notice(conn)
         async with self.db.transaction() as conn:
             await self.outbox.put(conn, self.settings.group_chat_id, OutMessage(text))
 
-    async def _cmd_audit(self, *_: object) -> CoordResponse:
+    async def _cmd_audit(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
         report = await self.verify_audit()
         rows = await store.audit_entries(self.db.conn, limit=20, newest_first=True)
-        lines = [
-            f"Audit chain: {'intact' if report.ok else 'BROKEN: ' + (report.problem or '')} "
-            f"({report.checked} entries)"
-        ]
+        if report.ok:
+            head = self._t(me, "audit_intact", count=report.checked)
+        else:
+            head = self._t(me, "audit_broken", problem=report.problem or "", count=report.checked)
+        lines = [head]
         await self.post_audit_head()
-        lines.append("The chain's head is posted to the group: keep that message.")
+        lines.append(self._t(me, "audit_posted"))
         for seq, at, actor, action, code, _prev, _hash in rows:
             when = time.strftime("%Y-%m-%d", time.gmtime(at))  # kept to the day
             lines.append(f"#{seq} {when} {actor} {action} {code or ''}".rstrip())
@@ -805,7 +885,7 @@ class CoordinationService:
         *,
         assignee: str | None,
         audit: str,
-        notify: tuple[str, str] | None = None,
+        notify: tuple[str, str] | None = None,  # (coordinator id, text key), told the code
         write: tuple[CaseKey, Mapping[str, bytes]] | None = None,
         tell: tuple[int, OutMessage] | None = None,
     ) -> None:
@@ -825,7 +905,7 @@ class CoordinationService:
             )
             await self._audit(conn, me.handle, audit, work.code)
             if notify is not None:
-                await self._notify(conn, *notify)
+                await self._notify(conn, notify[0], notify[1], code=work.code)
             if tell is not None:
                 await self.outbox.put(conn, *tell)
 
@@ -835,7 +915,7 @@ class CoordinationService:
         """The case key and decrypted fields, or a refusal the coordinator reads."""
         key_of_mine = self.keys.use(me.id, self.clock())
         sealed = await store.case_key_for(self.db.conn, work.case_id, me.id)
-        refusal = _Refused(f"Your key does not open {work.code}. A lead can /grant you access.")
+        refusal = _Refused(self._t(me, "not_yours_key", code=work.code, handle=me.handle))
         if key_of_mine is None or sealed is None:
             raise refusal
         try:
@@ -884,12 +964,15 @@ class CoordinationService:
         sealed = {n: key.encrypt(v, case_id=case_id, field=n) for n, v in plain.items()}
         await case_store.write_fields(conn, case_id, sealed, now=self._now())
 
-    async def _notify(self, conn: aiosqlite.Connection, coordinator_id: str, text: str) -> None:
+    async def _notify(
+        self, conn: aiosqlite.Connection, coordinator_id: str, key: str, **params: object
+    ) -> None:
+        """Queue a message for one coordinator, in the language they read."""
         row = await store.coordinator_by_id(conn, coordinator_id)
         if row is None or row.status != "active":
             return
         chat = self.vault.open_local(row.chat, purpose="coordinator-chat", context=row.id)
-        await self.outbox.put(conn, int(chat), OutMessage(text))
+        await self.outbox.put(conn, int(chat), OutMessage(self._t(row, key, **params)))
 
     async def _work_by_id(self, conn: aiosqlite.Connection, case_id: str) -> store.WorkRow | None:
         case = await case_store.get_case(conn, case_id)
@@ -962,19 +1045,12 @@ def _new_handle() -> str:
     return "C-" + "".join(secrets.choice(ALPHABET) for _ in range(4))
 
 
+# Catalogue keys of refusals that need no case code; a refusal about a case is ``_denied``'s.
 _DENIED = {
-    Denied.ROLE: "Only a lead can do that.",
-    Denied.RELATION: (
-        "That case is not yours to act on. /claim it first, or ask its holder or a lead."
-    ),
-    Denied.PRIVATE_ONLY: "Do that in your private chat with the bot, never in the group.",
-    Denied.LOCKED: "Your key is locked. Send /unlock first.",
-}
-
-_PASSPHRASE_PROBLEMS = {
-    "too_short": "Too short: use at least 12 characters. Send another passphrase.",
-    "too_simple": "Too easy to guess. Send another passphrase (a few unrelated words work well).",
-    "contains_code": "Do not reuse the invite code. Send another passphrase.",
+    Denied.ROLE: "denied_role",
+    Denied.RELATION: "denied_not_claimed",
+    Denied.PRIVATE_ONLY: "denied_private",
+    Denied.LOCKED: "denied_locked",
 }
 
 __all__ = [
