@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 # Two stages, each with its stamp, every file checked against its hash. The demo needs only
 # the runtime lock (requirements.lock, what the image installs): a first `make demo` should take
 # seconds, not fetch type checkers and plotting. The test tools (requirements-dev.lock) come on
-# top for everything else; the project itself is then installed without resolving anything
-# again. The demo runs from this folder, so it needs no install of the project at all.
+# top for everything else. The project itself is never installed here: every target runs from
+# this folder (`python -m bot`, pytest's pythonpath, mypy's packages), so nothing is built, and
+# setuptools has nothing to warn about; the image installs it (see the Dockerfile).
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
@@ -20,10 +21,8 @@ $(RUNTIME): requirements.lock
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(DEV): $(RUNTIME) pyproject.toml requirements-dev.lock
-	$(PY) -m pip install --quiet --upgrade pip
+$(DEV): $(RUNTIME) requirements-dev.lock
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
-	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
