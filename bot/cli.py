@@ -532,6 +532,23 @@ def _refusal(exc: BaseException, config: Config) -> StartRefused | None:
     )
 
 
+def _why(exc: BaseException, config: Config) -> str:
+    """The exception's type, and for a Bot API server out of reach, where to look: polling rides
+    out network trouble once running, so this is the first call failing."""
+    from urllib.parse import urlsplit
+
+    from telegram.error import NetworkError
+
+    name = type(exc).__name__
+    if isinstance(exc, NetworkError):
+        host = urlsplit(config.telegram.base_url).hostname or "telegram.base_url"
+        return (
+            f"cannot reach the Bot API server at {host} ({name}); check the network and "
+            "telegram.base_url"
+        )
+    return name
+
+
 def _run(config: Config) -> int:
     from bot.intake.questionnaire import QuestionnaireError
     from bot.runtime import open_runtime, serve
@@ -566,6 +583,6 @@ def _run(config: Config) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - one line, no traceback with values in it
         log.error("bot_crashed", error=type(exc).__name__)
-        print(f"error: the bot stopped: {type(exc).__name__}", file=sys.stderr)
+        print(f"error: the bot stopped: {_why(exc, config)}", file=sys.stderr)
         return 1
     return 0

@@ -183,6 +183,18 @@ async def test_a_wrong_bot_api_address_names_base_url(tmp_path: Path) -> None:
     assert "Unclosed" not in result.stderr
 
 
+def test_a_bot_api_server_out_of_reach_is_named(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/bot")  # the discard port: nothing listens
+    env = _env(BOT_TOKEN="123456:" + "A" * 35, BOT_MASTER_KEY=MasterKey.generate().to_text())
+    result = _bot("run", "--config", str(config), env=env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: the bot stopped: cannot reach the Bot API server at 127.0.0.1 (NetworkError); "
+        "check the network and telegram.base_url"
+    )
+    assert "Unclosed" not in result.stderr
+
+
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     found: dict[str, argparse.ArgumentParser] = {}
     for action in parser._actions:
