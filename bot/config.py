@@ -564,10 +564,10 @@ def _check_names(data: Mapping[str, Any], text: str, path: Path | None) -> None:
     sections = dict(Config.model_fields)
     for name, value in data.items():
         if name in sections:
-            model = sections[name].annotation
-            if isinstance(value, dict) and isinstance(model, type) and issubclass(model, BaseModel):
+            known = _field_names(sections[name].annotation)
+            if isinstance(value, dict):  # anything else is "must be a table" further on
                 for key in value:
-                    if key not in model.model_fields:
+                    if key not in known:
                         raise ConfigError(
                             f"{_shown(name)}.{_shown(key)}: unknown key"
                             f"{_nearest_key(name, key)}{_where(text, (name, key), path)}"
@@ -590,15 +590,14 @@ def _field_names(model: object) -> tuple[str, ...]:
 
 
 def _nearest_key(section: str, key: str) -> str:
-    """A key of this section close to ``key``, or the section a key of that exact name is in
-    (``group_chat_id`` written under [telegram])."""
-    near = difflib.get_close_matches(key, _field_names(Config.model_fields[section].annotation), 1)
-    if near:
-        return f"; did you mean {section}.{near[0]}?"
+    """The section a key of exactly that name is in (``database`` written under [telegram]),
+    else a key of this section close to it: a name that exists is a surer guess than a spelling
+    near one."""
     for other, field in Config.model_fields.items():
         if key in _field_names(field.annotation):
             return f"; it belongs under [{other}]"
-    return ""
+    near = difflib.get_close_matches(key, _field_names(Config.model_fields[section].annotation), 1)
+    return f"; did you mean {section}.{near[0]}?" if near else ""
 
 
 def _nearest_section(name: str) -> str:

@@ -288,6 +288,15 @@ def test_a_key_in_the_wrong_section_is_sent_to_its_own(tmp_path: Path) -> None:
     )
 
 
+def test_a_key_of_another_section_is_sent_there_before_any_near_spelling(tmp_path: Path) -> None:
+    text = MINIMAL + "[telegram]\ndatabase = 'x.sqlite3'\n"
+    message = error_of(write(tmp_path, text), env())
+    assert message == (
+        "config error: telegram.database: unknown key; it belongs under [storage] "
+        "(config.toml line 5)"
+    )
+
+
 def test_a_key_before_any_section_is_sent_to_its_own(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, "group_chat_id = -1001234567890\n"), env())
     assert message == (
