@@ -203,6 +203,7 @@ _PLAINTEXT_ALLOWED = frozenset(
         "answered_at",
         "next_attempt_at",
         "delete_at",
+        "language",  # the language a coordinator reads the bot in: a setting, shared by many
     }
 )
 
@@ -363,6 +364,31 @@ async def test_take_invite_is_single_use_and_honours_expiry(db: Database) -> Non
 
 
 # --- coordinators and keys ---------------------------------------------------------------------
+
+
+async def test_a_coordinators_language_is_kept_and_changed(db: Database) -> None:
+    async with db.transaction() as conn:
+        await _coordinator(conn, "a", "C-AAAA")
+        await co.add_coordinator(
+            conn,
+            id="b",
+            handle="C-BBBB",
+            pseudonym=b"ps-b",
+            chat=b"sealed-chat-b",
+            role="coordinator",
+            public_key=b"pub-b",
+            protected_private_key=b"priv-b",
+            now=NOW,
+            language="my",
+        )
+    a, b = await co.coordinator_by_id(db.conn, "a"), await co.coordinator_by_id(db.conn, "b")
+    assert a is not None and a.language is None and b is not None and b.language == "my"
+    async with db.transaction() as conn:
+        await co.set_coordinator_language(conn, "b", "en")
+    b = await co.coordinator_by_handle(db.conn, "C-BBBB")
+    assert b is not None and b.language == "en"
+    a = await co.coordinator_by_id(db.conn, "a")
+    assert a is not None and a.language is None  # one row changed, no other
 
 
 async def test_coordinators_are_found_by_pseudonym_handle_and_id(db: Database) -> None:

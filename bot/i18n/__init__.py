@@ -3,6 +3,9 @@
 Burmese for Zawgyi phones is not a separate catalogue: it is the Unicode Burmese text converted
 when it is rendered, so the two can never drift apart. A new language (Karen, Kachin, Chin…) is
 one more ``<code>.toml`` beside these with every key of ``en.toml``.
+
+Coordinators' texts are a catalogue of their own (``coordinator_<code>.toml``): another
+audience, written for vetting under pressure, and changed on another rhythm than the form.
 """
 
 from __future__ import annotations
@@ -54,11 +57,15 @@ def _local_params(lang: str, params: Mapping[str, object]) -> dict[str, object]:
     }
 
 
+COORDINATOR_PREFIX = "coordinator_"
+
+
 def written_languages() -> list[str]:
+    """The applicant catalogues' languages (the coordinators' catalogue is not one of them)."""
     return sorted(
         entry.name.removesuffix(".toml")
         for entry in resources.files("bot.i18n").iterdir()
-        if entry.name.endswith(".toml")
+        if entry.name.endswith(".toml") and not entry.name.startswith(COORDINATOR_PREFIX)
     )
 
 
@@ -110,3 +117,33 @@ class Catalog:
 
     def keys(self, lang: str) -> frozenset[str]:
         return frozenset(_load(base_language(lang)))
+
+
+#: Languages coordinators can read the bot's answers in; English first, the default.
+COORDINATOR_LANGUAGES: tuple[str, ...] = ("en", "my")
+
+
+def coordinator_language(code: str | None) -> str:
+    """A coordinator catalogue for a language code as Telegram or a coordinator gives it
+    ("my", "my-MM", "MY"); English for anything else. Zawgyi phones are not served apart:
+    coordinators use the organisation's phones, set up for Unicode."""
+    base = (code or "").strip().lower().replace("_", "-").split("-")[0]
+    return base if base in COORDINATOR_LANGUAGES else DEFAULT_LANGUAGE
+
+
+class CoordinatorCatalog:
+    """The coordinators' texts, by key, in English or Burmese (``coordinator_<lang>.toml``)."""
+
+    def __init__(self, languages: tuple[str, ...] = COORDINATOR_LANGUAGES) -> None:
+        self.languages = languages
+        for lang in languages:
+            _load(COORDINATOR_PREFIX + lang)
+
+    def text(self, lang: str | None, key: str, /, **params: object) -> str:
+        """A text with its values in place; whole numbers in the language's digits."""
+        lang = coordinator_language(lang)
+        template = _load(COORDINATOR_PREFIX + lang)[key]
+        return template.format(**_local_params(lang, params)) if params else template
+
+    def keys(self, lang: str) -> frozenset[str]:
+        return frozenset(_load(COORDINATOR_PREFIX + coordinator_language(lang)))

@@ -89,11 +89,12 @@ class CoordinatorRow:
     status: str
     created_at: int
     revoked_at: int | None
+    language: str | None = None  # the language of the bot's answers; None: not chosen
 
 
 _COORDINATOR_COLUMNS = (
     "SELECT id, handle, pseudonym, chat, role, public_key, protected_private_key, status,"
-    " created_at, revoked_at FROM coordinators"
+    " created_at, revoked_at, language FROM coordinators"
 )
 
 
@@ -109,6 +110,7 @@ def _coordinator(row: sqlite3.Row) -> CoordinatorRow:
         status=str(row[7]),
         created_at=int(row[8]),
         revoked_at=int(row[9]) if row[9] is not None else None,
+        language=str(row[10]) if row[10] is not None else None,
     )
 
 
@@ -123,11 +125,21 @@ async def add_coordinator(
     public_key: bytes,
     protected_private_key: bytes,
     now: int,
+    language: str | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO coordinators (id, handle, pseudonym, chat, role, public_key,"
-        " protected_private_key, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-        (id, handle, pseudonym, chat, role, public_key, protected_private_key, now),
+        " protected_private_key, status, created_at, language)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+        (id, handle, pseudonym, chat, role, public_key, protected_private_key, now, language),
+    )
+
+
+async def set_coordinator_language(
+    conn: aiosqlite.Connection, coordinator_id: str, language: str
+) -> None:
+    await conn.execute(
+        "UPDATE coordinators SET language = ? WHERE id = ?", (language, coordinator_id)
     )
 
 
