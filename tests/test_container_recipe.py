@@ -61,6 +61,7 @@ def test_the_image_recipe_installs_and_starts(tmp_path: Path) -> None:
         "BOT_TOKEN_FILE": str(secrets / "bot_token"),
         "BOT_MASTER_KEY_FILE": str(secrets / "master_key"),
         "BOT_RECOVERY_PUBLIC_KEY": new_recovery_key()[1],  # made offline, never in the image
+        "BOT_GROUP_CHAT_ID": "-1001234567890",  # the operator's group, never in the image
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     python = str(venv / "bin" / "python")
