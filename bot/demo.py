@@ -15,12 +15,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.config import load_config
-from bot.crypto import MasterKey, new_recovery_key
+from bot.crypto import MasterKey, load_recovery_key, new_recovery_key
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
-from bot.runtime import open_runtime, serve
+from bot.ops.backup import backup_database
+from bot.ops.recovery import grant_all, import_grants
+from bot.runtime import Runtime, open_runtime, serve
 from bot.services.coordination import CoordinationService
+from bot.store import coordination as coord_store
+from bot.store.query import every
 
 APPLICANT_ID = 700_001
 COORDINATOR_ID = 700_002
@@ -91,11 +95,41 @@ def render(messages: list[MessageRecord], toast: str | None) -> tuple[str, list[
     return "\n".join(lines), buttons
 
 
+async def _nothing_to_grant() -> int:
+    return 0
+
+
+async def _grant_waiting(runtime: Runtime, folder: Path) -> int:
+    """What an operator does offline for a coordinator who enrolled after cases came in: a
+    backup, ``recover grant`` with the recovery key's private half, ``import-grants``. Returns
+    how many cases the coordinator did not hold before."""
+    conn = runtime.db.conn
+    team = await coord_store.active_coordinators(conn)
+    if not team:
+        return 0
+    lead = team[0]
+    missing = [
+        case_id
+        for (case_id,) in await every(conn, "SELECT id FROM cases WHERE status <> 'draft'")
+        if await coord_store.case_key_for(conn, str(case_id), lead.id) is None
+    ]
+    if not missing:
+        return 0
+    copy = folder / "offline-copy.sqlite3"
+    copy.unlink(missing_ok=True)
+    await backup_database(runtime.db, copy)
+    key = load_recovery_key((folder / "recovery.key").read_text(encoding="utf-8"))
+    await import_grants(runtime.db, await grant_all(copy, key, lead.handle))
+    copy.unlink()
+    return len(missing)
+
+
 async def chat_loop(
     server: DevServer,
     coordination: CoordinationService,
     read: Callable[[], Awaitable[str | None]],
     write: Callable[[str], None],
+    grant_waiting: Callable[[], Awaitable[int]] = _nothing_to_grant,
 ) -> None:
     user = APPLICANT_ID
     enrolled = False
@@ -130,6 +164,14 @@ async def chat_loop(
                     first_name="Lead",
                 )
             continue
+        if chat == COORDINATOR_ID and enrolled:
+            granted = await grant_waiting()
+            if granted:
+                write(
+                    f"(cases sent before you enrolled are sealed to the recovery key alone: an "
+                    f"operator granted you {granted} of them, offline, with `python -m bot "
+                    f"recover grant` and `import-grants`)"
+                )
         if chat < 0:
             if choice:
                 await server.send_group_text(
@@ -161,7 +203,13 @@ async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], 
                 bot = asyncio.create_task(serve(runtime, stop))
                 try:
                     write(INTRO)
-                    await chat_loop(server, runtime.coordination, read, write)
+                    await chat_loop(
+                        server,
+                        runtime.coordination,
+                        read,
+                        write,
+                        lambda: _grant_waiting(runtime, folder),
+                    )
                 finally:
                     stop.set()
                     await bot

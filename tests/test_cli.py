@@ -150,6 +150,19 @@ def test_demo_shows_the_greeting_in_a_terminal_chat() -> None:
     assert "warning" not in result.stderr, result.stderr
 
 
+def test_in_the_demo_a_case_sent_before_the_team_enrolled_reaches_the_lead() -> None:
+    """The demo plays the operator's offline grant for a lead who enrolled after a case came
+    in (it is sealed to the recovery key alone), so the walk never dead-ends at /show."""
+    form = ["1", "1", "1", "1", "1", "1", "1", "1", "0", "1", "1", "Ko Demo", "1", "12", "2"]
+    team = ["!team", "copper lantern river ninety", "copper lantern river ninety", "/help", "q"]
+    result = _bot("demo", env=_env(), stdin="\n".join(form + team) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "receipt code" in out, out[-3000:]
+    assert "You are enrolled as lead" in out, out[-3000:]
+    assert "an operator granted you 1 of them" in out, out[-3000:]
+
+
 async def test_a_refused_token_stops_run_with_one_line(tmp_path: Path) -> None:
     async with DevServer() as server:
         config = write_config(tmp_path, server.base_url)
