@@ -419,16 +419,8 @@ def _offline(args: argparse.Namespace) -> int:
 
     if args.command == "recovery-keygen":
         private, public = new_recovery_key()
-        try:
-            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            print(f"error: {args.out} exists; a recovery key is never overwritten", file=sys.stderr)
+        if not _write_new(args.out, private + "\n", "a recovery key is never overwritten"):
             return 1
-        except OSError as exc:
-            print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-            return 1
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(private + "\n")
         print(f'recovery_public_key = "{public}"')
         print(
             f"The private half is in {args.out}: keep it offline, never on the server. "
@@ -451,6 +443,22 @@ def _offline(args: argparse.Namespace) -> int:
         return 1
 
 
+def _write_new(path: Path, text: str, if_exists: str) -> bool:
+    """Write a file only its owner can read, never over an existing one; False (said in one
+    line) if it cannot be."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"error: {path} exists; {if_exists}", file=sys.stderr)
+        return False
+    except OSError as exc:
+        print(f"error: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return True
+
+
 async def _recover(args: argparse.Namespace, key: UnlockedKey) -> int:
     from bot.i18n import Catalog
     from bot.intake.questionnaire import load_questionnaire
@@ -465,13 +473,8 @@ async def _recover(args: argparse.Namespace, key: UnlockedKey) -> int:
         )
         return 0
     grants = await grant_all(args.database, key, args.handle)
-    try:
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+    if not _write_new(args.out, grants.dump(), "choose a new name"):
         return 1
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(grants.dump())
     print(
         f"{len(grants.copies)} case key(s) sealed to {grants.handle} in {args.out}; on the "
         f"server: python -m bot import-grants {args.out.name}"
