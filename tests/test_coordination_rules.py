@@ -46,6 +46,7 @@ from bot.coordination import (
     transition,
     verify_chain,
 )
+from bot.coordination.passphrase import REASONS
 from bot.text import check_first_line
 
 S, A = CaseState, Action
@@ -172,6 +173,7 @@ EXPECTED: dict[str, tuple[str | None, str, bool, bool]] = {
     "audit": (None, "none", True, False),
     "unlock": ("none", "none", True, False),
     "lock": ("none", "none", False, False),
+    "language": ("none", "none", False, False),
     "help": ("none", "none", False, False),
 }
 ROLES_TRIED: tuple[str | None, ...] = (None, "coordinator", "lead")
@@ -649,6 +651,47 @@ def test_good_passphrases(good: str) -> None:
 )
 def test_weak_passphrases(text: str, reason: str) -> None:
     assert passphrase_problem(text, forbidden=["K7QX-M3PA-9TRE"]) == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # Past the length and the simple rules, zxcvbn judges (score < 3) and names the reason.
+        ("elephant1987", "weak_common"),
+        ("p@ssw0rd1234", "weak_common"),
+        ("asdfgh123456", "weak_common"),
+        ("monkey12monkey", "weak_common"),
+        ("Michael12345", "weak_names"),
+        ("jennifer2010!", "weak_names"),
+        ("elizabethsmith", "weak_names"),
+        ("john19851985", "weak_repeats"),
+        ("06/12/1987ab", "weak_dates"),
+    ],
+)
+def test_guessable_passphrases_are_refused_with_zxcvbns_reason(text: str, reason: str) -> None:
+    assert passphrase_problem(text) == reason
+    assert reason in REASONS
+
+
+@pytest.mark.parametrize(
+    "strong",
+    [
+        "river lantern copper seven",
+        "quiet harbour maple ninety",
+        "Tr0ub4dor&3xx",
+        "မြစ်ကမ်းနားမှာ ညနေ",
+        "horse tables",
+    ],
+)
+def test_strong_passphrases_pass_zxcvbn(strong: str) -> None:
+    assert passphrase_problem(strong) is None
+
+
+def test_a_long_passphrase_is_judged_on_what_zxcvbn_can_read() -> None:
+    """zxcvbn refuses input past 72 characters; a long passphrase must not crash enrolment."""
+    long = "river lantern copper seven, then the mango tree by the old tea shop at dusk " * 2
+    assert len(long) > 72 and passphrase_problem(long + "and rain") is None
+    assert passphrase_problem("password" * 10 + " river lantern copper seven") == "weak_repeats"
 
 
 def test_empty_forbidden_strings_are_ignored() -> None:

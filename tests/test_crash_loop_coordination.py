@@ -18,8 +18,9 @@ What a person does when no answer came, and why the audit counts follow from it 
 ``bot/services/coordination.py``):
 
 * ``/claim``, ``/approve``, ``/reject``, ``/handoff`` are sent again as they are. The state table
-  refuses a second move with a line naming the state ("case is handed off; it cannot be handed
-  off"), and a first approver's repeat is refused ("you approved this case already"); both
+  refuses a second move with a line naming the state ("Case K7QX is handed off; it cannot be
+  handed off"), and a first approver's repeat is refused ("You approved this case already");
+  both
   refusals come before any write, so each such action has exactly one audit entry. Some are
   also repeated on purpose after their answer, as by someone unsure it went through, and on case
   C each decision is sent twice while the bot is down, as an impatient person does: both copies
@@ -56,6 +57,7 @@ import json
 import random
 import re
 import sqlite3
+import string
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -65,6 +67,7 @@ from pathlib import Path
 from bot.crypto import MasterKey, Vault, open_case_dropbox, unlock
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
+from bot.i18n import CoordinatorCatalog
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
 from bot.store import open_database
@@ -88,10 +91,37 @@ ARGON2 = ("argon2_memory_kib = 65536", "argon2_iterations = 3")
 CHECKING = 0.05  # how long after the bot took a passphrase it is killed, still checking it
 Effect = Callable[[], None]
 Needles = str | tuple[str, ...]
-# A holder who claims again is told so; either wording is clear.
-CLAIMED_ALREADY = ("case is claimed; it cannot be claimed", "already yours")
+TEAM = CoordinatorCatalog()  # the coordinators enrol from apps with no language: English
 
-LOCKED = "Your key is locked"  # how a bot restarted since the last /unlock answers
+
+def team(key: str, /, **params: object) -> str:
+    return TEAM.text("en", key, **params)
+
+
+def head(key: str, /, **params: object) -> str:
+    """A text up to its first value not given, for answers whose values the test cannot know."""
+    template = TEAM.text("en", key)
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return template.format(**{n: params.get(n, "\0") for n in names}).split("\0")[0]
+
+
+def refused(code: str, state: str, action: str) -> str:
+    """The state table's refusal of a move, as a coordinator reads it."""
+    return team(
+        "illegal",
+        code=code,
+        state=team(f"state_{state}"),
+        done=team(f"done_{action}"),
+        next=team(f"next_{state}", code=code),
+    )
+
+
+def claimed_already(code: str) -> tuple[str, ...]:
+    """A holder who claims again is told so; either wording is clear."""
+    return (refused(code, "claimed", "claim"), team("already_yours", code=code))
+
+
+LOCKED = team("denied_locked")  # how a bot restarted since the last /unlock answers
 # Messages the outbox sends on its own; they are not answers to the command just sent.
 NOTICES = ("New case ", "needs a second coordinator", "the applicant answered", "was assigned")
 # Audit actions each answered command writes exactly once; the rest are bounded (see above).
@@ -326,7 +356,7 @@ class CrashLoop:
     async def enrol(self, who: int, role: str) -> str:
         for _ in range(MAX_TRIES):
             code = await self.invite(role)
-            started = await self.say(who, f"/enroll {code}", ("Choose a passphrase",))
+            started = await self.say(who, f"/enroll {code}", (team("enroll_welcome"),))
             if started.kind != "ok":
                 continue  # no answer: ask the operator for another invite
             finished = await self.say(who, PASSPHRASES[who], (f"enrolled as {role}",), secret=True)
@@ -371,7 +401,7 @@ class CrashLoop:
     async def whoami(self, who: int) -> str | None:
         """After an unanswered passphrase: /help tells a coordinator from anyone else."""
         for _ in range(MAX_TRIES):
-            answer = await self.say(who, "/help", ("You are ",))
+            answer = await self.say(who, "/help", (head("help_header"),))
             if answer.kind == "ok":
                 found = re.search(r"You are \w+ (C-\w{4})", answer.text)
                 assert found is not None, answer.texts
@@ -383,7 +413,7 @@ class CrashLoop:
     async def unlock(self, who: int, *, kill_while_checking: bool = False) -> None:
         for _ in range(MAX_TRIES):
             chance = 0.0 if kill_while_checking else KEY_KILL_CHANCE
-            asked = await self.say(who, "/unlock", ("Send your passphrase",), kill_chance=chance)
+            asked = await self.say(who, "/unlock", (team("unlock_ask"),), kill_chance=chance)
             if asked.kind != "ok":
                 continue
             if kill_while_checking:
@@ -392,7 +422,7 @@ class CrashLoop:
                 continue
             epoch = self.epoch
             unlocked = await self.say(
-                who, PASSPHRASES[who], ("Unlocked.",), secret=True, kill_chance=KEY_KILL_CHANCE
+                who, PASSPHRASES[who], (head("unlocked"),), secret=True, kill_chance=KEY_KILL_CHANCE
             )
             self.tried[("unlocked", None)] += 1
             if unlocked.kind == "ok":
@@ -429,13 +459,13 @@ class CrashLoop:
 
     async def entry(self, who: int, code: str, kind: str, text: str) -> None:
         """/note or /ask; with no answer, the coordinator reads the case before sending again."""
-        ok = "Note saved to" if kind == "note" else "Question sent for"
+        ok = team("note_saved" if kind == "note" else "ask_sent", code=code)
         verb = "note" if kind == "note" else "asked"
         audit = ("noted" if kind == "note" else "asked", code)
         for _ in range(MAX_TRIES):
             if self.unlocked.get(who) != self.epoch:
                 await self.unlock(who)
-            answer = await self.say(who, f"/{kind} {code} {text}", (f"{ok} {code}",))
+            answer = await self.say(who, f"/{kind} {code} {text}", (ok,))
             self.tried[audit] += 1
             if answer.kind == "ok":
                 break
@@ -563,7 +593,7 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     a, b, c = (codes[user] for user in APPLICANTS)
     lead = await loop.enrol(LEAD, "lead")
     second = await loop.enrol(SECOND, "coordinator")
-    await loop.act(LEAD, "/queue", "Open cases:", chat=GROUP_CHAT_ID)
+    await loop.act(LEAD, "/queue", team("queue_header"), chat=GROUP_CHAT_ID)
 
     def sealed_to_both() -> None:
         for code in (a, b, c):
@@ -573,7 +603,7 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.act(
         LEAD,
         grant,
-        f"{second} can now open",
+        head("granted", handle=second),
         audit=("granted", None),
         effect=sealed_to_both,
         needs_key=True,
@@ -583,8 +613,8 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.act(
         LEAD,
         f"/claim {a}",
-        f"Case {a} is yours",
-        CLAIMED_ALREADY,
+        team("claimed", code=a),
+        claimed_already(a),
         audit=("claimed", a),
         effect=lambda: loop.expect(a, status="claimed", assignee=lead),
         again=True,
@@ -597,8 +627,8 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.act(
         LEAD,
         f"/approve {a}",
-        f"Approval of {a} recorded",
-        "you approved this case already",
+        team("approval_recorded", code=a),
+        team("approve_twice", code=a),
         audit=("approval_pending", a),
         effect=lambda: loop.expect(a, pending=lead),
         again=True,
@@ -606,8 +636,8 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.act(
         SECOND,
         f"/approve {a}",
-        f"Case {a} is approved. /handoff",
-        "case is approved; it cannot be approved",
+        team("approved", code=a),
+        refused(a, "approved", "approve"),
         audit=("approved", a),
         effect=lambda: loop.expect(a, status="approved", pending=None),
         again=True,
@@ -615,8 +645,8 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.act(
         LEAD,
         f"/handoff {a} A volunteer will call you on Friday, {a}.",
-        f"Case {a} is handed off.",
-        "case is handed off; it cannot be handed off",
+        head("handed_off", code=a),
+        refused(a, "handed_off", "handoff"),
         audit=("handed_off", a),
         effect=lambda: loop.expect(a, status="handed_off"),
         needs_key=True,
@@ -627,8 +657,8 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.act(
         LEAD,
         f"/claim {b}",
-        f"Case {b} is yours",
-        CLAIMED_ALREADY,
+        team("claimed", code=b),
+        claimed_already(b),
         audit=("claimed", b),
         effect=lambda: loop.expect(b, status="claimed", assignee=lead),
         chat=GROUP_CHAT_ID,
@@ -636,7 +666,7 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.act(
         LEAD,
         f"/reassign {b} {second}",
-        f"Case {b} is now with {second}",
+        team("reassigned", code=b, handle=second),
         audit=("reassigned", b),
         effect=lambda: loop.expect(b, assignee=second),
     )
@@ -646,8 +676,8 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.act(
         SECOND,
         f"/reject {b} Story does not hold together, {b}",
-        f"Case {b} is rejected;",
-        "case is rejected; it cannot be rejected",
+        team("rejected", code=b),
+        refused(b, "rejected", "reject"),
         audit=("rejected", b),
         effect=lambda: loop.expect(b, status="rejected"),
         needs_key=True,
@@ -658,32 +688,32 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.twice_while_down(
         SECOND,
         f"/claim {c}",
-        f"Case {c} is yours",
-        CLAIMED_ALREADY,
+        team("claimed", code=c),
+        claimed_already(c),
         audit=("claimed", c),
         effect=lambda: loop.expect(c, status="claimed", assignee=second),
     )
     await loop.twice_while_down(
         SECOND,
         f"/approve {c}",
-        f"Approval of {c} recorded",
-        "you approved this case already",
+        team("approval_recorded", code=c),
+        team("approve_twice", code=c),
         audit=("approval_pending", c),
         effect=lambda: loop.expect(c, pending=second),
     )
     await loop.twice_while_down(
         LEAD,
         f"/approve {c}",
-        f"Case {c} is approved. /handoff",
-        "case is approved; it cannot be approved",
+        team("approved", code=c),
+        refused(c, "approved", "approve"),
         audit=("approved", c),
         effect=lambda: loop.expect(c, status="approved", pending=None),
     )
     await loop.act(
         SECOND,
         f"/handoff {c} Someone will meet you at the market, {c}.",
-        f"Case {c} is handed off.",
-        "case is handed off; it cannot be handed off",
+        head("handed_off", code=c),
+        refused(c, "handed_off", "handoff"),
         audit=("handed_off", c),
         effect=lambda: loop.expect(c, status="handed_off"),
         needs_key=True,
@@ -782,8 +812,8 @@ async def _delivered_once(
             for code in (a, c)
         ),
         (APPLICANTS[0], texts[a]["ask"], ("asked", a)),
-        (LEAD, f"Case {a}: the applicant answered", ("answered", a)),
-        (SECOND, f"Case {b} was assigned to you.", ("reassigned", b)),
+        (LEAD, team("answered", code=a), ("answered", a)),
+        (SECOND, team("assigned_to_you", code=b), ("reassigned", b)),
         (APPLICANTS[1], CATALOG.text("en", "decision_rejected"), ("rejected", b)),
         (APPLICANTS[0], texts[a]["handoff"], ("handed_off", a)),
         (APPLICANTS[2], texts[c]["handoff"], ("handed_off", c)),

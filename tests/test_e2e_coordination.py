@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.crypto import CryptoError, MasterKey, Vault, load_recovery_key, unlock
-from bot.ops.backup import backup_database
-from bot.ops.recovery import Grants, grant_all, import_grants
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
+from bot.i18n import CoordinatorCatalog
+from bot.ops.backup import backup_database
+from bot.ops.recovery import Grants, grant_all, import_grants
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
 from tests.conftest import (
@@ -34,6 +35,12 @@ SECOND = 620_000_101
 STRANGER = 620_000_666
 PASSPHRASE = "river lantern copper seven"
 SECOND_PASSPHRASE = "quiet harbour maple ninety"
+TEAM = CoordinatorCatalog()
+
+
+def team(key: str, /, lang: str = "en", **params: object) -> str:
+    """A coordinator text as the bot sends it."""
+    return TEAM.text(lang, key, **params)
 
 
 async def _submit(server: DevServer) -> tuple[str, str]:
@@ -48,17 +55,23 @@ async def _submit(server: DevServer) -> tuple[str, str]:
     return code, phrase
 
 
-async def _enrol(bot: RunningBot, user: int, role: str, passphrase: str) -> Applicant:
-    coordinator = Applicant(bot.server, user)
-    code = await bot.runtime.coordination.create_invite(role)
-    await coordinator.send(f"/enroll {code}")
-    assert "Choose a passphrase" in await coordinator.last_text()
-    sent = await bot.server.send_text(user, passphrase, first_name="Coord")
+async def _secret(bot: RunningBot, user: int, text: str, language_code: str | None = None) -> str:
+    """Send a passphrase; it must have left the chat by the time the answer came."""
+    sent = await bot.server.send_text(user, text, first_name="Coord", language_code=language_code)
     await bot.server.wait_for_bot_message(user, after_id=sent["message_id"], timeout=30.0)
     await settle(bot.server, quiet=0.2)
     record = await bot.server.message(user, sent["message_id"])
     assert record is not None and record.deleted  # the passphrase left the chat at once
-    assert "You are enrolled" in await coordinator.last_text()
+    return await Applicant(bot.server, user).last_text()
+
+
+async def _enrol(bot: RunningBot, user: int, role: str, passphrase: str) -> Applicant:
+    coordinator = Applicant(bot.server, user)
+    code = await bot.runtime.coordination.create_invite(role)
+    await coordinator.send(f"/enroll {code}")
+    assert await coordinator.last_text() == team("enroll_welcome")
+    enrolled = await _secret(bot, user, passphrase)
+    assert enrolled.startswith(team("enrolled", role=team(f"role_{role}"), handle="C-")[:20])
     return coordinator
 
 
@@ -71,7 +84,7 @@ async def _unlock(bot: RunningBot, coordinator: Applicant, passphrase: str) -> N
     await settle(bot.server, quiet=0.2)
     record = await bot.server.message(coordinator.user_id, sent["message_id"])
     assert record is not None and record.deleted  # the passphrase left the chat at once
-    assert (await coordinator.last_text()).startswith("Unlocked.")
+    assert await coordinator.last_text() == team("unlocked", minutes=15, hours=8)
 
 
 async def _group_texts(server: DevServer) -> list[str]:
@@ -105,47 +118,49 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
 
         lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
         await lead.send(f"/show {code}")
-        assert "key is locked" in await lead.last_text()
+        assert await lead.last_text() == team("denied_locked")
         await _unlock(bot, lead, PASSPHRASE)
         await lead.send(f"/show {code}")
-        assert "does not open" in await lead.last_text()  # nothing was sealed to a newcomer
+        handle = (await coord_store.active_coordinators(conn))[0].handle
+        # Nothing was sealed to a newcomer; the refusal says who can change that, and how.
+        assert await lead.last_text() == team("not_yours_key", code=code, handle=handle)
 
         # The operator, offline with a backup and the recovery key, grants the lead every case.
-        handle = (await coord_store.active_coordinators(conn))[0].handle
         copy = tmp_path / "offline-copy.sqlite3"
         await backup_database(bot.runtime.db, copy)
         grants = await grant_all(copy, load_recovery_key(RECOVERY_PRIVATE), handle)
         assert await import_grants(bot.runtime.db, Grants.load(grants.dump())) == 1
 
         await server.send_group_text(GROUP_CHAT_ID, LEAD, "/queue", chat_type="supergroup")
-        queue = await _wait_for_text(server, GROUP_CHAT_ID, "Open cases:")
+        queue = await _wait_for_text(server, GROUP_CHAT_ID, team("queue_header"))
         assert code in queue and "unclaimed" in queue
 
         await lead.send(f"/claim {code}")
-        assert f"Case {code} is yours" in await lead.last_text()
+        assert await lead.last_text() == team("claimed", code=code)
         await lead.send(f"/show {code}")
         shown = (await lead.visible())[-1]
         assert shown.protect_content and shown.text is not None
         assert "Ko Zaw" in shown.text and "I can talk after 8pm" in shown.text
 
         await lead.send(f"/ask {code} Which town are you near?")
-        assert "Question sent" in await lead.last_text()
+        assert await lead.last_text() == team("ask_sent", code=code)
         person = Applicant(server, APPLICANT)
         question = await _wait_for_text(server, APPLICANT, "Which town are you near?")
         assert question.splitlines()[0] == "You have a new message."
         await person.tap(CATALOG.text("en", "reply"))
         await person.send("Near Monywa")
         assert await person.last_text() == CATALOG.text("en", "reply_thanks")
-        await _wait_for_text(server, LEAD, "the applicant answered")
+        await _wait_for_text(server, LEAD, team("answered", code=code))
         await lead.send(f"/show {code}")
         assert "applicant answered: Near Monywa" in await lead.last_text()
 
         await lead.send(f"/note {code} Story is consistent")
         await lead.send(f"/approve {code}")
-        assert "is approved" in await lead.last_text()
+        assert await lead.last_text() == team("approved", code=code)
         await lead.send(f"/handoff {code} A volunteer will call you on Friday evening.")
-        told = await _wait_for_text(server, LEAD, "is handed off")
-        assert phrase in told  # the coordinator gets the applicant's verification phrase
+        told = await _wait_for_text(server, LEAD, phrase)
+        # The coordinator gets the applicant's verification phrase.
+        assert told == team("handed_off", code=code, phrase=phrase)
         next_step = await _wait_for_text(server, APPLICANT, "Friday evening")
         assert phrase in next_step and next_step.splitlines()[0] == "You have a new message."
 
@@ -215,7 +230,7 @@ async def test_unlock_attempts_are_limited_even_for_the_right_passphrase(
         await settle(bot.server, quiet=0.2)
         record = await bot.server.message(LEAD, sent["message_id"])
         assert record is not None and record.deleted
-    assert await lead.last_text() == "Too many attempts. Try again later."
+    assert await lead.last_text() == team("unlock_too_many", minutes=15)
     coordination = bot.runtime.coordination
     [me] = await coord_store.active_coordinators(bot.runtime.db.conn)
     assert not coordination.keys.holds(me.id, coordination.clock())
@@ -240,7 +255,7 @@ async def test_strangers_and_revoked_coordinators_see_only_the_unknown_command_a
 
     coordinator = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
     await coordinator.send("/queue")
-    assert "queue is empty" in await coordinator.last_text()
+    assert await coordinator.last_text() == team("queue_empty")
     [row] = await coord_store.active_coordinators(bot.runtime.db.conn)
     assert await bot.runtime.coordination.revoke(row.handle) == 0
     await coordinator.send("/queue")
@@ -267,13 +282,15 @@ async def test_two_person_approval(
         code, _ = await _submit(server)
         await lead.send(f"/claim {code}")
         await lead.send(f"/approve {code}")
-        assert "a second coordinator must confirm" in await lead.last_text()
+        assert await lead.last_text() == team("approval_recorded", code=code)
         await lead.send(f"/approve {code}")
-        assert "approved this case already" in await lead.last_text()
+        # Said in a sentence, with the command the second coordinator sends.
+        again = f"You approved this case already. A second coordinator must send /approve {code}."
+        assert await lead.last_text() == again == team("approve_twice", code=code)
         work = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
         assert work is not None and work.status == "claimed"
         await second.send(f"/approve {code}")
-        assert "is approved" in await second.last_text()
+        assert await second.last_text() == team("approved", code=code)
         work = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
         assert work is not None and work.status == "approved"
 
@@ -300,42 +317,44 @@ async def test_reject_reassign_grant_purge_stats_and_audit(
         wrong = await server.send_text(SECOND, "not my passphrase at all", first_name="C")
         await server.wait_for_bot_message(SECOND, after_id=wrong["message_id"], timeout=30.0)
         await settle(server, quiet=0.2)
-        assert "does not open your key" in await second.last_text()
+        assert await second.last_text() == team("unlock_wrong")
         await _unlock(bot, second, SECOND_PASSPHRASE)
 
         # Enrolled after the case was sealed: nothing to read until an unlocked lead grants it.
         await lead.send(f"/claim {code}")
         handle = (await coord_store.active_coordinators(bot.runtime.db.conn))[1].handle
         await lead.send(f"/reassign {code} {handle}")
-        assert f"now with {handle}" in await lead.last_text()
-        await _wait_for_text(server, SECOND, f"Case {code} was assigned to you.")
+        assert await lead.last_text() == team("reassigned", code=code, handle=handle)
+        await _wait_for_text(server, SECOND, team("assigned_to_you", code=code))
         await second.send(f"/show {code}")
-        assert "does not open" in await second.last_text()
+        assert await second.last_text() == team("not_yours_key", code=code, handle=handle)
         await _unlock(bot, lead, PASSPHRASE)
         await lead.send(f"/grant {handle}")
-        assert "can now open 1 more case" in await lead.last_text()
+        assert await lead.last_text() == team("granted", handle=handle, count=1)
         await second.send(f"/show {code}")
         assert "Ko Zaw" in await second.last_text()
 
         await second.send(f"/reject {code} Story does not hold together")
-        assert "rejected" in await second.last_text()
+        assert await second.last_text() == team("rejected", code=code)
         refusal = await _wait_for_text(server, APPLICANT, "cannot continue with your form")
         assert "Story" not in refusal  # the applicant never sees the reason
         await second.send(f"/approve {code}")
-        assert "cannot be approved" in await second.last_text()  # an illegal move, refused
+        # An illegal move, refused with what can still be done.
+        assert await second.last_text() == (
+            f"Case {code} is rejected; it cannot be approved. Send /close {code} when it is done."
+        )
 
         await lead.send("/stats")
         assert "rejected: 1" in await lead.last_text()
         await second.send(f"/purge {code}")
-        assert await second.last_text() == "Only a lead can do that."
+        assert await second.last_text() == team("denied_role")
         await lead.send(f"/purge {code}")
-        assert "shredded" in await lead.last_text()
+        assert await lead.last_text() == team("purged", code=code)
         assert await case_store.get_case_by_code(bot.runtime.db.conn, code) is None
         await lead.send("/audit")
         audit = await lead.last_text()
-        assert (
-            audit.startswith("Audit chain: intact") and "purged" in audit and "Ko Zaw" not in audit
-        )
+        assert audit.startswith(team("audit_intact", count=0).split("(")[0])
+        assert "purged" in audit and "Ko Zaw" not in audit
 
 
 async def test_an_invite_is_spent_by_the_enrolment_not_by_its_first_step(
@@ -346,17 +365,17 @@ async def test_an_invite_is_spent_by_the_enrolment_not_by_its_first_step(
     async with running_bot(server, tmp_path, master_key) as bot:
         code = await bot.runtime.coordination.create_invite("coordinator")
         await Applicant(server, LEAD).send(f"/enroll {code}")
-        assert "Choose a passphrase" in await Applicant(server, LEAD).last_text()
+        assert await Applicant(server, LEAD).last_text() == team("enroll_welcome")
     async with running_bot(server, tmp_path, master_key) as bot:  # the pending step is gone
         first, second = Applicant(server, LEAD), Applicant(server, SECOND)
         await first.send(f"/enroll {code}")
         await second.send(f"/enroll {code}")
-        assert "Choose a passphrase" in await first.last_text()
-        assert "Choose a passphrase" in await second.last_text()
+        assert await first.last_text() == team("enroll_welcome")
+        assert await second.last_text() == team("enroll_welcome")
         await first.send(PASSPHRASE)
-        assert "You are enrolled" in await first.last_text()
+        assert (await first.last_text()).startswith("You are enrolled as coordinator C-")
         await second.send(SECOND_PASSPHRASE)
-        assert "no longer valid" in await second.last_text()
+        assert await second.last_text() == team("enroll_invalid")
         active = await coord_store.active_coordinators(bot.runtime.db.conn)
         assert len(active) == 1
 
@@ -375,6 +394,131 @@ async def test_a_coordinators_plain_text_is_deleted_not_read(bot: RunningBot) ->
     await settle(bot.server, quiet=0.2)
     record = await bot.server.message(SECOND, sent["message_id"])
     assert record is not None and record.deleted
-    assert "/unlock first" in await coordinator.last_text()
+    assert await coordinator.last_text() == team("text_deleted")
     async with bot.runtime.db.conn.execute("SELECT count(*) FROM cases") as cur:
         assert await cur.fetchone() == (0,)  # no draft was started from it
+
+
+async def test_refusals_say_what_to_send_next(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """Each refusal names the command that would go through, with the case code in it."""
+    extra = "two_person_approval = true\n"
+    async with running_bot(server, tmp_path, master_key, coordination_extra=extra) as bot:
+        lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
+        code, _ = await _submit(server)
+        await lead.send(f"/approve {code}")  # the only lead, on a case nobody claimed
+        expected = f"That case is not claimed by you. Send /claim {code} first."
+        assert await lead.last_text() == expected == team("denied_not_claimed", code=code)
+        await lead.send(f"/reject {code} story does not hold")  # a lead may reject any case,
+        assert await lead.last_text() == (  # once claimed; unlocking first would not help
+            f"Case {code} is submitted; it cannot be rejected. Send /claim {code} first."
+        )
+        await lead.send(f"/show {code}")
+        assert await lead.last_text() == team("denied_locked")
+        await lead.send("/show")
+        assert await lead.last_text() == team("no_code", command="show")
+        await lead.send("/show ZZZZ")
+        assert await lead.last_text() == team("no_case", code="ZZZZ")
+
+        second = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
+        await lead.send(f"/claim {code}")
+        await second.send(f"/claim {code}")
+        assert await second.last_text() == team("denied_held", code=code)
+        assert f"/release {code}" in await second.last_text()
+        await second.send(f"/approve {code}")  # before the holder's own approval
+        assert await second.last_text() == team("approve_not_assignee", code=code)
+        await second.send(f"/purge {code}")
+        assert await second.last_text() == team("denied_role")
+        await lead.send(f"/claim {code}")
+        assert await lead.last_text() == team("already_yours", code=code)
+        await lead.send(f"/note {code} called on Friday")
+        assert await lead.last_text() == team("denied_locked")
+        await lead.send(f"/handoff {code} call on Friday")  # not yet, locked or not
+        assert await lead.last_text() == (
+            f"Case {code} is claimed; it cannot be handed off."
+            f" Send /approve {code} or /reject {code} with a reason."
+        )
+        await _unlock(bot, lead, PASSPHRASE)
+        await lead.send(f"/note {code}")
+        assert await lead.last_text() == team("note_missing", code=code)
+        await lead.send("/reassign " + code + " C-0000")
+        assert await lead.last_text() == team("no_coordinator", handle="C-0000")
+
+
+async def test_help_lists_each_command_of_ones_role_with_an_example(bot: RunningBot) -> None:
+    from bot.coordination import LEAD_ONLY, commands_for
+
+    second = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
+    await second.send("/help")
+    lines = (await second.last_text()).splitlines()
+    [row] = await coord_store.active_coordinators(bot.runtime.db.conn)
+    assert lines[0] == team("help_header", role="coordinator", handle=row.handle)
+    assert lines[1:] == [team(f"help_{name}") for name in commands_for("coordinator")]
+    for name, line in zip(commands_for("coordinator"), lines[1:], strict=True):
+        assert line.startswith(f"/{name}") and f"Example: /{name}" in line
+    assert not any(f"/{name}" in line for name in LEAD_ONLY for line in lines)
+
+    lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
+    await lead.send("/help")
+    lead_lines = (await lead.last_text()).splitlines()[1:]
+    assert lead_lines == [team(f"help_{name}") for name in commands_for("lead")]
+    assert any(line.startswith("/purge CODE") for line in lead_lines)
+
+
+async def test_a_coordinator_reads_the_bot_in_burmese(bot: RunningBot) -> None:
+    """The language of a Telegram app set to Burmese is the default at enrolment; /language
+    changes it, and it is kept in the coordinators table across restarts."""
+    burmese = Applicant(bot.server, SECOND, language_code="my")
+    code = await bot.runtime.coordination.create_invite("coordinator")
+    await burmese.send(f"/enroll {code}")
+    assert await burmese.last_text() == team("enroll_welcome", "my")
+    assert await _secret(bot, SECOND, "elephant1987", "my") == team("weak_common", "my")
+    enrolled = await _secret(bot, SECOND, SECOND_PASSPHRASE, "my")
+    [row] = await coord_store.active_coordinators(bot.runtime.db.conn)
+    assert row.language == "my"
+    role = team("role_coordinator", "my")
+    assert enrolled == team("enrolled", "my", role=role, handle=row.handle)
+    await burmese.send("/queue")
+    assert await burmese.last_text() == team("queue_empty", "my")
+    await burmese.send("/show K7QX")
+    assert await burmese.last_text() == team("no_case", "my", code="K7QX")
+    await burmese.send("/help")
+    assert team("help_claim", "my") in await burmese.last_text()
+
+    await burmese.send("/language en")
+    assert await burmese.last_text() == team("language_set")
+    await burmese.send("/queue")
+    assert await burmese.last_text() == team("queue_empty")
+    await burmese.send("/language")
+    assert await burmese.last_text() == team("language_usage")
+    [row] = await coord_store.active_coordinators(bot.runtime.db.conn)
+    assert row.language == "en"
+
+    # Chosen before the passphrase, from an app set to English.
+    english = Applicant(bot.server, LEAD, language_code="en")
+    await english.send(f"/enroll {await bot.runtime.coordination.create_invite('lead')}")
+    await english.send("/language my")
+    assert await english.last_text() == "\n".join(
+        (team("language_set", "my"), team("enroll_welcome", "my"))
+    )
+    enrolled = await _secret(bot, LEAD, PASSPHRASE)
+    lead = await coord_store.coordinator_by_pseudonym(
+        bot.runtime.db.conn, bot.runtime.coordination.vault.pseudonym(LEAD)
+    )
+    assert lead is not None and lead.language == "my"
+    assert enrolled == team("enrolled", "my", role=team("role_lead", "my"), handle=lead.handle)
+
+
+async def test_a_guessable_passphrase_is_refused_with_zxcvbns_reason(bot: RunningBot) -> None:
+    """Every passphrase message leaves the chat; a weak one is refused with the reason."""
+    person = Applicant(bot.server, SECOND)
+    await person.send(f"/enroll {await bot.runtime.coordination.create_invite('coordinator')}")
+    assert await _secret(bot, SECOND, "short one") == team("too_short", min=12)
+    assert await _secret(bot, SECOND, "Michael12345") == team("weak_names")
+    assert await _secret(bot, SECOND, "06/12/1987ab") == team("weak_dates")
+    assert await coord_store.active_coordinators(bot.runtime.db.conn) == []
+    enrolled = await _secret(bot, SECOND, SECOND_PASSPHRASE)
+    assert enrolled.startswith("You are enrolled as coordinator C-")
+    [row] = await coord_store.active_coordinators(bot.runtime.db.conn)
+    assert unlock(row.protected_private_key, SECOND_PASSPHRASE) is not None

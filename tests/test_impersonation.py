@@ -13,13 +13,24 @@ import time
 from bot.devserver.settle import settle
 from bot.store import coordination as coord_store
 from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot
-from tests.test_e2e_coordination import _enrol
+from tests.test_e2e_coordination import _enrol, team
 
 LEAD = 560_000_100
 STRANGER = 560_000_666
 FOREIGN_GROUP = -1_009_999_999_999
 PASSPHRASE = "granite orchid seventy lantern"
-SECRET_MARKS = ("Open cases", "queue is empty", "enrolled", "Unlocked", "C-", "Audit")
+# What only a coordinator reads, in either language of the coordinators' catalogue.
+SECRET_MARKS = (
+    "enrolled",
+    "Unlocked",
+    "C-",
+    "Audit",
+    *(
+        team(key, lang)
+        for key in ("queue_header", "queue_empty", "language_set", "denied_locked", "unlock_ask")
+        for lang in ("en", "my")
+    ),
+)
 COMMANDS = ("/queue", "/claim K7QX", "/show K7QX", "/audit", "/stats", "/purge K7QX", "/unlock")
 
 
@@ -35,12 +46,17 @@ async def test_strangers_forwards_and_revoked_coordinators_get_the_public_answer
     unknown = await _unknown(bot)
     lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
     await lead.send("/queue")
-    assert "queue is empty" in await lead.last_text()
+    assert await lead.last_text() == team("queue_empty")
 
     stranger = Applicant(bot.server, STRANGER)
     for command in COMMANDS:
         await stranger.send(command)
         assert await stranger.last_text() == unknown, command
+    # /language is the applicants' command too: a stranger gets theirs, never the team's.
+    for command in ("/language my", "/language en", "/language"):
+        await stranger.send(command)
+        reply = await stranger.last_text()
+        assert not any(mark in reply for mark in SECRET_MARKS), (command, reply)
 
     # A stranger forwards a coordinator's own command: it is the stranger who sent it.
     for command in COMMANDS:
@@ -70,8 +86,9 @@ async def test_groups_other_than_the_team_get_nothing(bot: RunningBot) -> None:
     # Someone in the team's group who is not enrolled asks for the queue.
     await server.send_group_text(GROUP_CHAT_ID, STRANGER, "/queue", chat_type="supergroup")
     await settle(server, quiet=QUIET)
-    team = [m.text or "" for m in await server.messages(GROUP_CHAT_ID) if m.from_bot]
-    assert not any("Open cases" in t or "queue is empty" in t for t in team), team
+    group = [m.text or "" for m in await server.messages(GROUP_CHAT_ID) if m.from_bot]
+    marks = [team(key, lang) for key in ("queue_header", "queue_empty") for lang in ("en", "my")]
+    assert not any(mark in t for t in group for mark in marks), group
 
 
 async def test_reply_time_of_queue_for_a_stranger_and_a_coordinator(bot: RunningBot) -> None:

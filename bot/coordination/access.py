@@ -117,6 +117,7 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
         "audit": _lead_only(_NONE, private_only=True),
         "unlock": _everyone(_NONE, private_only=True),
         "lock": _everyone(_NONE),
+        "language": _everyone(_NONE),
         "help": _everyone(_NONE),
     }
 )
@@ -138,6 +139,7 @@ COORDINATOR_COMMANDS: tuple[str, ...] = (
     "stats",
     "unlock",
     "lock",
+    "language",
     "help",
     "purge",
     "grant",

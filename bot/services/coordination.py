@@ -140,14 +140,13 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class _Pending:
-    kind: str  # "enroll" (first passphrase), "confirm" (the same again) or "unlock"
+    kind: str  # "enroll" or "unlock"
     expires: float
     code: str = ""  # the invite being redeemed
     language: str = "en"  # the enrolling person's, until their row holds it
-    first: str = ""  # the first passphrase, held in memory only until it is typed again
 
 
-_ENROLLING = ("enroll", "confirm")
+_ENROLLING = ("enroll",)
 
 # Posted to the coordinators' group, read by everyone there: both languages on one line.
 _GROUP_SECOND_APPROVAL = (
@@ -381,6 +380,14 @@ class CoordinationService:
             return None
         if command == "claim" and work is not None and relation == "assignee":
             return _say(self._t(me, "already_yours", code=work.code))
+        action = _ACTIONS.get(command)
+        if work is not None and action is not None and denied in (None, Denied.LOCKED):
+            # A move the case's state rules out is refused as such: unlocking would not help,
+            # and the answer names the move that would.
+            try:
+                transition(CaseState(work.status), action)
+            except IllegalTransition as exc:
+                return _say(self._illegal(me, work, exc))
         if denied is not None:
             return _say(self._denied(me, denied, relation, work))
         handler = getattr(self, f"_cmd_{command}")
@@ -453,8 +460,7 @@ class CoordinationService:
         if chosen not in COORDINATOR_LANGUAGES:
             return _say(self._t(pending.language, "language_usage"))
         self._pending[pseudonym] = replace(pending, language=chosen)
-        prompt = "enroll_welcome" if pending.kind == "enroll" else "enroll_again"
-        return _say(self._t(chosen, "language_set"), self._t(chosen, prompt))
+        return _say(self._t(chosen, "language_set"), self._t(chosen, "enroll_welcome"))
 
     async def _may_be_coordinator(self, pseudonym: bytes) -> bool:
         """False only for someone no coordinator row (of any status) belongs to.
@@ -475,21 +481,11 @@ class CoordinationService:
         passphrase = inc.text
         gone = (inc.message_id,)
         lang = pending.language
-        again = self.clock() + PENDING_SECONDS
         if pending.kind == "enroll":
             problem = passphrase_problem(passphrase, forbidden=(pending.code,))
             if problem is not None:
                 self._pending[pseudonym] = pending
                 return CoordResponse((Reply(self._t(lang, problem, min=MIN_LENGTH)),), delete=gone)
-            # Typed twice: a typo here would lock its owner out of every case for good.
-            self._pending[pseudonym] = replace(
-                pending, kind="confirm", first=passphrase, expires=again
-            )
-            return CoordResponse((Reply(self._t(lang, "enroll_again")),), delete=gone)
-        if pending.kind == "confirm":
-            if not secrets.compare_digest(passphrase.encode(), pending.first.encode()):
-                self._pending[pseudonym] = replace(pending, kind="enroll", first="", expires=again)
-                return CoordResponse((Reply(self._t(lang, "enroll_mismatch")),), delete=gone)
             return await self._enroll_finish(inc, pseudonym, pending, passphrase)
         me = await adopt_coordinator(self.db, self.vault, inc.user_id)
         if me is None or me.status != "active":
@@ -1044,6 +1040,9 @@ def commands_for(role: str) -> tuple[str, ...]:
 def _new_handle() -> str:
     return "C-" + "".join(secrets.choice(ALPHABET) for _ in range(4))
 
+
+# Commands that move a case, by the move: their name is the action's.
+_ACTIONS = {action.value: action for action in Action}
 
 # Catalogue keys of refusals that need no case code; a refusal about a case is ``_denied``'s.
 _DENIED = {

@@ -43,6 +43,7 @@ class CoordinatorHandlers:
             text=message.text,
             command=command.name if command else None,
             arg=command.arg if command else "",
+            language=user.language_code or "",
         )
         if command is None and incoming.private and self.service.expects_secret(user.id):
             await delete(context.bot, chat.id, [message.message_id])  # before the slow check
