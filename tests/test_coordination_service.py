@@ -108,3 +108,38 @@ def test_invite_and_verify_audit_from_the_command_line(tmp_path: Path) -> None:
 
     revoke = _cli("revoke", "C-NOPE", config=config, key=key)
     assert revoke.returncode == 1 and "no active coordinator" in revoke.stderr
+
+
+async def test_a_first_passphrase_nobody_typed_again_leaves_memory_with_its_prompt(
+    tmp_path: Path,
+) -> None:
+    from bot.services.coordination import PENDING_SECONDS, CoordIncoming
+
+    key, clock = MasterKey.generate(), Clock()
+    environ = {"BOT_TOKEN": "1:" + "A" * 35, "BOT_MASTER_KEY": key.to_text()}
+    config = load_config(write_config(tmp_path, "http://127.0.0.1:9/bot"), environ)
+    user = 777_002
+    async with open_services(config, clock=clock) as services:
+        coordination = services.coordination
+        invite = await coordination.create_invite("coordinator")
+
+        def message(n: int, text: str, command: str | None = None) -> CoordIncoming:
+            arg = invite if command else ""
+            return CoordIncoming(user, user, True, n, text, command=command, arg=arg)
+
+        assert await coordination.handle(message(1, f"/enroll {invite}", "enroll")) is not None
+        answer = await coordination.handle(message(2, "river lantern copper seven"))
+        assert answer is not None and answer.delete == (2,)
+        assert coordination.expects_secret(user)  # the same again is awaited
+        held = [p for p in coordination._pending.values() if p.first]
+        assert held and "river" not in repr(held)  # kept, but never shown in a repr
+        clock.now += PENDING_SECONDS - 1
+
+        async def delete(chat_id: int, message_id: int) -> None:
+            pass
+
+        await coordination.run_due_deletions(delete)
+        assert coordination.expects_secret(user)
+        clock.now += 2
+        await coordination.run_due_deletions(delete)
+        assert not coordination.expects_secret(user) and not coordination._pending

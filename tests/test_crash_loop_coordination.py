@@ -33,10 +33,10 @@ What a person does when no answer came, and why the audit counts follow from it 
   applicant, so nobody repeats them blindly: the coordinator first reads the case with
   ``/show``; the applicant taps Reply again, and a closed relay answers with the stale-button
   note. Exactly one of each.
-* ``/enroll`` only checks the invite; the enrolment spends it. The passphrase prompt lives only
-  in memory, so after a kill in between the coordinator starts again (here with a fresh invite,
-  as a cautious operator would print). Whether a lost answer hid a finished enrolment, the
-  coordinator learns with ``/help``.
+* ``/enroll`` only checks the invite; the enrolment spends it. The passphrase prompts (the
+  passphrase, then the same again) live only in memory, so after a kill in between the
+  coordinator starts again (here with a fresh invite, as a cautious operator would print).
+  Whether a lost answer hid a finished enrolment, the coordinator learns with ``/help``.
 
 Messages that must reach someone (group notices, the relayed question, the answer notice, the
 assignment notice, the applicant's next step or refusal) are queued in the transaction that
@@ -359,7 +359,22 @@ class CrashLoop:
             started = await self.say(who, f"/enroll {code}", (team("enroll_welcome"),))
             if started.kind != "ok":
                 continue  # no answer: ask the operator for another invite
-            finished = await self.say(who, PASSPHRASES[who], (f"enrolled as {role}",), secret=True)
+            again = await self.say(
+                who,
+                PASSPHRASES[who],
+                (team("enroll_again"),),
+                secret=True,
+                kill_chance=KEY_KILL_CHANCE,
+            )
+            if again.kind != "ok":
+                continue  # the prompt for the second one died with the bot: start again
+            finished = await self.say(
+                who,
+                PASSPHRASES[who],
+                (f"enrolled as {role}",),
+                secret=True,
+                kill_chance=KEY_KILL_CHANCE,
+            )
             found = re.search(r"enrolled as \w+ (C-\w{4})", finished.text)
             handle = found.group(1) if found else await self.whoami(who)
             if handle is not None:

@@ -70,6 +70,7 @@ async def _enrol(bot: RunningBot, user: int, role: str, passphrase: str) -> Appl
     code = await bot.runtime.coordination.create_invite(role)
     await coordinator.send(f"/enroll {code}")
     assert await coordinator.last_text() == team("enroll_welcome")
+    assert await _secret(bot, user, passphrase) == team("enroll_again")
     enrolled = await _secret(bot, user, passphrase)
     assert enrolled.startswith(team("enrolled", role=team(f"role_{role}"), handle="C-")[:20])
     return coordinator
@@ -373,7 +374,10 @@ async def test_an_invite_is_spent_by_the_enrolment_not_by_its_first_step(
         assert await first.last_text() == team("enroll_welcome")
         assert await second.last_text() == team("enroll_welcome")
         await first.send(PASSPHRASE)
+        await first.send(PASSPHRASE)
         assert (await first.last_text()).startswith("You are enrolled as coordinator C-")
+        await second.send(SECOND_PASSPHRASE)
+        assert await second.last_text() == team("enroll_again")
         await second.send(SECOND_PASSPHRASE)
         assert await second.last_text() == team("enroll_invalid")
         active = await coord_store.active_coordinators(bot.runtime.db.conn)
@@ -474,6 +478,7 @@ async def test_a_coordinator_reads_the_bot_in_burmese(bot: RunningBot) -> None:
     await burmese.send(f"/enroll {code}")
     assert await burmese.last_text() == team("enroll_welcome", "my")
     assert await _secret(bot, SECOND, "elephant1987", "my") == team("weak_common", "my")
+    assert await _secret(bot, SECOND, SECOND_PASSPHRASE, "my") == team("enroll_again", "my")
     enrolled = await _secret(bot, SECOND, SECOND_PASSPHRASE, "my")
     [row] = await coord_store.active_coordinators(bot.runtime.db.conn)
     assert row.language == "my"
@@ -502,6 +507,7 @@ async def test_a_coordinator_reads_the_bot_in_burmese(bot: RunningBot) -> None:
     assert await english.last_text() == "\n".join(
         (team("language_set", "my"), team("enroll_welcome", "my"))
     )
+    assert await _secret(bot, LEAD, PASSPHRASE) == team("enroll_again", "my")
     enrolled = await _secret(bot, LEAD, PASSPHRASE)
     lead = await coord_store.coordinator_by_pseudonym(
         bot.runtime.db.conn, bot.runtime.coordination.vault.pseudonym(LEAD)
@@ -510,14 +516,20 @@ async def test_a_coordinator_reads_the_bot_in_burmese(bot: RunningBot) -> None:
     assert enrolled == team("enrolled", "my", role=team("role_lead", "my"), handle=lead.handle)
 
 
-async def test_a_guessable_passphrase_is_refused_with_zxcvbns_reason(bot: RunningBot) -> None:
-    """Every passphrase message leaves the chat; a weak one is refused with the reason."""
+async def test_the_passphrase_is_typed_twice_and_a_mismatch_starts_over(bot: RunningBot) -> None:
+    """Both passphrase messages leave the chat; a weak one is refused with zxcvbn's reason."""
     person = Applicant(bot.server, SECOND)
     await person.send(f"/enroll {await bot.runtime.coordination.create_invite('coordinator')}")
     assert await _secret(bot, SECOND, "short one") == team("too_short", min=12)
     assert await _secret(bot, SECOND, "Michael12345") == team("weak_names")
     assert await _secret(bot, SECOND, "06/12/1987ab") == team("weak_dates")
+    assert await _secret(bot, SECOND, PASSPHRASE) == team("enroll_again")
+    assert await _secret(bot, SECOND, PASSPHRASE + "x") == team("enroll_mismatch")
     assert await coord_store.active_coordinators(bot.runtime.db.conn) == []
+    # Starting over means a first passphrase again: the old one is not held any more.
+    assert await _secret(bot, SECOND, SECOND_PASSPHRASE) == team("enroll_again")
+    assert await _secret(bot, SECOND, PASSPHRASE) == team("enroll_mismatch")
+    assert await _secret(bot, SECOND, SECOND_PASSPHRASE) == team("enroll_again")
     enrolled = await _secret(bot, SECOND, SECOND_PASSPHRASE)
     assert enrolled.startswith("You are enrolled as coordinator C-")
     [row] = await coord_store.active_coordinators(bot.runtime.db.conn)

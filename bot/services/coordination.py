@@ -21,7 +21,7 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import aiosqlite
 
@@ -140,13 +140,15 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class _Pending:
-    kind: str  # "enroll" or "unlock"
+    kind: str  # "enroll" (first passphrase), "confirm" (the same again) or "unlock"
     expires: float
     code: str = ""  # the invite being redeemed
     language: str = "en"  # the enrolling person's, until their row holds it
+    # The first passphrase, in memory only until it is typed again; never in a repr or a log.
+    first: str = field(default="", repr=False)
 
 
-_ENROLLING = ("enroll",)
+_ENROLLING = ("enroll", "confirm")
 
 # Posted to the coordinators' group, read by everyone there: both languages on one line.
 _GROUP_SECOND_APPROVAL = (
@@ -249,7 +251,16 @@ class CoordinationService:
                 await store.forget_deletion(conn, deletion_id)
             done += 1
         self.keys.sweep(self.clock())
+        self._forget_stale_prompts()
         return done
+
+    def _forget_stale_prompts(self) -> None:
+        """A first passphrase nobody typed again must not stay in memory until its owner
+        happens to write: it goes with the prompt's time, on this regular sweep."""
+        now = self.clock()
+        for pseudonym, pending in list(self._pending.items()):
+            if pending.expires < now:
+                del self._pending[pseudonym]
 
     # --- submissions ------------------------------------------------------------------------
 
@@ -460,7 +471,8 @@ class CoordinationService:
         if chosen not in COORDINATOR_LANGUAGES:
             return _say(self._t(pending.language, "language_usage"))
         self._pending[pseudonym] = replace(pending, language=chosen)
-        return _say(self._t(chosen, "language_set"), self._t(chosen, "enroll_welcome"))
+        prompt = "enroll_welcome" if pending.kind == "enroll" else "enroll_again"
+        return _say(self._t(chosen, "language_set"), self._t(chosen, prompt))
 
     async def _may_be_coordinator(self, pseudonym: bytes) -> bool:
         """False only for someone no coordinator row (of any status) belongs to.
@@ -481,11 +493,21 @@ class CoordinationService:
         passphrase = inc.text
         gone = (inc.message_id,)
         lang = pending.language
+        again = self.clock() + PENDING_SECONDS
         if pending.kind == "enroll":
             problem = passphrase_problem(passphrase, forbidden=(pending.code,))
             if problem is not None:
                 self._pending[pseudonym] = pending
                 return CoordResponse((Reply(self._t(lang, problem, min=MIN_LENGTH)),), delete=gone)
+            # Typed twice: a typo here would lock its owner out of every case for good.
+            self._pending[pseudonym] = replace(
+                pending, kind="confirm", first=passphrase, expires=again
+            )
+            return CoordResponse((Reply(self._t(lang, "enroll_again")),), delete=gone)
+        if pending.kind == "confirm":
+            if not secrets.compare_digest(passphrase.encode(), pending.first.encode()):
+                self._pending[pseudonym] = replace(pending, kind="enroll", first="", expires=again)
+                return CoordResponse((Reply(self._t(lang, "enroll_mismatch")),), delete=gone)
             return await self._enroll_finish(inc, pseudonym, pending, passphrase)
         me = await adopt_coordinator(self.db, self.vault, inc.user_id)
         if me is None or me.status != "active":
