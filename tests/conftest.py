@@ -24,6 +24,7 @@ from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
 from bot.runtime import Runtime, open_runtime, serve
+from bot.store import Database, open_database
 
 GROUP_CHAT_ID = -1_001_234_567_890
 # The organisation's offline recovery key: the public half goes in every config the suite
@@ -155,6 +156,16 @@ async def _until_polling(runtime: Runtime, task: asyncio.Task[None]) -> None:
 async def server() -> AsyncIterator[DevServer]:
     async with DevServer() as dev:
         yield dev
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A fresh database file, migrated, closed after the test."""
+    database = await open_database(tmp_path / "bot.sqlite3")
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 @pytest.fixture

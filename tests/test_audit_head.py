@@ -228,27 +228,27 @@ async def test_a_cut_and_regrown_log_does_not_match_the_posted_head(tmp_path: Pa
     assert not ok and problem is not None and f"entry {ENTRIES}" in problem
 
 
+async def _rotate(path: Path, new: MasterKey, old: list[MasterKey]) -> None:
+    db = await open_database(path)
+    try:
+        assert (await rotate(db, new, old)).ok
+    finally:
+        await db.close()
+
+
 async def test_a_remac_after_a_rotation_is_caught_too(tmp_path: Path) -> None:
     """After a rotation the old entries are vouched for by an anchor, not entry by entry; a
     holder of the new key who re-MACs the log and remakes the anchor still misses the head."""
     old, new = MasterKey.generate(), MasterKey.generate()
     heads = await _make_log(tmp_path / "bot.sqlite3", old)
-    db = await open_database(tmp_path / "bot.sqlite3")
-    try:
-        assert (await rotate(db, new, [old])).ok
-    finally:
-        await db.close()
+    await _rotate(tmp_path / "bot.sqlite3", new, [old])
     copy = _seized_copy(tmp_path / "bot.sqlite3", tmp_path / "seized")
     # Entries 1 and 2 are MACed under the old key, gone now: re-MAC everything under the new.
     _rewrite_and_remac(copy, new, seq=3, action="closed", remac_from=1)
     with sqlite3.connect(copy) as conn:
         conn.execute("DROP TRIGGER audit_anchors_no_delete")
         conn.execute("DELETE FROM audit_anchors")
-    db = await open_database(copy)
-    try:
-        assert (await rotate(db, new, [])).ok  # the attacker's own anchor, under the new key
-    finally:
-        await db.close()
+    await _rotate(copy, new, [])  # the attacker's own anchor, under the new key
 
     assert await _verify(copy, [new]) == (True, None)
     ok, problem = await _verify(copy, [new], posted=[heads[-1]])
@@ -266,11 +266,7 @@ async def test_an_anchored_entry_rewritten_behind_a_posted_head_breaks_its_links
     cannot be told apart without the old key. Keep old keys offline if that matters.)"""
     old, new = MasterKey.generate(), MasterKey.generate()
     heads = await _make_log(tmp_path / "bot.sqlite3", old)
-    db = await open_database(tmp_path / "bot.sqlite3")
-    try:
-        assert (await rotate(db, new, [old])).ok
-    finally:
-        await db.close()
+    await _rotate(tmp_path / "bot.sqlite3", new, [old])
     copy = _seized_copy(tmp_path / "bot.sqlite3", tmp_path / "seized")
     vault = Vault(new)
     with sqlite3.connect(copy) as conn:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,15 +26,6 @@ from tests.test_cli import _bot, _env
 NOW = 1_800_000_000
 TOKEN = "1:" + "A" * 35
 MISMATCH = "config error: security.master_key: does not match this database"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "bot.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _refused(db: Database, vault: Vault) -> str:
@@ -187,10 +177,20 @@ def test_every_command_refuses_a_wrong_key_in_one_line(tmp_path: Path) -> None:
     right, wrong = MasterKey.generate(), MasterKey.generate()
     config = _prepare(tmp_path, right)
     env = _env(BOT_TOKEN=TOKEN, BOT_MASTER_KEY=wrong.to_text())
-    for command in ("check-config", "health", "verify-audit", "invite", "purge", "rotate-key"):
+    for command in ("check-config", "health", "verify-audit", "invite", "purge"):
         result = _bot(command, "--config", str(config), env=env)
         _assert_one_line_refusal(result)
     _assert_one_line_refusal(_bot("run", "--config", str(config), env=env))
+    # rotate-key with an old key to rotate from, neither of them this database's.
+    rotating = tmp_path / "rotating.toml"
+    (tmp_path / "old.key").write_text(MasterKey.generate().to_text(), encoding="utf-8")
+    rotating.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "[security]\n", "[security]\nprevious_master_key_files = ['old.key']\n"
+        ),
+        encoding="utf-8",
+    )
+    _assert_one_line_refusal(_bot("rotate-key", "--config", str(rotating), env=env))
 
     good = _env(BOT_TOKEN=TOKEN, BOT_MASTER_KEY=right.to_text())
     checked = _bot("check-config", "--config", str(config), env=good)

@@ -55,7 +55,8 @@ async def test_a_case_nobody_holds_is_read_and_granted_offline(
         code = receipt.split("receipt code: ")[1].split("-")[0]
         lead = Applicant(server, LEAD)
         await lead.send(f"/enroll {await bot.runtime.coordination.create_invite('lead')}")
-        await lead.send("copper lantern river ninety")
+        for _ in range(2):  # typed twice at enrolment
+            await lead.send("copper lantern river ninety")
         conn = bot.runtime.db.conn
         [row] = await coord_store.active_coordinators(conn)
         case = await case_store.get_case_by_code(conn, code)

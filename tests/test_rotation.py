@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,7 @@ from bot.crypto import CaseKey, DecryptionError, MasterKey, Vault, wrapped_key_i
 from bot.ops import rotation
 from bot.ops.rotation import adopt_coordinator, adopt_draft, rotate, verify_audit_log
 from bot.services import audit
-from bot.store import Database, open_database
+from bot.store import Database
 from bot.store import cases as store
 from bot.store import coordination as co
 from bot.store.writes import apply
@@ -23,15 +21,6 @@ from bot.store.writes import apply
 NOW = 1_800_000_000
 DRAFT_USERS = (101, 102, 103)
 COORD_USER = 900
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "bot.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _audit(db: Database, vault: Vault, actor: str, action: str, code: str | None) -> None:

@@ -120,6 +120,7 @@ async def _enrol_and_unlock(bot: RunningBot) -> Applicant:
     await lead.send(f"/enroll {invite}")
     assert "Choose a passphrase" in await lead.last_text()
     await lead.send(PASSPHRASE)
+    await lead.send(PASSPHRASE)  # typed twice at enrolment
     assert "You are enrolled" in await lead.last_text()
     await lead.send("/unlock")
     await lead.send(PASSPHRASE)
