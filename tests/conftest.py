@@ -141,6 +141,18 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0)
         await asyncio.sleep(0.005)
 
 
+async def wait_for_text(server: DevServer, chat: int, needle: str) -> str:
+    """The newest message the bot shows in ``chat`` containing ``needle``, once there is one."""
+
+    async def found() -> str | None:
+        for message in reversed(await server.messages(chat)):
+            if message.from_bot and message.text and needle in message.text:
+                return message.text
+        return None
+
+    return await server.wait_for(found, timeout=15.0)
+
+
 async def _until_polling(runtime: Runtime, task: asyncio.Task[None]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10.0

@@ -26,6 +26,7 @@ from tests.conftest import (
     Applicant,
     RunningBot,
     running_bot,
+    wait_for_text,
 )
 from tests.intake_driver import CATALOG, answer_all, begin
 
@@ -92,23 +93,13 @@ async def _group_texts(server: DevServer) -> list[str]:
     return [m.text or "" for m in await server.messages(GROUP_CHAT_ID) if m.from_bot]
 
 
-async def _wait_for_text(server: DevServer, chat: int, needle: str) -> str:
-    async def found() -> str | None:
-        for message in reversed(await server.messages(chat)):
-            if message.from_bot and message.text and needle in message.text:
-                return message.text
-        return None
-
-    return await server.wait_for(found, timeout=15.0)
-
-
 async def test_submit_enrol_vet_ask_approve_hand_off(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
         await server.send_group_text(GROUP_CHAT_ID, LEAD, "hello", chat_type="supergroup")
         code, phrase = await _submit(server)
-        notice = await _wait_for_text(server, GROUP_CHAT_ID, f"New case {code}")
+        notice = await wait_for_text(server, GROUP_CHAT_ID, f"New case {code}")
         assert "Ko Zaw" not in notice and "8pm" not in notice  # no personal content
 
         # Sent before anyone enrolled, the case is sealed to the recovery key alone: the master
@@ -133,7 +124,7 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
         assert await import_grants(bot.runtime.db, Grants.load(grants.dump())) == 1
 
         await server.send_group_text(GROUP_CHAT_ID, LEAD, "/queue", chat_type="supergroup")
-        queue = await _wait_for_text(server, GROUP_CHAT_ID, team("queue_header"))
+        queue = await wait_for_text(server, GROUP_CHAT_ID, team("queue_header"))
         assert code in queue and "unclaimed" in queue
 
         await lead.send(f"/claim {code}")
@@ -146,12 +137,12 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
         await lead.send(f"/ask {code} Which town are you near?")
         assert await lead.last_text() == team("ask_sent", code=code)
         person = Applicant(server, APPLICANT)
-        question = await _wait_for_text(server, APPLICANT, "Which town are you near?")
+        question = await wait_for_text(server, APPLICANT, "Which town are you near?")
         assert question.splitlines()[0] == "You have a new message."
         await person.tap(CATALOG.text("en", "reply"))
         await person.send("Near Monywa")
         assert await person.last_text() == CATALOG.text("en", "reply_thanks")
-        await _wait_for_text(server, LEAD, team("answered", code=code))
+        await wait_for_text(server, LEAD, team("answered", code=code))
         await lead.send(f"/show {code}")
         assert "applicant answered: Near Monywa" in await lead.last_text()
 
@@ -159,10 +150,10 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == team("approved", code=code)
         await lead.send(f"/handoff {code} A volunteer will call you on Friday evening.")
-        told = await _wait_for_text(server, LEAD, phrase)
+        told = await wait_for_text(server, LEAD, phrase)
         # The coordinator gets the applicant's verification phrase.
         assert told == team("handed_off", code=code, phrase=phrase)
-        next_step = await _wait_for_text(server, APPLICANT, "Friday evening")
+        next_step = await wait_for_text(server, APPLICANT, "Friday evening")
         assert phrase in next_step and next_step.splitlines()[0] == "You have a new message."
 
         report = await bot.runtime.coordination.verify_audit()
@@ -326,7 +317,7 @@ async def test_reject_reassign_grant_purge_stats_and_audit(
         handle = (await coord_store.active_coordinators(bot.runtime.db.conn))[1].handle
         await lead.send(f"/reassign {code} {handle}")
         assert await lead.last_text() == team("reassigned", code=code, handle=handle)
-        await _wait_for_text(server, SECOND, team("assigned_to_you", code=code))
+        await wait_for_text(server, SECOND, team("assigned_to_you", code=code))
         await second.send(f"/show {code}")
         assert await second.last_text() == team("not_yours_key", code=code, handle=handle)
         await _unlock(bot, lead, PASSPHRASE)
@@ -337,7 +328,7 @@ async def test_reject_reassign_grant_purge_stats_and_audit(
 
         await second.send(f"/reject {code} Story does not hold together")
         assert await second.last_text() == team("rejected", code=code)
-        refusal = await _wait_for_text(server, APPLICANT, "cannot continue with your form")
+        refusal = await wait_for_text(server, APPLICANT, "cannot continue with your form")
         assert "Story" not in refusal  # the applicant never sees the reason
         await second.send(f"/approve {code}")
         # An illegal move, refused with what can still be done.

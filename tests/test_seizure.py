@@ -30,7 +30,7 @@ from bot.devserver import DevServer
 from bot.devserver.settle import settle
 from bot.store import Database
 from tests import seizure
-from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot
+from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot, wait_for_text
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
 
 # Ids above 2**32, as Telegram gives now: no 4-byte packing can match them by chance.
@@ -128,16 +128,6 @@ async def _enrol_and_unlock(bot: RunningBot) -> Applicant:
     return lead
 
 
-async def _bot_text(server: DevServer, chat: int, needle: str) -> str:
-    async def found() -> str | None:
-        for message in reversed(await server.messages(chat)):
-            if message.from_bot and message.text and needle in message.text:
-                return message.text
-        return None
-
-    return await server.wait_for(found, timeout=15.0)
-
-
 async def _refused_delivery(server: DevServer, chat: int) -> None:
     """Until the bot has tried to send to ``chat`` and Telegram refused (a blocked bot)."""
 
@@ -185,7 +175,7 @@ async def _whole_life(folder: Path) -> Haul:
         await stages.take("early applicant at the review")
         await _send(phone, early)
         early.sent_at_stage = await stages.take("early case sent, no coordinator yet")
-        await _bot_text(server, GROUP_CHAT_ID, f"New case {early.code}")
+        await wait_for_text(server, GROUP_CHAT_ID, f"New case {early.code}")
 
         lead = await _enrol_and_unlock(bot)
         await stages.take("lead enrolled and unlocked")
@@ -216,13 +206,13 @@ async def _whole_life(folder: Path) -> Haul:
         await lead.send(f"/ask {code} {ASK_FINISHER}")
         assert "Question sent" in await lead.last_text()
         finisher.later += [NOTE, ASK_FINISHER]
-        await _bot_text(server, FINISHER, ASK_FINISHER)
+        await wait_for_text(server, FINISHER, ASK_FINISHER)
         phone = Applicant(server, FINISHER)
         await phone.tap(CATALOG.text("en", "reply"))
         await phone.send(ANSWER)
         assert await phone.last_text() == CATALOG.text("en", "reply_thanks")
         finisher.later.append(ANSWER)
-        await _bot_text(server, LEAD, "the applicant answered")
+        await wait_for_text(server, LEAD, "the applicant answered")
         await lead.send(f"/show {code}")
         assert ANSWER in await lead.last_text()
         await stages.take("after the question and its answer")
@@ -238,8 +228,8 @@ async def _whole_life(folder: Path) -> Haul:
         assert "is approved" in await lead.last_text()
         await lead.send(f"/handoff {code} {HANDOFF}")
         finisher.later.append(HANDOFF)
-        await _bot_text(server, LEAD, "is handed off")
-        await _bot_text(server, FINISHER, HANDOFF)
+        await wait_for_text(server, LEAD, "is handed off")
+        await wait_for_text(server, FINISHER, HANDOFF)
         await stages.take("after the handoff")
 
         # The case sent before anyone enrolled was sealed to the recovery key, not to this lead:

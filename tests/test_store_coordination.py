@@ -4,7 +4,6 @@ schema that keeps a person's words and identity out of plaintext columns."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,15 +17,6 @@ from bot.store.times import HOUR, to_day, to_hour
 from bot.store.writes import apply
 
 NOW = 1_800_000_000
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "bot.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _submitted(
