@@ -54,7 +54,7 @@ test: lint typecheck unit
 
 # Not part of `make test`: a few minutes of load on this machine (see README, Performance).
 bench: $(DEV)
-	$(PY) -m bench --out bench-out
+	$(PY) -m bench --out bench-out --readme README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import io
 import math
+import os
 import pstats
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,8 +18,9 @@ from typing import Any
 from bench.drafts import open_drafts
 from bench.echo import ECHO_USER_BASE, measure_echo
 from bench.load import (
-    BENCH_ARGON2,
     OPEN_LOOP_BASE,
+    PACED_APPLICANT_BASE,
+    ClosedLoop,
     bench_bot,
     bench_config,
     closed_loop,
@@ -25,12 +29,14 @@ from bench.load import (
     per_applicant,
     quiet_logs,
     running_bot,
+    settings,
     wait_idle,
 )
+from bench.readme import rewrite
 from bench.report import percentile, plot, table, write_json
 from bench.script import intake_steps
 from bench.timing import TimedServer
-from bot.crypto import DEFAULT_COST, Argon2Cost, hash_secret, new_receipt_secret
+from bot.crypto import Argon2Cost, hash_secret, new_receipt_secret
 
 ECHO_FORMS = 4
 PROJECT = str(Path(__file__).resolve().parent.parent / "bot")
@@ -47,7 +53,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drafts", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--profile", action="store_true", help="run the bot under cProfile")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="the old fast settings: warnings only and a 1-second poll, not config.example.toml's",
+    )
+    parser.add_argument(
+        "--readme", type=Path, help="rewrite this README's bench block from the run's results"
+    )
+    args = parser.parse_args(argv)
+    args.command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
+    return args
 
 
 def receipt_cpu_ms(cost: Argon2Cost, times: int) -> float:
@@ -75,14 +91,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     args.out.mkdir(parents=True, exist_ok=True)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     actions = len(intake_steps())
+    chosen = settings(fast=args.fast)
+    cost = chosen.argon2
     results: dict[str, Any] = {
+        "command": args.command,
+        "machine": {"cores": os.cpu_count(), "loadavg_before": list(os.getloadavg())},
         "applicants": args.applicants,
+        "settings": chosen.as_json(),
         "argon2": {
-            "memory_kib": BENCH_ARGON2.memory_kib,
-            "iterations": BENCH_ARGON2.iterations,
-            "lanes": BENCH_ARGON2.lanes,
-            "receipt_cpu_ms": receipt_cpu_ms(BENCH_ARGON2, 20),
-            "receipt_cpu_ms_at_default_cost": receipt_cpu_ms(DEFAULT_COST, 3),
+            "memory_kib": cost.memory_kib,
+            "iterations": cost.iterations,
+            "lanes": cost.lanes,
+            "receipt_cpu_ms": receipt_cpu_ms(cost, 5),
         },
         "actions_in_script": actions,
     }
@@ -105,10 +125,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results["echo_rate_limited"] = await measure_echo(
                 server, args.applicants, actions, rate_limiter=True, base=ECHO_USER_BASE + 200_000
             )
-            bot = bench_bot(folder / "bot", server.base_url, server.token)
+            bot = bench_bot(folder / "bot", server.base_url, server.token, chosen)
             database = bot.config().storage.database
             profile = args.out / "bot.prof" if args.profile else None
-            async with running_bot(server, bot, profile) as process:
+            async with running_bot(server, bot, profile, args.out / "bot.log") as process:
                 loop = await closed_loop(server, process, args.applicants)
                 await wait_idle(server)
                 db_bytes = database_bytes(database)
@@ -119,21 +139,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     offered.append(await open_loop(server, rate, args.seconds, first, args.drain))
                     await wait_idle(server)
                 results["peak_rss_mib_after_load"] = process.peak_rss_mib()
-        latencies = sorted(x for p in loop.people for x in p.latencies)
+            paced_bot = bench_bot(
+                folder / "paced", server.base_url, server.token, chosen, rate_limit=True
+            )
+            async with running_bot(server, paced_bot, log=args.out / "bot-paced.log") as process:
+                paced = await closed_loop(
+                    server, process, args.applicants, base=PACED_APPLICANT_BASE
+                )
+                await wait_idle(server)
         handled = sum(p.actions for p in loop.people)
-        calls = loop.bot_api_calls
         ups = handled / loop.wall
         results["real_bot"] = {
-            "completed_intakes": loop.completed,
-            "updates": handled,
-            "wall_seconds": loop.wall,
-            "updates_per_second": ups,
+            **closed_loop_figures(loop),
             "ratio_to_echo": ups / results["echo"]["updates_per_second"],
             "ratio_to_echo_deleting": ups / results["echo_deleting"]["updates_per_second"],
-            "bot_api_calls_per_action": calls / max(1, handled),
-            "p50_ms": percentile(latencies, 50) * 1000,
-            "p95_ms": percentile(latencies, 95) * 1000,
-            "p99_ms": percentile(latencies, 99) * 1000,
             "cpu_seconds_per_intake": loop.cpu / max(1, loop.completed),
             "cpu_seconds_per_action": loop.cpu / max(1, handled),
             "harness_cpu_seconds_per_action": loop.harness_cpu / max(1, handled),
@@ -152,11 +171,35 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         drafts_config = bench_config(folder / "drafts", "http://127.0.0.1:9/bot", "1:" + "a" * 30)
         results["open_drafts"] = await open_drafts(drafts_config, args.drafts)
+    results["real_bot_paced"] = closed_loop_figures(paced)
+    results["machine"]["loadavg_after"] = list(os.getloadavg())
     results["plot"] = plot(args.out, offered, results["echo"]["updates_per_second"])
     results["json"] = str(write_json(args.out, results))
+    if args.readme is not None:
+        rewrite(args.readme, results)
     if profile is not None:
         results["profile"] = profile_summary(profile)
     return results
+
+
+def closed_loop_figures(loop: ClosedLoop) -> dict[str, Any]:
+    """Throughput, latency, forms a minute and Bot API calls per action (per method too)."""
+    latencies = sorted(x for p in loop.people for x in p.latencies)
+    handled = max(1, sum(p.actions for p in loop.people))
+    return {
+        "completed_intakes": loop.completed,
+        "updates": sum(p.actions for p in loop.people),
+        "wall_seconds": loop.wall,
+        "updates_per_second": sum(p.actions for p in loop.people) / loop.wall,
+        "forms_per_minute": loop.completed / loop.wall * 60,
+        "bot_api_calls_per_action": loop.bot_api_calls / handled,
+        "bot_api_calls_per_action_by_method": {
+            method: count / handled for method, count in sorted(loop.calls_by_method.items())
+        },
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+    }
 
 
 def render(r: dict[str, Any]) -> str:
@@ -187,6 +230,17 @@ def render(r: dict[str, Any]) -> str:
         ("  ratio to echo ceiling", bot["ratio_to_echo"], ""),
         ("  ratio to the deleting echo", bot["ratio_to_echo_deleting"], ""),
         ("  Bot API calls per action", bot["bot_api_calls_per_action"], "echo: 1"),
+        *(
+            (f"    {method}", per, "")
+            for method, per in bot["bot_api_calls_per_action_by_method"].items()
+        ),
+        ("  forms a minute", bot["forms_per_minute"], "closed loop"),
+        (
+            "real bot paced by the limiter, updates/s",
+            r["real_bot_paced"]["updates_per_second"],
+            f"p99 {r['real_bot_paced']['p99_ms']:.0f} ms, "
+            f"{r['real_bot_paced']['forms_per_minute']:.1f} forms a minute",
+        ),
         ("latency p50 ms", bot["p50_ms"], f"echo {echo['p50_ms']:.1f}"),
         ("latency p95 ms", bot["p95_ms"], f"echo {echo['p95_ms']:.1f}"),
         ("latency p99 ms", bot["p99_ms"], f"echo {echo['p99_ms']:.1f}"),
@@ -200,9 +254,9 @@ def render(r: dict[str, Any]) -> str:
             f"{echo['harness_cpu_seconds_per_update'] * 1000:.2f}",
         ),
         (
-            "CPU ms per receipt (Argon2id)",
+            "CPU ms per Argon2id hash",
             r["argon2"]["receipt_cpu_ms"],
-            f"one per form; {r['argon2']['receipt_cpu_ms_at_default_cost']:.0f} at default cost",
+            "at the bot's cost",
         ),
         ("peak RSS MiB", r["peak_rss_mib_after_load"], "VmHWM, bot process"),
         ("database bytes per case", bot["database_bytes_per_case"], "file sizes / cases"),
@@ -224,11 +278,12 @@ def render(r: dict[str, Any]) -> str:
         ("  bytes per open draft (RSS)", drafts["rss_growth_bytes_per_draft"], ""),
         ("  database bytes per draft", drafts["database_bytes_per_draft"], ""),
     ]
-    cost = r["argon2"]
+    cost, chosen = r["argon2"], r["settings"]
     head = (
-        f"Argon2id at the config's minimum ({cost['memory_kib']} KiB, {cost['iterations']} "
-        f"pass, {cost['lanes']} lane) to measure the bot, not the operator's cost dial; each bot "
-        "runs in a process of its own, the local Bot API server and the simulated people in "
+        f"{'Fast settings' if chosen['fast'] else 'As deployed (config.example.toml)'}: logging "
+        f"{chosen['logging_level']}, poll timeout {chosen['poll_timeout_seconds']} s, Argon2id "
+        f"{cost['memory_kib']} KiB / {cost['iterations']} passes / {cost['lanes']} lanes; each "
+        "bot runs in a process of its own, the local Bot API server and the simulated people in "
         "another."
     )
     return "\n".join([head, table(rows), r["plot"], f"results: {r['json']}"])

@@ -7,6 +7,8 @@ import contextlib
 import io
 import random
 import time
+import tomllib
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,39 +23,75 @@ from bot.crypto import Argon2Cost, MasterKey, new_recovery_key
 from bot.logs import configure_logging
 
 GROUP_CHAT_ID = -1_001_234_567_890
-# The config's minimum cost. Argon2id's cost is the operator's dial, not the bot's work: at the
-# default cost one receipt takes more CPU than the rest of a form (the table shows both).
-BENCH_ARGON2 = Argon2Cost(iterations=3, memory_kib=65536, lanes=4)  # the config's floor
 APPLICANT_BASE = 700_000_000
+PACED_APPLICANT_BASE = 750_000_000
 OPEN_LOOP_BASE = 800_000_000
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 
-def write_config(folder: Path, base_url: str) -> Path:
+@dataclass(frozen=True)
+class Settings:
+    """What the bot under test runs with besides pacing: as deployed, or the old fast ones."""
+
+    fast: bool
+    logging_level: str
+    poll_timeout_seconds: int
+    argon2: Argon2Cost
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "fast": self.fast,
+            "logging_level": self.logging_level,
+            "poll_timeout_seconds": self.poll_timeout_seconds,
+        }
+
+
+def settings(*, fast: bool = False, example: Path = EXAMPLE_CONFIG) -> Settings:
+    """config.example.toml's logging level, poll timeout and Argon2id cost; with ``fast``,
+    warnings only and a 1-second poll (the Argon2id floor is the example's cost already)."""
+    with example.open("rb") as file:
+        toml = tomllib.load(file)
+    security = toml["security"]
+    cost = Argon2Cost(
+        iterations=int(security["argon2_iterations"]),
+        memory_kib=int(security["argon2_memory_kib"]),
+        lanes=int(security["argon2_lanes"]),
+    )
+    if fast:
+        return Settings(True, "WARNING", 1, cost)
+    level = str(toml["logging"]["level"])
+    return Settings(False, level, int(toml["telegram"]["poll_timeout_seconds"]), cost)
+
+
+def write_config(
+    folder: Path, base_url: str, chosen: Settings | None = None, *, rate_limit: bool = False
+) -> Path:
+    chosen = chosen or settings()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.toml"
     path.write_text(
         f"""[telegram]
 base_url = "{base_url}"
-poll_timeout_seconds = 1
-# Unpaced: the question is how far the bot's own work stays above Telegram's ~30 messages
-# a second; deployed, the limiter paces sending (the echo is measured both ways).
-rate_limit = false
+poll_timeout_seconds = {chosen.poll_timeout_seconds}
+# Unpaced, the question is how far the bot's own work stays above Telegram's ~30 messages a
+# second; paced, what the limiter lets a deployment do.
+rate_limit = {"true" if rate_limit else "false"}
 
 [storage]
 database = "{folder / "bot.sqlite3"}"
 
 [security]
 recovery_public_key = "{new_recovery_key()[1]}"
-argon2_memory_kib = {BENCH_ARGON2.memory_kib}
-argon2_iterations = {BENCH_ARGON2.iterations}
-argon2_lanes = {BENCH_ARGON2.lanes}
+argon2_memory_kib = {chosen.argon2.memory_kib}
+argon2_iterations = {chosen.argon2.iterations}
+argon2_lanes = {chosen.argon2.lanes}
 
 [coordination]
 group_chat_id = {GROUP_CHAT_ID}
 
 [logging]
-# Warnings only: a log line per update would be measured as the bot's cost.
-level = "WARNING"
+level = "{chosen.logging_level}"
+format = "json"
 """,
         encoding="utf-8",
     )
@@ -71,9 +109,16 @@ class BenchBot:
         return load_config(self.path, self.environ)
 
 
-def bench_bot(folder: Path, base_url: str, token: str) -> BenchBot:
+def bench_bot(
+    folder: Path,
+    base_url: str,
+    token: str,
+    chosen: Settings | None = None,
+    *,
+    rate_limit: bool = False,
+) -> BenchBot:
     environ = {"BOT_TOKEN": token, "BOT_MASTER_KEY": MasterKey.generate().to_text()}
-    return BenchBot(write_config(folder, base_url), environ)
+    return BenchBot(write_config(folder, base_url, chosen, rate_limit=rate_limit), environ)
 
 
 def bench_config(folder: Path, base_url: str, token: str) -> Config:
@@ -87,14 +132,15 @@ def quiet_logs() -> None:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    server: TimedServer, bot: BenchBot, profile: Path | None = None
+    server: TimedServer, bot: BenchBot, profile: Path | None = None, log: Path | None = None
 ) -> AsyncIterator[BotProcess]:
-    """``python -m bot run`` in a process of its own; under cProfile with ``profile``."""
+    """``python -m bot run`` in a process of its own; under cProfile with ``profile``; its
+    logs (standard error) into ``log``."""
     server.state.group_chat(GROUP_CHAT_ID, "supergroup", "Coordinators")
     args = ["-m", "bot", "run", "--config", str(bot.path)]
     if profile is not None:
         args = ["-m", "cProfile", "-o", str(profile), *args]
-    async with bot_process(server, args, bot.environ) as process:
+    async with bot_process(server, args, bot.environ, log) as process:
         yield process
 
 
@@ -110,12 +156,15 @@ class ClosedLoop:
     harness_cpu: float  # the local Bot API server's and the simulated people's
     completed: int
     bot_api_calls: int  # every call but getUpdates, group notices included
+    calls_by_method: dict[str, int]
 
 
-async def closed_loop(server: TimedServer, bot: BotProcess, applicants: int) -> ClosedLoop:
+async def closed_loop(
+    server: TimedServer, bot: BotProcess, applicants: int, base: int = APPLICANT_BASE
+) -> ClosedLoop:
     """Every applicant completes the whole form at once, each acting as soon as it can."""
     steps = intake_steps()
-    people = [Person(server, APPLICANT_BASE + i) for i in range(applicants)]
+    people = [Person(server, base + i) for i in range(applicants)]
     first_call = len(server.log.timed)
     cpu, wall, harness = bot.cpu_seconds(), time.perf_counter(), time.process_time()
     outcomes = await asyncio.gather(*(p.run(steps) for p in people), return_exceptions=True)
@@ -123,8 +172,8 @@ async def closed_loop(server: TimedServer, bot: BotProcess, applicants: int) -> 
     cpu = bot.cpu_seconds() - cpu
     harness = time.process_time() - harness
     completed = sum(1 for o in outcomes if o is None)
-    calls = sum(1 for t in server.log.timed[first_call:] if t.method != "getUpdates")
-    return ClosedLoop(people, wall, cpu, harness, completed, calls)
+    by_method = Counter(t.method for t in server.log.timed[first_call:] if t.method != "getUpdates")
+    return ClosedLoop(people, wall, cpu, harness, completed, by_method.total(), dict(by_method))
 
 
 async def open_loop(

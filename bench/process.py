@@ -43,19 +43,30 @@ class BotProcess:
 
 @contextlib.asynccontextmanager
 async def bot_process(
-    server: TimedServer, args: list[str], env: dict[str, str] | None = None
+    server: TimedServer, args: list[str], env: dict[str, str] | None = None, log: Path | None = None
 ) -> AsyncIterator[BotProcess]:
-    """Start ``python <args>``, wait until it long-polls the server, stop it with SIGTERM."""
+    """Start ``python <args>``, wait until it begins to long-poll the server, stop it with SIGTERM.
+
+    With ``log``, its standard error (where the bot logs) goes to that file, as a deployment's
+    logs go to a file or the journal rather than a terminal."""
     first = len(server.log.timed)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        env={**os.environ, **(env or {})},
-        stdin=asyncio.subprocess.DEVNULL,
-    )
+    # A long poll is recorded when it returns (up to the poll timeout later); the server counts
+    # the polls it has begun to answer.
+    polls = server.state.poll_generation
+    with contextlib.ExitStack() as files:
+        stderr = None if log is None else files.enter_context(log.open("ab"))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            env={**os.environ, **(env or {})},
+            stdin=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         deadline = time.perf_counter() + START_TIMEOUT
-        while not any(t.method == "getUpdates" for t in server.log.timed[first:]):
+        while server.state.poll_generation == polls and not any(
+            t.method == "getUpdates" for t in server.log.timed[first:]
+        ):
             if process.returncode is not None:
                 raise RuntimeError(f"{' '.join(args)} exited with {process.returncode}")
             if time.perf_counter() > deadline:

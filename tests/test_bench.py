@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.__main__ import ECHO_FORMS, parse, run
+from bench.readme import BEGIN, END, parse_block, rewrite, rows
 
 TOP_KEYS = {
     "applicants",
@@ -19,6 +22,10 @@ TOP_KEYS = {
     "offered_load",
     "open_drafts",
     "plot",
+    "command",
+    "machine",
+    "settings",
+    "real_bot_paced",
 }
 BOT_KEYS = {
     "completed_intakes",
@@ -37,6 +44,8 @@ BOT_KEYS = {
     "actions_per_intake",
     "bytes_sent_per_applicant",
     "sustained_open_loop_per_second",
+    "forms_per_minute",
+    "bot_api_calls_per_action_by_method",
 }
 
 
@@ -59,8 +68,29 @@ async def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
         assert results[echo]["updates"] == 3 * ECHO_FORMS * results["actions_in_script"]
     assert results["echo_rate_limited"]["updates"] == 3 * results["actions_in_script"]
     assert bot["bot_api_calls_per_action"] >= 1  # every action gets at least its answer
+    for loop in (bot, results["real_bot_paced"]):
+        by_method = loop["bot_api_calls_per_action_by_method"]
+        assert "getUpdates" not in by_method
+        assert sum(by_method.values()) == pytest.approx(loop["bot_api_calls_per_action"])
+        assert by_method["sendMessage"] > 0
+    paced = results["real_bot_paced"]
+    assert paced["completed_intakes"] == 3
+    assert paced["forms_per_minute"] > 0
+    # As deployed unless asked otherwise: config.example.toml's level and poll timeout.
+    assert results["settings"] == {
+        "fast": False,
+        "logging_level": "INFO",
+        "poll_timeout_seconds": 30,
+    }
+    assert (tmp_path / "bot.log").stat().st_size > 0  # INFO logs, into a file
+    assert results["machine"]["cores"] >= 1
+    assert len(results["machine"]["loadavg_after"]) == 3
+    readme = tmp_path / "README.md"
+    readme.write_text(f"## Performance\n\n{BEGIN}\n{END}\n", encoding="utf-8")
+    rewrite(readme, results)
+    assert parse_block(readme.read_text(encoding="utf-8")) == rows(results)
     cost = results["argon2"]
-    assert 0 < cost["receipt_cpu_ms"] < cost["receipt_cpu_ms_at_default_cost"]
+    assert cost["receipt_cpu_ms"] > 0
     assert (tmp_path / "latency-vs-load.png").stat().st_size > 0
     [offered] = results["offered_load"]
     assert offered["offered_per_second"] == 8

@@ -1,0 +1,191 @@
+"""The README's Performance table, rendered from the benchmark's JSON into a marked block.
+
+``python -m bench --readme README.md`` rewrites only what lies between :data:`BEGIN` and
+:data:`END`, so every figure there comes from a run's JSON, never from a hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- bench:begin (written by python -m bench --readme; do not edit by hand) -->"
+END = "<!-- bench:end -->"
+HEADER = ("measure", "value")
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    """A figure as the table shows it: thousands separated, n/a for a missing one."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{float(value):,.{digits}f}"
+
+
+def _joined(values: Iterable[Any], digits: int = 0) -> str:
+    return " / ".join(_n(v, digits) for v in values)
+
+
+def _ms(seconds: float) -> str:
+    return _n(seconds * 1000, 2)
+
+
+def _by_method(calls: dict[str, float]) -> str:
+    ordered = sorted(calls.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{method} {per:.2f}" for method, per in ordered) or "n/a"
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """The table's rows, measure and value, from a run's JSON (``bench-results.json``)."""
+    bot, echo, drafts = r["real_bot"], r["echo"], r["open_drafts"]
+    offered = r["offered_load"]
+    settings = r["settings"]
+    cost = r["argon2"]
+    out: list[tuple[str, str]] = [
+        (
+            "settings of the bot",
+            f"logging {settings['logging_level']}, poll timeout "
+            f"{settings['poll_timeout_seconds']} s, Argon2id {cost['memory_kib']:,} KiB / "
+            f"{cost['iterations']} passes / {cost['lanes']} lanes"
+            + (" (fast settings, not as deployed)" if settings["fast"] else " (as deployed)"),
+        ),
+        (
+            "echo: 1 call per update / reply + delete / paced by the limiter, updates/s",
+            _joined(
+                (
+                    echo["updates_per_second"],
+                    r["echo_deleting"]["updates_per_second"],
+                    r["echo_rate_limited"]["updates_per_second"],
+                )
+            ),
+        ),
+        (
+            f"real bot, unpaced, {r['applicants']} applicants at once",
+            f"{_n(bot['updates_per_second'])} updates/s, p50 {_n(bot['p50_ms'])} ms, "
+            f"p99 {_n(bot['p99_ms'])} ms, {_n(bot['forms_per_minute'])} forms a minute",
+        ),
+    ]
+    paced = r.get("real_bot_paced")
+    if paced is not None:
+        out.append(
+            (
+                f"real bot, paced by the rate limiter as deployed, {r['applicants']} at once",
+                f"{_n(paced['updates_per_second'])} updates/s, p50 {_n(paced['p50_ms'])} ms, "
+                f"p99 {_n(paced['p99_ms'])} ms, {_n(paced['forms_per_minute'])} forms a minute",
+            )
+        )
+    out += [
+        (
+            "real bot, unpaced, sustained: most answered per second under the offered rates",
+            f"{_n(bot['sustained_open_loop_per_second'])} updates/s, "
+            f"{_n(bot['sustained_ratio_to_echo'], 2)} of the echo",
+        ),
+        ("offered load, actions/s", _joined(row["offered_per_second"] for row in offered)),
+        (
+            "offered load: answered per second",
+            _joined(row["answered_per_second"] for row in offered),
+        ),
+        ("offered load: p99 ms", _joined(row["p99_ms"] for row in offered)),
+        (
+            "offered load: unanswered within the drain",
+            _joined(row["unanswered_within_drain"] for row in offered),
+        ),
+        (
+            "Bot API calls per action, unpaced",
+            _n(bot["bot_api_calls_per_action"], 2) + " (echo: 1)",
+        ),
+        (
+            "Bot API calls per action by method, unpaced",
+            _by_method(bot["bot_api_calls_per_action_by_method"]),
+        ),
+    ]
+    if paced is not None:
+        out.append(
+            (
+                "Bot API calls per action by method, paced",
+                _by_method(paced["bot_api_calls_per_action_by_method"]),
+            )
+        )
+    out += [
+        (
+            "CPU ms per action, bot / harness",
+            f"{_ms(bot['cpu_seconds_per_action'])} / {_ms(bot['harness_cpu_seconds_per_action'])}"
+            f" (echo per update: {_ms(echo['cpu_seconds_per_update'])} / "
+            f"{_ms(echo['harness_cpu_seconds_per_update'])})",
+        ),
+        ("CPU s per completed form (bot process)", _n(bot["cpu_seconds_per_intake"], 3)),
+        ("CPU ms per Argon2id hash at the bot's cost", _n(cost["receipt_cpu_ms"], 1)),
+        ("peak memory, MiB (bot process)", _n(r["peak_rss_mib_after_load"])),
+        (
+            "actions per form / bytes sent to the applicant",
+            f"{_n(bot['actions_per_intake'])} / {_n(bot['bytes_sent_per_applicant'])}",
+        ),
+        (
+            "database bytes per case, all files / main file",
+            f"{_n(bot['database_bytes_per_case'])} / "
+            f"{_n(bot['database_main_file_bytes_per_case'])}",
+        ),
+        (
+            f"memory growth for {drafts['drafts']:,} open drafts, MiB",
+            _n(drafts["rss_growth_mib"], 1),
+        ),
+    ]
+    peer = r.get("peer")
+    if peer is not None:
+        out.append(
+            (
+                "python-telegram-bot's example way (bench/peer.py), same applicants",
+                f"{_n(peer['updates_per_second'])} updates/s, p99 {_n(peer['p99_ms'])} ms; "
+                f"the bot's throughput {_n(bot['ratio_to_peer'], 2)} of it, "
+                f"its p99 {_n(bot['p99_ratio_to_peer'], 2)} of it",
+            )
+        )
+    return out
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_block(r: dict[str, Any]) -> str:
+    """The whole marked block: the machine and the command, then the table."""
+    machine = r["machine"]
+    before, after = machine["loadavg_before"], machine["loadavg_after"]
+    lines = [
+        BEGIN,
+        f"Written by `{r['command']}` on {machine['cores']} cores; load average (1, 5, 15 min) "
+        f"{_joined(before, 2)} before the run, {_joined(after, 2)} after.",
+        "",
+        f"| {HEADER[0]} | {HEADER[1]} |",
+        "|---|---|",
+        *(f"| {_cell(name)} | {_cell(value)} |" for name, value in rows(r)),
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def parse_block(text: str) -> list[tuple[str, str]]:
+    """The rows of the marked block in ``text`` (a README), measure and value."""
+    start, end = text.index(BEGIN), text.index(END)
+    if end < start:
+        raise ValueError("the bench block's end marker comes before its beginning")
+    parsed: list[tuple[str, str]] = []
+    for line in text[start:end].splitlines():
+        if not line.startswith("| ") or line.startswith("|---"):
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in line.strip()[1:-1].split(" | ")]
+        if len(cells) != 2:
+            raise ValueError(f"a row of two cells expected: {line!r}")
+        if tuple(cells) != HEADER:
+            parsed.append((cells[0], cells[1]))
+    return parsed
+
+
+def rewrite(readme: Path, r: dict[str, Any]) -> None:
+    """Replace the marked block in ``readme`` with one rendered from ``r``."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    readme.write_text(text[:start] + render_block(r) + text[end:], encoding="utf-8")

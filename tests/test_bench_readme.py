@@ -1,0 +1,128 @@
+"""The README's Performance table is the bench's JSON rendered into a marked block."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.readme import BEGIN, END, parse_block, render_block, rewrite, rows
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def results() -> dict[str, Any]:
+    """A run's JSON, small and made up: only the keys the renderer reads."""
+    closed = {
+        "updates_per_second": 512.25,
+        "p50_ms": 41.0,
+        "p99_ms": 230.5,
+        "forms_per_minute": 2049.0,
+        "bot_api_calls_per_action": 2.25,
+        "bot_api_calls_per_action_by_method": {
+            "sendMessage": 1.0,
+            "deleteMessage": 0.75,
+            "answerCallbackQuery": 0.5,
+        },
+    }
+    return {
+        "command": "python -m bench --applicants 3",
+        "machine": {
+            "cores": 2,
+            "loadavg_before": [0.5, 0.4, 0.3],
+            "loadavg_after": [1.5, 0.9, 0.5],
+        },
+        "applicants": 3,
+        "settings": {"fast": False, "logging_level": "INFO", "poll_timeout_seconds": 30},
+        "argon2": {"memory_kib": 65536, "iterations": 3, "lanes": 4, "receipt_cpu_ms": 160.25},
+        "echo": {
+            "updates_per_second": 2400.0,
+            "cpu_seconds_per_update": 0.0004,
+            "harness_cpu_seconds_per_update": 0.0002,
+        },
+        "echo_deleting": {"updates_per_second": 2100.0},
+        "echo_rate_limited": {"updates_per_second": 31.0},
+        "real_bot": {
+            **closed,
+            "sustained_open_loop_per_second": 880.0,
+            "sustained_ratio_to_echo": 0.366,
+            "cpu_seconds_per_action": 0.0017,
+            "harness_cpu_seconds_per_action": 0.0005,
+            "cpu_seconds_per_intake": 0.025,
+            "actions_per_intake": 15.0,
+            "bytes_sent_per_applicant": 7800.0,
+            "database_bytes_per_case": 5400.0,
+            "database_main_file_bytes_per_case": 2800.0,
+        },
+        "real_bot_paced": {**closed, "updates_per_second": 13.5, "forms_per_minute": 54.0},
+        "offered_load": [
+            {
+                "offered_per_second": 20.0,
+                "answered_per_second": 19.9,
+                "p99_ms": 9.0,
+                "unanswered_within_drain": 0,
+            },
+            {
+                "offered_per_second": 900.0,
+                "answered_per_second": 835.0,
+                "p99_ms": 480.0,
+                "unanswered_within_drain": 2,
+            },
+        ],
+        "peak_rss_mib_after_load": 179.0,
+        "open_drafts": {"drafts": 10000, "rss_growth_mib": 2.7},
+    }
+
+
+def test_block_round_trips() -> None:
+    r = results()
+    block = render_block(r)
+    assert block.startswith(BEGIN) and block.endswith(END)
+    assert parse_block(block) == rows(r)
+    text = dict(parse_block(block))
+    assert text["offered load, actions/s"] == "20 / 900"
+    assert text["offered load: p99 ms"] == "9 / 480"
+    assert (
+        "sendMessage 1.00, deleteMessage 0.75, answerCallbackQuery 0.50"
+        in text["Bot API calls per action by method, unpaced"]
+    )
+    assert "54 forms a minute" in text[next(k for k in text if k.startswith("real bot, paced"))]
+    assert "on 2 cores" in block and "0.50 / 0.40 / 0.30" in block
+    assert r["command"] in block
+
+
+def test_rewrite_touches_only_the_block(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n\n{BEGIN}\nold\n{END}\n\nafter\n", encoding="utf-8")
+    rewrite(readme, results())
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("# Title\n\nbefore\n\n") and text.endswith("\n\nafter\n")
+    assert "old" not in text
+    assert parse_block(text) == rows(results())
+
+
+def test_a_figure_missing_from_the_json_fails() -> None:
+    r = copy.deepcopy(results())
+    del r["real_bot"]["bot_api_calls_per_action_by_method"]
+    with pytest.raises(KeyError):
+        render_block(r)
+
+
+def test_readme_block_has_the_renderers_rows() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
+    section = text.split("## Performance", 1)[1].split("\n## ", 1)[0]
+    assert BEGIN in section and END in section
+    readme_rows = parse_block(text)
+    expected = rows(results())
+    # Row names carry the run's applicant and draft counts; the rest must match exactly.
+    assert [_shape(name) for name, _ in readme_rows] == [_shape(name) for name, _ in expected]
+    assert all(value and value != "n/a" for _, value in readme_rows)
+    assert "Written by `python -m bench" in section
+
+
+def _shape(name: str) -> str:
+    return re.sub(r"\d[\d,]*", "#", name)
