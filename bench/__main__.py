@@ -20,6 +20,7 @@ from bench.echo import ECHO_USER_BASE, measure_echo
 from bench.load import (
     OPEN_LOOP_BASE,
     PACED_APPLICANT_BASE,
+    PEER_APPLICANT_BASE,
     ClosedLoop,
     bench_bot,
     bench_config,
@@ -32,6 +33,7 @@ from bench.load import (
     settings,
     wait_idle,
 )
+from bench.process import bot_process
 from bench.readme import rewrite
 from bench.report import percentile, plot, table, write_json
 from bench.script import intake_steps
@@ -147,6 +149,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     server, process, args.applicants, base=PACED_APPLICANT_BASE
                 )
                 await wait_idle(server)
+            peer_args = [
+                *("-m", "bench.peer", "--base-url", server.base_url),
+                *("--persistence", str(folder / "peer.pickle")),
+            ]
+            peer_env = {"BOT_TOKEN": server.token}
+            async with bot_process(server, peer_args, peer_env, args.out / "peer.log") as process:
+                peer = await closed_loop(server, process, args.applicants, base=PEER_APPLICANT_BASE)
+                await wait_idle(server)
         handled = sum(p.actions for p in loop.people)
         ups = handled / loop.wall
         results["real_bot"] = {
@@ -172,6 +182,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         drafts_config = bench_config(folder / "drafts", "http://127.0.0.1:9/bot", "1:" + "a" * 30)
         results["open_drafts"] = await open_drafts(drafts_config, args.drafts)
     results["real_bot_paced"] = closed_loop_figures(paced)
+    results["peer"] = {
+        **closed_loop_figures(peer),
+        "cpu_seconds_per_action": peer.cpu / max(1, sum(p.actions for p in peer.people)),
+    }
+    results["real_bot"]["ratio_to_peer"] = ups / results["peer"]["updates_per_second"]
+    results["real_bot"]["p99_ratio_to_peer"] = (
+        results["real_bot"]["p99_ms"] / results["peer"]["p99_ms"]
+    )
     results["machine"]["loadavg_after"] = list(os.getloadavg())
     results["plot"] = plot(args.out, offered, results["echo"]["updates_per_second"])
     results["json"] = str(write_json(args.out, results))
@@ -240,6 +258,12 @@ def render(r: dict[str, Any]) -> str:
             r["real_bot_paced"]["updates_per_second"],
             f"p99 {r['real_bot_paced']['p99_ms']:.0f} ms, "
             f"{r['real_bot_paced']['forms_per_minute']:.1f} forms a minute",
+        ),
+        (
+            "peer (bench/peer.py), updates/s",
+            r["peer"]["updates_per_second"],
+            f"p99 {r['peer']['p99_ms']:.0f} ms; the bot's throughput "
+            f"{bot['ratio_to_peer']:.2f} of it, its p99 {bot['p99_ratio_to_peer']:.2f} of it",
         ),
         ("latency p50 ms", bot["p50_ms"], f"echo {echo['p50_ms']:.1f}"),
         ("latency p95 ms", bot["p95_ms"], f"echo {echo['p95_ms']:.1f}"),

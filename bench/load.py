@@ -25,6 +25,7 @@ from bot.logs import configure_logging
 GROUP_CHAT_ID = -1_001_234_567_890
 APPLICANT_BASE = 700_000_000
 PACED_APPLICANT_BASE = 750_000_000
+PEER_APPLICANT_BASE = 760_000_000
 OPEN_LOOP_BASE = 800_000_000
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 

@@ -26,6 +26,7 @@ TOP_KEYS = {
     "machine",
     "settings",
     "real_bot_paced",
+    "peer",
 }
 BOT_KEYS = {
     "completed_intakes",
@@ -73,6 +74,14 @@ async def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
         assert "getUpdates" not in by_method
         assert sum(by_method.values()) == pytest.approx(loop["bot_api_calls_per_action"])
         assert by_method["sendMessage"] > 0
+    # The peer (python-telegram-bot's example way) takes the same applicants through the form.
+    peer = results["peer"]
+    assert peer["completed_intakes"] == 3
+    assert peer["updates"] == 3 * results["actions_in_script"]
+    assert bot["ratio_to_peer"] == pytest.approx(
+        bot["updates_per_second"] / peer["updates_per_second"]
+    )
+    assert bot["p99_ratio_to_peer"] == pytest.approx(bot["p99_ms"] / peer["p99_ms"])
     paced = results["real_bot_paced"]
     assert paced["completed_intakes"] == 3
     assert paced["forms_per_minute"] > 0

@@ -56,6 +56,8 @@ def results() -> dict[str, Any]:
             "bytes_sent_per_applicant": 7800.0,
             "database_bytes_per_case": 5400.0,
             "database_main_file_bytes_per_case": 2800.0,
+            "ratio_to_peer": 1.71,
+            "p99_ratio_to_peer": 5.76,
         },
         "real_bot_paced": {**closed, "updates_per_second": 13.5, "forms_per_minute": 54.0},
         "offered_load": [
@@ -72,6 +74,7 @@ def results() -> dict[str, Any]:
                 "unanswered_within_drain": 2,
             },
         ],
+        "peer": {**closed, "updates_per_second": 300.0, "p99_ms": 40.0},
         "peak_rss_mib_after_load": 179.0,
         "open_drafts": {"drafts": 10000, "rss_growth_mib": 2.7},
     }
@@ -92,6 +95,8 @@ def test_block_round_trips() -> None:
     assert "54 forms a minute" in text[next(k for k in text if k.startswith("real bot, paced"))]
     assert "on 2 cores" in block and "0.50 / 0.40 / 0.30" in block
     assert r["command"] in block
+    peer = text[next(k for k in text if "peer.py" in k)]
+    assert "throughput 1.71 of it" in peer and "p99 5.76 of it" in peer
 
 
 def test_rewrite_touches_only_the_block(tmp_path: Path) -> None:
