@@ -69,7 +69,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def receipt_cpu_ms(cost: Argon2Cost, times: int) -> float:
-    """CPU for one receipt's Argon2id hash, all threads (OpenSSL works a lane per thread)."""
+    """CPU for one Argon2id hash at the config's cost (a coordinator's passphrase), all threads."""
     started = time.process_time()
     for _ in range(times):
         hash_secret(new_receipt_secret(), cost=cost)

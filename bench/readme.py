@@ -117,7 +117,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_ms(echo['harness_cpu_seconds_per_update'])})",
         ),
         ("CPU s per completed form (bot process)", _n(bot["cpu_seconds_per_intake"], 3)),
-        ("CPU ms per Argon2id hash at the bot's cost", _n(cost["receipt_cpu_ms"], 1)),
+        (
+            "CPU ms per Argon2id hash at the bot's cost (a passphrase; receipts: a keyed hash)",
+            _n(cost["receipt_cpu_ms"], 1),
+        ),
         ("peak memory, MiB (bot process)", _n(r["peak_rss_mib_after_load"])),
         (
             "actions per form / bytes sent to the applicant",
