@@ -7,6 +7,7 @@ with ``make -n`` (nothing is installed) in a copy of the project's recipe files.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tomllib
@@ -24,9 +25,13 @@ def _plan(tmp_path: Path, target: str) -> str:
     for name in ("Makefile", "pyproject.toml", "requirements.lock", "requirements-dev.lock"):
         if not (tmp_path / name).exists():
             shutil.copy(ROOT / name, tmp_path / name)
+    # Run under `make test` (as CI does), make would inherit the outer make's level and print
+    # "Entering/Leaving directory" lines: plan as a newcomer's own `make` would.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     done = subprocess.run(
-        ["make", "-n", target],
+        ["make", "--no-print-directory", "-n", target],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         timeout=30,
