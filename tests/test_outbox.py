@@ -170,3 +170,21 @@ async def test_blobs_swapped_between_rows_reach_nobody(tmp_path: Path) -> None:
     assert await outbox.flush(send) == 0
     assert send.sent == []
     await db.close()
+
+
+async def test_a_delivered_group_notice_leaves_no_copy_not_even_in_the_wal(
+    tmp_path: Path,
+) -> None:
+    """A notice names a case; committed beside an applicant's chat trace, a copy of it left in
+    a WAL frame would pair the two. Once delivered it is gone from every file."""
+    key, clock = MasterKey.generate(), Clock()
+    db = await open_database(tmp_path / "bot.sqlite3")
+    outbox = Outbox(db, Vault(key), clock=clock)
+    async with db.transaction() as conn:
+        await outbox.put(conn, -100, OutMessage("New case K7QX"))
+    [row] = await store.due_messages(db.conn, now=int(clock.now))
+    assert await outbox.flush(Recorder()) == 1
+    assert (tmp_path / "bot.sqlite3-wal").stat().st_size == 0
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.sqlite3*"))
+    assert row.body not in raw
+    await db.close()

@@ -353,3 +353,38 @@ async def test_a_cancelled_writer_leaves_the_database_usable(db: Database) -> No
         await db.write(Write.one("INSERT INTO w (n) VALUES (?)", 100 + pause))
         assert 100 + pause in _committed(db.path)
         assert not db.conn.in_transaction
+
+
+async def test_a_checkpoint_a_reader_holds_up_is_retried_until_done(tmp_path: Path) -> None:
+    """A long backup holds a read transaction; the submission's checkpoint cannot complete then.
+    It must not wait for the next retention round: it is retried until the WAL is empty."""
+    import asyncio
+    import sqlite3
+
+    from bot.store import db as db_module
+
+    path = tmp_path / "bot.sqlite3"
+    database = await open_database(path)
+    reader = sqlite3.connect(path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM cases").fetchone()
+    async with database.transaction() as conn:
+        await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
+    old = db_module.CHECKPOINT_RETRY_SECONDS
+    db_module.CHECKPOINT_RETRY_SECONDS = 0.05
+    try:
+        assert not await database.checkpoint_or_retry()
+        wal = tmp_path / "bot.sqlite3-wal"
+        assert wal.stat().st_size > 0
+        await asyncio.sleep(0.2)
+        assert wal.stat().st_size > 0  # the reader still holds it
+        reader.rollback()
+        for _ in range(100):
+            if wal.stat().st_size == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert wal.stat().st_size == 0
+    finally:
+        db_module.CHECKPOINT_RETRY_SECONDS = old
+        reader.close()
+        await database.close()

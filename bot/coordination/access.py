@@ -111,9 +111,10 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
         "reject": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
         "handoff": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
         "close": _lead_wider(_ASSIGNEE),
-        "purge": _lead_only(_ANY, private_only=True),
+        # Destructive: a lead's stolen phone must not shred cases or strip the team's copies.
+        "purge": _lead_only(_ANY, private_only=True, needs_unlock=True),
         "grant": _lead_only(_NONE, private_only=True, needs_unlock=True),
-        "revoke": _lead_only(_NONE, private_only=True),
+        "revoke": _lead_only(_NONE, private_only=True, needs_unlock=True),
         "audit": _lead_only(_NONE, private_only=True),
         "unlock": _everyone(_NONE, private_only=True),
         "lock": _everyone(_NONE),

@@ -323,6 +323,9 @@ class CoordinationService:
             await self._audit(conn, "system", "answered", None)  # no code, as for submitted
             if work is not None and work.assignee is not None:
                 await self._notify(conn, work.assignee, "answered", code=work.code)
+        # The WAL now holds this commit between two writes of the applicant's chat trace: fold
+        # it away, or the order of commits pairs the account with the case.
+        await self.db.checkpoint_or_retry()
         return True
 
     # --- coordinator messages ----------------------------------------------------------------

@@ -499,7 +499,7 @@ class IntakeService:
                 await self.on_submit(conn, Submission(case_id, code, key, triage))
         key.destroy()
         loaded.key.destroy()
-        if not await self.db.checkpoint():
+        if not await self.db.checkpoint_or_retry():
             log.warning("checkpoint_incomplete")
         log.info("case_submitted", case_code=code)
         lang = draft.language

@@ -9,8 +9,9 @@ not open.
 A waiting row is readable by whoever holds the master key (the bot must be able to send it),
 so none waits longer than it must: a row goes once Telegram accepts it, at once when Telegram
 refuses it for good (the person blocked the bot or is gone), and after ``expiry_seconds``
-whatever happens. After a round that removed a message to a person, the WAL is folded and
-truncated, so the removed row survives in no frame.
+whatever happens. After a round that removed any message, the WAL is folded and truncated: a
+removed row left in a WAL frame (a group notice naming a case, committed beside an applicant's
+chat trace) would say in which order things happened, and so whose case is whose.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class Outbox:
             due = await store.due_messages(conn, now=now)
         if expired:
             log.info("outbox_expired", count=expired)
-        to_people = expired > 0
+        removed = expired > 0
         for row in due:
             try:
                 chat_id = int(
@@ -128,7 +129,7 @@ class Outbox:
                     async with self.db.transaction() as conn:
                         await store.mark_sent(conn, row.id)
                     log.info("outbox_refused", error=failure.reason)
-                    to_people = to_people or chat_id > 0
+                    removed = True
                     continue
                 delay = failure.retry_after or min(2 ** (row.attempts + 1), MAX_BACKOFF_SECONDS)
                 async with self.db.transaction() as conn:
@@ -142,10 +143,10 @@ class Outbox:
             async with self.db.transaction() as conn:
                 await store.mark_sent(conn, row.id)
             sent += 1
-            to_people = to_people or chat_id > 0
+            removed = True
             if on_sent is not None:
                 await on_sent(chat_id, message_id)
-        if to_people and not await self.db.checkpoint():
+        if removed and not await self.db.checkpoint_or_retry():
             log.warning("checkpoint_incomplete")
         return sent
 

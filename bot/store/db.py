@@ -19,6 +19,9 @@ from bot.store.writes import Write, apply_groups, on_thread
 
 log = get_logger(__name__)
 
+CHECKPOINT_RETRY_SECONDS = 1.0
+CHECKPOINT_RETRIES = 3600  # an hour of a reader holding it up: then the retention round's turn
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -65,6 +68,7 @@ class Database:
         self._committer: asyncio.Task[None] | None = None
         self._pending: list[tuple[tuple[Write, ...], asyncio.Future[None]]] = []
         self._holder: asyncio.Task[object] | None = None  # inside ``transaction()``
+        self._retrying: asyncio.Task[None] | None = None  # a checkpoint a reader held up
 
     async def write(self, *writes: Write) -> None:
         """All of ``writes`` or none, durable on return: ``transaction`` for writes known in
@@ -262,7 +266,33 @@ class Database:
             row = await one(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
         return row is not None and int(row[0]) == 0
 
+    async def checkpoint_or_retry(self) -> bool:
+        """Checkpoint now; if a reader (a long backup) stops it, keep trying every second in
+        the background until it completes.
+
+        Between checkpoints the WAL keeps every commit in order, the rows since deleted
+        included: a draft beside the case it became, a notice beside a chat trace. Left to the
+        next retention round, that history would lie on disk for minutes.
+        """
+        if await self.checkpoint():
+            return True
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.create_task(self._retry_checkpoint())
+        return False
+
+    async def _retry_checkpoint(self) -> None:
+        for _ in range(CHECKPOINT_RETRIES):
+            await asyncio.sleep(CHECKPOINT_RETRY_SECONDS)
+            with contextlib.suppress(Exception):  # a failed try is tried again
+                if await self.checkpoint():
+                    return
+        log.warning("checkpoint_given_up")
+
     async def close(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()
+            with contextlib.suppress(BaseException):
+                await self._retrying
         with contextlib.suppress(Exception):
             await self.flush()
         await self.conn.close()
