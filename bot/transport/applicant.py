@@ -116,16 +116,19 @@ class ApplicantHandlers:
         if update.callback_query is not None:
             await update.callback_query.answer()
             return
-        if incoming.message_id is not None:
-            self._leave_unread(incoming.chat_id, [incoming.message_id])
-        if self._warned.allow(incoming.user_id, self.clock()):
-            lang = await self.intake.language_of(incoming.user_id, incoming.language_hint)
-            note = Reply(self.catalog.text(lang, "slow_down"))
-            sent: list[int] = []
-            try:
-                await deliver(context.bot, incoming.chat_id, Response((note,)), sent=sent)
-            finally:
-                self._leave_unread(incoming.chat_id, sent)
+        mine = [incoming.message_id] if incoming.message_id is not None else []
+        if not self._warned.allow(incoming.user_id, self.clock()):
+            self._leave_unread(incoming.chat_id, mine)  # the rest of a flood: noted in rounds
+            return
+        # The first dropped message of a minute is noted now, with the word that answers it:
+        # someone throttled once (a crowd's member) leaves nothing waiting in memory.
+        lang = await self.intake.language_of(incoming.user_id, incoming.language_hint)
+        note = Reply(self.catalog.text(lang, "slow_down"))
+        sent: list[int] = []
+        try:
+            await deliver(context.bot, incoming.chat_id, Response((note,)), sent=sent)
+        finally:
+            await self._note(incoming.chat_id, mine + sent)
 
     def _leave_unread(self, chat_id: int, message_ids: list[int]) -> None:
         if not message_ids:
