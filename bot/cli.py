@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import eventloop
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, check_routes, load_config
 from bot.crypto import MasterKey, UnlockedKey
 from bot.logs import configure_logging, get_logger
 
@@ -88,9 +88,18 @@ def _parser() -> argparse.ArgumentParser:
         "invite",
         "print a one-time enrolment code for a coordinator",
         "Print '/enroll CODE' for a new coordinator to send the bot privately. The code works "
-        "once and expires after coordination.invite_ttl_hours.",
+        "once and expires after coordination.invite_ttl_hours. With teams configured, --team "
+        "names the team(s) they join; without it a coordinator joins the default team and a "
+        "lead leads every team.",
     )
     invite.add_argument("--role", choices=("coordinator", "lead"), default="coordinator")
+    invite.add_argument(
+        "--team",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a team from [[coordination.teams]] (may be repeated); a lead leads it",
+    )
 
     revoke = _command(
         sub,
@@ -251,11 +260,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.intake.questionnaire import QuestionnaireError, load_questionnaire
 
             try:
-                load_questionnaire(
+                questionnaire = load_questionnaire(
                     config.intake.questionnaire, languages=list(config.intake.languages)
                 )
             except QuestionnaireError as exc:
                 raise ConfigError(str(exc)) from None
+            check_routes(config.coordination, questionnaire)
             for line in config.describe():
                 print(line)
             print(f"database: {_database_key_line(config)}")
@@ -354,7 +364,12 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
 
             try:
                 text = args.path.read_text(encoding="utf-8")
-                added = await import_grants(services.db, Grants.load(text))
+                added = await import_grants(
+                    services.db,
+                    Grants.load(text),
+                    vault=services.vault,
+                    now=int(services.intake.clock()),
+                )
             except (OSError, UnicodeDecodeError):
                 print(f"error: cannot read {args.path}", file=sys.stderr)
                 return 1
@@ -372,11 +387,19 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
             return 0 if done.ok else 1
         coordination = services.coordination
         if args.command == "invite":
-            code = await coordination.create_invite(args.role)
+            try:
+                code = await coordination.create_invite(args.role, tuple(args.team))
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             hours = config.coordination.invite_ttl_hours
+            teams = coordination.teams.membership(frozenset(args.team), args.role)
+            joins = (
+                f" Team(s): {', '.join(sorted(teams)).replace('*', 'every team')}." if teams else ""
+            )
             print(f"/enroll {code}")
             print(
-                f"One use, valid {hours} hours. Send it to the new {args.role} privately.",
+                f"One use, valid {hours} hours. Send it to the new {args.role} privately.{joins}",
                 file=sys.stderr,
             )
             return 0

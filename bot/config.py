@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -37,6 +37,9 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.crypto.keys import MasterKey
 from bot.crypto.recovery import parse_public_key
+
+if TYPE_CHECKING:
+    from bot.intake.questionnaire import Questionnaire
 
 #: Languages a catalogue exists for; keep in step with ``bot.i18n.LANGUAGES``.
 KNOWN_LANGUAGES: tuple[str, ...] = ("en", "my", "my-zawgyi")
@@ -300,6 +303,45 @@ class IntakeConfig(_Section):
         return value
 
 
+def _a_group(value: int | None) -> int | None:
+    # Positive ids are people: a notice sent there would tell a stranger a case exists.
+    if value is None:
+        return value
+    if value >= 0:
+        raise ValueError("must be a negative group id (a positive id is a person's private chat)")
+    if value == EXAMPLE_GROUP_CHAT_ID:
+        raise ValueError(
+            "still the example's placeholder; replace it with your coordinators' group id"
+        )
+    return value
+
+
+_TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+class TeamConfig(_Section):
+    """One team: its name (used in ``bot invite --team`` and ``/transfer``), whether cases no
+    route matches go to it, its own group for notices, and the answers that route a case to it:
+    ``route = { region = ["mon", "tanintharyi"] }`` (question id = option ids)."""
+
+    name: StrictStr
+    default: StrictBool = False
+    group_chat_id: StrictInt | None = None
+    route: dict[StrictStr, tuple[StrictStr, ...]] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not _TEAM_NAME.fullmatch(value):
+            raise ValueError("must be 1-32 of a-z, 0-9, _ and -, starting with a letter or digit")
+        return value
+
+    @field_validator("group_chat_id")
+    @classmethod
+    def _team_group(cls, value: int | None) -> int | None:
+        return _a_group(value)
+
+
 class CoordinationConfig(_Section):
     group_chat_id: StrictInt
     two_person_approval: StrictBool = False
@@ -307,18 +349,25 @@ class CoordinationConfig(_Section):
     unlock_idle_minutes: StrictInt = Field(default=15, ge=1, le=1440)
     unlock_max_hours: StrictInt = Field(default=8, ge=1, le=24)
     invite_ttl_hours: StrictInt = Field(default=48, ge=1, le=720)
+    teams: tuple[TeamConfig, ...] = ()
 
     @field_validator("group_chat_id")
     @classmethod
-    def _a_group(cls, value: int) -> int:
-        # Positive ids are people: a notice sent there would tell a stranger a case exists.
-        if value >= 0:
+    def _main_group(cls, value: int) -> int:
+        return int(_a_group(value) or 0)
+
+    @field_validator("teams")
+    @classmethod
+    def _one_default(cls, value: tuple[TeamConfig, ...]) -> tuple[TeamConfig, ...]:
+        names = [team.name for team in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two teams are named {name!r}")
+        defaults = [team.name for team in value if team.default]
+        if value and len(defaults) != 1:
             raise ValueError(
-                "must be a negative group id (a positive id is a person's private chat)"
-            )
-        if value == EXAMPLE_GROUP_CHAT_ID:
-            raise ValueError(
-                "still the example's placeholder; replace it with your coordinators' group id"
+                "exactly one team must have default = true (it gets the cases no route matches)"
+                f"; found {len(defaults)}"
             )
         return value
 
@@ -381,6 +430,9 @@ class Config(_Section):
     def _describe_value(self, dotted: str, value: object) -> str:
         if isinstance(value, SecretStr | MasterKey):
             return f"set (from {self._sources.get(dotted, 'config')})"
+        if dotted == "coordination.teams":
+            teams = [t.name + (" (default)" if t.default else "") for t in self.coordination.teams]
+            return ", ".join(teams) if teams else "none (one team)"
         if dotted in _HIDDEN_VALUES:
             return "set" if value is not None else "not set"
         if value is None or value == "":
@@ -763,3 +815,33 @@ def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
         if full and want[: len(full)] == full and (best is None or len(full) > best[0]):
             best = (len(full), number)
     return best[1] if best else None
+
+
+# --- teams against the questionnaire --------------------------------------------------------------
+
+
+def check_routes(coordination: CoordinationConfig, questionnaire: Questionnaire) -> None:
+    """Every route names a button question of the questionnaire and options it has: a typo
+    would send every case to the default team without a word."""
+    from bot.intake.questionnaire import ROUTABLE_KINDS
+
+    for index, team in enumerate(coordination.teams):
+        for question_id, options in team.route.items():
+            where = f"coordination.teams[{index}].route.{_shown(question_id)}"
+            question = questionnaire.get(question_id)
+            if question is None:
+                raise ConfigError(f"{where}: no such question in the questionnaire")
+            if question.kind not in ROUTABLE_KINDS:
+                raise ConfigError(
+                    f"{where}: a {question.kind.value} question cannot route; use a question"
+                    " answered with buttons (choice, multi or yesno)"
+                )
+            if not options:
+                raise ConfigError(f"{where}: list at least one option")
+            for option in options:
+                if question.kind.value == "yesno":
+                    known = option in ("yes", "no")
+                else:
+                    known = question.has_option(option)
+                if not known:
+                    raise ConfigError(f"{where}: {_shown(option)!r} is not an option of it")

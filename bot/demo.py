@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -119,7 +120,8 @@ async def _grant_waiting(runtime: Runtime, folder: Path) -> int:
     copy.unlink(missing_ok=True)
     await backup_database(runtime.db, copy)
     key = load_recovery_key((folder / "recovery.key").read_text(encoding="utf-8"))
-    await import_grants(runtime.db, await grant_all(copy, key, lead.handle))
+    grants = await grant_all(copy, key, lead.handle)
+    await import_grants(runtime.db, grants, vault=runtime.vault, now=int(time.time()))
     copy.unlink()
     return len(missing)
 

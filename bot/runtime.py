@@ -11,11 +11,13 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from telegram.ext import Application, Updater
 
-from bot.config import Config
+from bot.config import Config, CoordinationConfig, check_routes
+from bot.coordination.teams import ALL_TEAMS, Team, Teams
 from bot.crypto import Argon2Cost, Vault
 from bot.i18n import Catalog
 from bot.intake.questionnaire import load_questionnaire
@@ -27,6 +29,7 @@ from bot.services.coordination import CoordinationService, CoordinationSettings
 from bot.services.intake import IntakeService, IntakeSettings
 from bot.services.outbox import Outbox, OutMessage
 from bot.store import Database, open_database
+from bot.store import coordination as coordination_store
 from bot.transport.app import build_application
 from bot.transport.applicant import ApplicantHandlers
 from bot.transport.coordinator import CoordinatorHandlers, send_out
@@ -65,6 +68,7 @@ async def open_services(
     questionnaire = load_questionnaire(
         config.intake.questionnaire, languages=list(config.intake.languages)
     )
+    check_routes(config.coordination, questionnaire)
     catalog = Catalog(tuple(config.intake.languages))
     vault = Vault(config.security.master_key, previous=list(config.security.previous_master_keys))
     argon2 = Argon2Cost(
@@ -75,6 +79,7 @@ async def open_services(
     db = await open_database(config.storage.database)
     try:
         await ensure_master_key(db, vault, name=key_name(config))
+        await adopt_teams(db, teams_of(config.coordination))
         outbox = Outbox(db, vault, clock=clock, expiry_seconds=config.retention.outbox_hours * 3600)
         coordination = CoordinationService(
             db,
@@ -83,7 +88,7 @@ async def open_services(
             catalog,
             outbox,
             CoordinationSettings(
-                group_chat_id=config.coordination.group_chat_id,
+                teams=teams_of(config.coordination),
                 recovery_public_key=config.security.recovery_public_key,
                 two_person_approval=config.coordination.two_person_approval,
                 case_view_ttl_seconds=config.coordination.case_view_ttl_seconds,
@@ -135,7 +140,7 @@ async def open_runtime(
             applicant=applicant,
             coordinator=CoordinatorHandlers(services.coordination),
             catalog=services.catalog,
-            group_chat_id=config.coordination.group_chat_id,
+            group_chat_ids=services.coordination.teams.groups(),
             rate_limit=config.telegram.rate_limit,
         )
         yield Runtime(**vars(services), app=app)
@@ -225,3 +230,32 @@ async def _every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         except Exception as exc:  # noqa: BLE001 - a failed round must not stop the bot
             log.error("job_failed", error=type(exc).__name__)
         await asyncio.sleep(seconds)
+
+
+def teams_of(coordination: CoordinationConfig) -> Teams:
+    """The config's teams as the coordination rules use them."""
+    default = next((team.name for team in coordination.teams if team.default), None)
+    return Teams(
+        tuple(
+            Team(
+                team.name,
+                MappingProxyType({q: frozenset(options) for q, options in team.route.items()}),
+                team.group_chat_id,
+            )
+            for team in coordination.teams
+        ),
+        default=default,
+        group_chat_id=coordination.group_chat_id,
+    )
+
+
+async def adopt_teams(db: Database, teams: Teams) -> None:
+    """Once teams are configured, people and cases from before join them (see the store)."""
+    if teams.default is None:
+        return
+    async with db.transaction() as conn:
+        adopted = await coordination_store.adopt_teams(
+            conn, default=teams.default, lead_teams=ALL_TEAMS
+        )
+    if adopted:
+        log.info("coordinators_joined_teams", count=adopted)

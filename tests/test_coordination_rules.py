@@ -170,6 +170,7 @@ EXPECTED: dict[str, tuple[str | None, str, bool, bool]] = {
     "purge": (None, ANY, True, True),  # destructive: a stolen lead's phone must not shred
     "grant": (None, "none", True, True),
     "revoke": (None, "none", True, True),
+    "transfer": (None, ANY, True, True),  # reseals a case to another team
     "audit": (None, "none", True, False),
     "unlock": ("none", "none", True, False),
     "lock": ("none", "none", False, False),
@@ -177,7 +178,7 @@ EXPECTED: dict[str, tuple[str | None, str, bool, bool]] = {
     "help": ("none", "none", False, False),
 }
 ROLES_TRIED: tuple[str | None, ...] = (None, "coordinator", "lead")
-RELATIONS = ("assignee", "other", "unclaimed", "none")
+RELATIONS = ("assignee", "other", "unclaimed", "none", "outside")
 MADE_UP = ("start", "admin", "debug", "export", "sql", "", "/claim", "CLAIM", "queue@bot", "purge ")
 
 
@@ -186,6 +187,8 @@ def expected_decision(
 ) -> Denied | None:
     if role is None or command not in EXPECTED:
         return Denied.UNKNOWN
+    if relation == "outside":  # another team's case: as if its code named nothing
+        return Denied.NO_CASE
     coordinator, lead, private_only, needs_unlock = EXPECTED[command]
     allowed = coordinator if role == "coordinator" else lead
     if allowed is None:
@@ -257,6 +260,14 @@ def test_a_made_up_command_is_unknown_to_coordinators_too(command: str, role: st
         ("unlock", "coordinator", "none", False, False, Denied.PRIVATE_ONLY),
         ("lock", "coordinator", "none", False, False, None),
         ("purge", None, "assignee", True, True, Denied.UNKNOWN),
+        # Another team's case does not exist for this person, whatever else holds.
+        ("show", "lead", "outside", True, True, Denied.NO_CASE),
+        ("purge", "coordinator", "outside", False, False, Denied.NO_CASE),
+        ("claim", "coordinator", "outside", False, False, Denied.NO_CASE),
+        ("transfer", "coordinator", "assignee", True, True, Denied.ROLE),
+        ("transfer", "lead", "other", True, False, Denied.LOCKED),
+        ("transfer", "lead", "unclaimed", False, True, Denied.PRIVATE_ONLY),
+        ("transfer", "lead", "other", True, True, None),
     ],
 )
 def test_spot_checks_read_from_the_design(
@@ -284,7 +295,7 @@ def test_the_table_rows_describe_themselves() -> None:
 def test_menus() -> None:
     assert sorted(COORDINATOR_COMMANDS) == sorted(EXPECTED)
     assert len(set(COORDINATOR_COMMANDS)) == len(COORDINATOR_COMMANDS)
-    assert {"purge", "grant", "revoke", "audit"} == LEAD_ONLY
+    assert {"purge", "grant", "revoke", "audit", "transfer"} == LEAD_ONLY
     assert commands_for(None) == ()
     assert commands_for("revoked") == ()
     assert set(commands_for("coordinator")) == set(EXPECTED) - LEAD_ONLY
@@ -295,6 +306,8 @@ def test_relation_of() -> None:
     assert relation_of("c1", "c1") == "assignee"
     assert relation_of("c1", "c2") == "other"
     assert relation_of("c1", None) == "unclaimed"
+    assert relation_of("c1", "c1", in_team=False) == "outside"
+    assert relation_of("c1", None, in_team=False) == "outside"
 
 
 # -- two-person approval ----------------------------------------------------------------------
@@ -571,7 +584,7 @@ def test_free_text_cannot_enter_the_log(actor: str, case_code: str | None) -> No
 
 
 def test_every_documented_action_can_be_logged() -> None:
-    assert len(AUDIT_ACTIONS) == 24
+    assert len(AUDIT_ACTIONS) == 26
     for action in sorted(AUDIT_ACTIONS):
         entry = seal_entry(
             seq=1, at=0, actor="system", action=action, case_code=None, prev_hash=GENESIS, mac=MAC

@@ -139,7 +139,7 @@ EXACT = {
     "asked",
     "answered",
 }
-BOUNDED = {"shown", "unlocked", "granted", "reassigned"}
+BOUNDED = {"shown", "unlocked", "granted", "imported", "reassigned"}
 
 
 @dataclass(frozen=True)

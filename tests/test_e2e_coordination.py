@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,15 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
         copy = tmp_path / "offline-copy.sqlite3"
         await backup_database(bot.runtime.db, copy)
         grants = await grant_all(copy, load_recovery_key(RECOVERY_PRIVATE), handle)
-        assert await import_grants(bot.runtime.db, Grants.load(grants.dump())) == 1
+        assert (
+            await import_grants(
+                bot.runtime.db,
+                Grants.load(grants.dump()),
+                vault=bot.runtime.vault,
+                now=int(time.time()),
+            )
+            == 1
+        )
 
         await server.send_group_text(GROUP_CHAT_ID, LEAD, "/queue", chat_type="supergroup")
         queue = await wait_for_text(server, GROUP_CHAT_ID, team("queue_header"))

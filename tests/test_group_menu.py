@@ -51,7 +51,10 @@ async def test_a_group_the_bot_is_not_in_is_named_then_its_menu_set_when_added(
         [warning] = [r for r in _records(stream.getvalue()) if r["level"] == "warning"]
         assert warning["event"] == "coordinators_group_unreachable"
         assert warning["error"] == "BadRequest"
-        assert warning["hint"] == "add the bot to the group whose id is coordination.group_chat_id"
+        assert warning["hint"] == (
+            "add the bot to the group whose id is coordination.group_chat_id"
+            " (or a team's group_chat_id)"
+        )
         assert await _menu(server) == []
 
         await server.add_bot_to_group(GROUP_CHAT_ID, COORDINATOR, chat_type="supergroup")

@@ -194,6 +194,8 @@ _PLAINTEXT_ALLOWED = frozenset(
         "next_attempt_at",
         "delete_at",
         "language",  # the language a coordinator reads the bot in: a setting, shared by many
+        "team",  # a team's name from the config: its sealed copies' holders name it anyway
+        "teams",  # the teams an invite enrols into
     }
 )
 

@@ -15,16 +15,20 @@ from types import MappingProxyType
 from typing import Literal
 
 Role = Literal["coordinator", "lead"]
-Relation = Literal["assignee", "other", "unclaimed", "none"]
+Relation = Literal["assignee", "other", "unclaimed", "none", "outside"]
 
 ROLES: frozenset[str] = frozenset({"coordinator", "lead"})
 CASE_RELATIONS: frozenset[str] = frozenset({"assignee", "other", "unclaimed"})
+OUTSIDE = "outside"
+"""A case of a team the person is not in (or, in a group, a case of another group's team): for
+them it does not exist, and every command on it is answered as for a code nobody issued."""
 
 
 class Denied(StrEnum):
     """Why a command was refused. ``UNKNOWN`` must be answered exactly like an unknown command."""
 
     UNKNOWN = "unknown"
+    NO_CASE = "no_case"  # must be answered exactly like a code that names no case
     ROLE = "role"
     RELATION = "relation"
     PRIVATE_ONLY = "private_only"
@@ -114,6 +118,8 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
         # Destructive: a lead's stolen phone must not shred cases or strip the team's copies.
         "purge": _lead_only(_ANY, private_only=True, needs_unlock=True),
         "grant": _lead_only(_NONE, private_only=True, needs_unlock=True),
+        # Reseals the case to another team and removes the old team's copies.
+        "transfer": _lead_only(_ANY, private_only=True, needs_unlock=True),
         "revoke": _lead_only(_NONE, private_only=True, needs_unlock=True),
         "audit": _lead_only(_NONE, private_only=True),
         "unlock": _everyone(_NONE, private_only=True),
@@ -142,6 +148,7 @@ COORDINATOR_COMMANDS: tuple[str, ...] = (
     "lock",
     "language",
     "help",
+    "transfer",
     "purge",
     "grant",
     "revoke",
@@ -160,8 +167,11 @@ def commands_for(role: str | None) -> tuple[str, ...]:
     return tuple(name for name in COORDINATOR_COMMANDS if role in PERMISSIONS[name].roles)
 
 
-def relation_of(actor_id: str, assignee_id: str | None) -> Relation:
-    """How the actor stands to a case; commands without a case use ``"none"`` instead."""
+def relation_of(actor_id: str, assignee_id: str | None, *, in_team: bool = True) -> Relation:
+    """How the actor stands to a case; commands without a case use ``"none"`` instead. A case
+    outside the actor's teams is ``"outside"`` whoever holds it."""
+    if not in_team:
+        return "outside"
     if assignee_id is None:
         return "unclaimed"
     return "assignee" if actor_id == assignee_id else "other"
@@ -170,12 +180,15 @@ def relation_of(actor_id: str, assignee_id: str | None) -> Relation:
 def decide(
     command: str, role: str | None, relation: str, *, private_chat: bool, unlocked: bool
 ) -> Denied | None:
-    """``None`` if allowed, else the first reason in the order: unknown, role, private chat,
-    relation, locked. Private chat comes before relation so that a group never learns, from a
-    different refusal, who holds which case."""
+    """``None`` if allowed, else the first reason in the order: unknown, no such case, role,
+    private chat, relation, locked. Private chat comes before relation so that a group never
+    learns, from a different refusal, who holds which case; a case outside the person's teams is
+    "no such case" before anything else, as a code nobody issued is."""
     rule = PERMISSIONS.get(command)
     if rule is None or role is None or role not in ROLES:
         return Denied.UNKNOWN
+    if relation == OUTSIDE:
+        return Denied.NO_CASE
     if role not in rule.roles:
         return Denied.ROLE
     if rule.private_only and not private_chat:

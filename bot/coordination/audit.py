@@ -50,6 +50,8 @@ AUDIT_ACTIONS: frozenset[str] = frozenset(
         "closed",
         "purged",
         "granted",
+        "imported",
+        "transferred",
         "revoked",
         "invited",
         "submitted",

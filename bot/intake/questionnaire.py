@@ -90,6 +90,9 @@ _KIND_KEYS: Mapping[QuestionKind, frozenset[str]] = {
 TRIAGE_KINDS = frozenset(
     {QuestionKind.CHOICE, QuestionKind.MULTI, QuestionKind.YESNO, QuestionKind.NUMBER}
 )
+#: Kinds whose answer can route a case to a team: buttons only. A team's name is visible to
+#: whoever holds the database, so it must say no more than an option id would.
+ROUTABLE_KINDS = frozenset({QuestionKind.CHOICE, QuestionKind.MULTI, QuestionKind.YESNO})
 
 
 def base_language(lang: str) -> str:

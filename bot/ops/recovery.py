@@ -15,9 +15,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.crypto import CaseKey, CryptoError, UnlockedKey, seal_case_key
+from bot.coordination.teams import receives
+from bot.crypto import CaseKey, CryptoError, UnlockedKey, Vault, seal_case_key
 from bot.i18n import Catalog
 from bot.intake.questionnaire import Questionnaire
+from bot.services import audit
 from bot.services.case_view import render_case
 from bot.services.coordination import open_inbox
 from bot.store import Database, open_database
@@ -98,16 +100,23 @@ async def show_case(
 
 
 async def grant_all(database: Path, key: UnlockedKey, handle: str) -> Grants:
-    """Every case the recovery key opens, sealed to one active coordinator."""
+    """Every case of the coordinator's teams the recovery key opens, sealed to them.
+
+    Another team's case is left out: the database would refuse its copy, and a grant must not
+    undo the teams' separation."""
     db = await _open_copy(database)
     try:
         target = await store.coordinator_by_handle(db.conn, handle.strip().upper())
         if target is None or target.status != "active":
             raise RecoveryError(f"no active coordinator {handle} in that database")
+        member = await store.membership_of(db.conn, target.id)
         copies: dict[str, bytes] = {}
-        for case_id, code in await every(
-            db.conn, "SELECT id, code FROM cases WHERE recovery_key IS NOT NULL ORDER BY code"
+        for case_id, code, team in await every(
+            db.conn,
+            "SELECT id, code, team FROM cases WHERE recovery_key IS NOT NULL ORDER BY code",
         ):
+            if not receives(member, team):
+                continue
             case_key = await _case_key(db, key, str(case_id), str(code))
             copies[str(case_id)] = seal_case_key(case_key, target.public_key, case_id=case_id)
         return Grants(target.id, target.handle, copies)
@@ -115,8 +124,9 @@ async def grant_all(database: Path, key: UnlockedKey, handle: str) -> Grants:
         await db.close()
 
 
-async def import_grants(db: Database, grants: Grants) -> int:
-    """Load sealed copies into the live database; cases shredded meanwhile are skipped.
+async def import_grants(db: Database, grants: Grants, *, vault: Vault, now: int) -> int:
+    """Load sealed copies into the live database, with an audit entry; cases shredded, or
+    moved to a team the coordinator is not in, meanwhile are skipped.
 
     The schema refuses a copy for a coordinator who is no longer active."""
     added = 0
@@ -124,11 +134,15 @@ async def import_grants(db: Database, grants: Grants) -> int:
         target = await store.coordinator_by_id(conn, grants.coordinator_id)
         if target is None or target.status != "active":
             raise RecoveryError(f"{grants.handle} is not an active coordinator here")
+        member = await store.membership_of(conn, target.id)
         for case_id, sealed in grants.copies.items():
             if await case_store.get_case(conn, case_id) is None:
                 continue
+            if not receives(member, await store.case_team(conn, case_id)):
+                continue
             await store.add_case_keys(conn, case_id, {target.id: sealed})
             added += 1
+        await audit.record(conn, vault, at=now, actor="operator", action="imported", case_code=None)
     return added
 
 

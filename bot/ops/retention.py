@@ -128,7 +128,7 @@ async def warn_expiring(
     deadline: a case that moved on since its warning has a new deadline and is warned again.
     The notice names the public code and the hours left, nothing else."""
     at = int(services.intake.clock()) if now is None else now
-    group = services.config.coordination.group_chat_id
+    teams = services.coordination.teams
     warned = 0
     async with services.db.transaction() as conn:
         for row, deadline in await _expiring(
@@ -137,6 +137,7 @@ async def warn_expiring(
             if row.expiry_warned_at is not None and row.expiry_warned_at >= row.updated_at:
                 continue
             case = ExpiringCase(row.code, row.assignee or "", deadline)
+            group = teams.group_of(row.team)  # the team that holds it, nobody else
             await services.outbox.put(conn, group, OutMessage(warning_text(case, now=at)))
             await store.mark_expiry_warned(conn, row.case_id, now=at)
             warned += 1

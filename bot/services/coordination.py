@@ -46,6 +46,7 @@ from bot.coordination import (
 )
 from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS, Rule
 from bot.coordination.approval import ALREADY_APPROVED
+from bot.coordination.teams import Teams, may_manage, receives
 from bot.crypto import (
     ALPHABET,
     Argon2Cost,
@@ -98,8 +99,8 @@ UNLOCK_WINDOW_SECONDS = 900.0
 
 @dataclass(frozen=True)
 class CoordinationSettings:
-    group_chat_id: int
     recovery_public_key: bytes
+    teams: Teams = field(default_factory=Teams)  # none: one team, notices to its group
     two_person_approval: bool = False
     case_view_ttl_seconds: int = 300
     unlock_idle_seconds: int = 900
@@ -155,6 +156,9 @@ _GROUP_SECOND_APPROVAL = (
     "Case {code} needs a second coordinator to confirm: /approve {code}"
     " · {code} ကို ဒုတိယ ညှိနှိုင်းရေးမှူး တစ်ယောက်က /approve {code} နဲ့ အတည်ပြုရမယ်"
 )
+_GROUP_TRANSFERRED = (
+    "Case {code} was moved to this team: /claim {code} · {code} ကို ဒီအဖွဲ့ဆီ လွှဲပေးလိုက်ပြီ။ /claim {code}"
+)
 
 
 def _say(*lines: str, protect: bool = False) -> CoordResponse:
@@ -190,12 +194,22 @@ class CoordinationService:
         self._awaiting_reply: dict[bytes, tuple[str, float]] = {}
         self._acting = asyncio.Lock()
 
+    @property
+    def teams(self) -> Teams:
+        return self.settings.teams
+
     # --- operator side (CLI) ---------------------------------------------------------------
 
-    async def create_invite(self, role: str) -> str:
-        """A one-time code for ``/enroll``; only its keyed digest is stored."""
+    async def create_invite(self, role: str, teams: tuple[str, ...] = ()) -> str:
+        """A one-time code for ``/enroll``; only its keyed digest is stored. ``teams``: those
+        the person joins (a lead leads them); none, the default team (a lead: every team)."""
         if role not in ("coordinator", "lead"):
             raise ValueError("role must be coordinator or lead")
+        if teams and not self.teams.names:
+            raise ValueError("--team needs teams in the config ([[coordination.teams]])")
+        for name in teams:
+            if not self.teams.known(name):
+                raise ValueError(f"no team {name!r}; teams: {', '.join(self.teams.names)}")
         code = canonical_code("".join(secrets.choice(ALPHABET) for _ in range(20)))
         now = self._now()
         async with self.db.transaction() as conn:
@@ -205,6 +219,7 @@ class CoordinationService:
                 role=role,
                 now=now,
                 expires_at=now + self.settings.invite_ttl_seconds,
+                teams=tuple(dict.fromkeys(teams)),
             )
             await self._audit(conn, "operator", "invited", None)
         return code
@@ -265,25 +280,43 @@ class CoordinationService:
     # --- submissions ------------------------------------------------------------------------
 
     async def on_submit(self, conn: aiosqlite.Connection, sub: Submission) -> None:
-        """Inside the submission's transaction: seal the case to the team, tell the group."""
+        """Inside the submission's transaction: seal the case to its team, tell their group.
+
+        The team is chosen by the answers; only its members and leads (and the leads of every
+        team) get a sealed copy, so one traitor's key opens only their own team's cases."""
         item = QueueItem(sub.code, CaseState.SUBMITTED, self._now(), None, sub.triage, False)
         dropbox = new_case_dropbox(sub.case_key, case_id=sub.case_id)
-        team = await store.active_coordinators(conn)
+        team = self.teams.route(sub.routing)
+        holders = await self._team_holders(conn, team)
         writes = [
+            store.case_team_write(sub.case_id, team),
             store.priority_write(sub.case_id, priority(item)),
             store.dropbox_write(sub.case_id, dropbox.public_key, dropbox.protected_private_key),
         ]
-        if team:
+        if holders:
             writes.append(
-                store.case_keys_write(sub.case_id, _sealed_copies(sub.case_id, sub.case_key, team))
+                store.case_keys_write(
+                    sub.case_id, _sealed_copies(sub.case_id, sub.case_key, holders)
+                )
             )
         await apply(conn, *writes)  # one hand-off: the connection is held by the submission
         # No code: the order of entries is the order things happened, and the order of
         # submissions would line up with the order of applicants' activity (their traces).
         await self._audit(conn, "system", "submitted", None)
         await self.outbox.put(
-            conn, self.settings.group_chat_id, OutMessage(notice_text(sub.code, sub.triage))
+            conn, self.teams.group_of(team), OutMessage(notice_text(sub.code, sub.triage))
         )
+
+    async def _team_holders(
+        self, conn: aiosqlite.Connection, team: str | None
+    ) -> list[store.CoordinatorRow]:
+        """The active coordinators who get a sealed copy of a case of ``team``."""
+        members = await store.memberships(conn)
+        return [
+            c
+            for c in await store.active_coordinators(conn)
+            if receives(members.get(c.id, frozenset()), team)
+        ]
 
     # --- relays: an applicant answers a question from the team -------------------------------
 
@@ -379,7 +412,7 @@ class CoordinationService:
         self, me: store.CoordinatorRow, rule: Rule, inc: CoordIncoming, command: str
     ) -> CoordResponse | None:
         work: store.WorkRow | None = None
-        arg = inc.arg
+        arg, code_text = inc.arg, ""
         if rule.takes_case:
             code_text, _, arg = inc.arg.strip().partition(" ")
             if not code_text:
@@ -387,11 +420,17 @@ class CoordinationService:
             work = await store.work_row_by_code(self.db.conn, canonical_code(code_text))
             if work is None:
                 return _say(self._t(me, "no_case", code=code_text))
-        relation = relation_of(me.id, work.assignee) if work else "none"
+        relation = "none"
+        if work is not None:
+            member = await store.membership_of(self.db.conn, me.id)
+            seen = self.teams.sees_in(member, work.team, inc.chat_id, private=inc.private)
+            relation = relation_of(me.id, work.assignee, in_team=seen)
         unlocked = self.keys.holds(me.id, self.clock())
         denied = decide(command, me.role, relation, private_chat=inc.private, unlocked=unlocked)
         if denied is Denied.UNKNOWN:
             return None
+        if denied is Denied.NO_CASE:  # another team's: exactly as for a code that names nothing
+            return _say(self._t(me, "no_case", code=code_text))
         if command == "claim" and work is not None and relation == "assignee":
             return _say(self._t(me, "already_yours", code=work.code))
         action = _ACTIONS.get(command)
@@ -548,6 +587,7 @@ class CoordinationService:
         coordinator_id = secrets.token_hex(16)
         now = self._now()
         async with self.db.transaction() as conn:
+            invited_to = await store.invite_teams(conn, self._digest(code, "invite"))
             role = await store.take_invite(conn, self._digest(code, "invite"), now=now)
             if role is None:  # used by someone else meanwhile, or expired
                 return CoordResponse(
@@ -572,6 +612,9 @@ class CoordinationService:
                 now=now,
                 language=lang,
             )
+            membership = self.teams.membership(invited_to, role)
+            if membership:
+                await store.set_membership(conn, coordinator_id, membership)
             await self._audit(conn, handle, "enrolled", None)
             sealed = await self._seal_waiting_cases(conn)
         log.info("coordinator_enrolled", role=role, count=sealed)
@@ -587,13 +630,13 @@ class CoordinationService:
         leave it once somebody is. A case sent now never has a master-key copy: it is sealed
         to the recovery key, and a coordinator enrolled later gets it by ``/grant`` or the
         offline ``recover grant``."""
-        team = await store.active_coordinators(conn)
         waiting = await store.unsealed_case_ids(conn)
         for case_id in waiting:
             case = await case_store.get_case(conn, case_id)
             if case is None or case.wrapped_key is None:
                 continue
             key = self.vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
+            team = await self._team_holders(conn, await store.case_team(conn, case_id))
             await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, team))
             recovery = seal_case_key(key, self.settings.recovery_public_key, case_id=case_id)
             await apply(conn, store.recovery_key_write(case_id, recovery))
@@ -634,14 +677,20 @@ class CoordinationService:
             await self._audit(conn, me.handle, "locked", None)
         return _say(self._t(me, "locked"))
 
-    async def _cmd_queue(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
-        items = [self._queue_item(row) for row in await store.open_work(self.db.conn)]
+    async def _cmd_queue(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, *_: object
+    ) -> CoordResponse:
+        seen = await self._seen(me, inc)
+        rows = [row for row in await store.open_work(self.db.conn) if seen(row.team)]
+        items = [self._queue_item(row) for row in rows]
         if not items:
             return _say(self._t(me, "queue_empty"))
         return _say(self._t(me, "queue_header"), *queue_lines(order(items), now=self._now()))
 
-    async def _cmd_stats(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
-        rows = await store.counts_by_state_and_week(self.db.conn)
+    async def _cmd_stats(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, *_: object
+    ) -> CoordResponse:
+        rows = await store.counts_by_state_and_week(self.db.conn, await self._seen(me, inc))
         if not rows:
             return _say(self._t(me, "stats_empty"))
         return _say(
@@ -666,6 +715,9 @@ class CoordinationService:
         target = await store.coordinator_by_handle(self.db.conn, arg.strip().lstrip("@").upper())
         if target is None or target.status != "active":
             return _say(self._no_coordinator(me, arg))
+        if not receives(await store.membership_of(self.db.conn, target.id), work.team):
+            # They hold no copy of it, and must not: the case stays in its team.
+            return _say(self._t(me, "reassign_other_team", code=work.code, handle=target.handle))
         await self._move(
             me,
             work,
@@ -709,7 +761,7 @@ class CoordinationService:
                 await self._audit(conn, me.handle, "approval_pending", work.code)
                 await self.outbox.put(
                     conn,
-                    self.settings.group_chat_id,
+                    self.teams.group_of(work.team),
                     OutMessage(_GROUP_SECOND_APPROVAL.format(code=work.code)),
                 )
             return _say(self._t(me, "approval_recorded", code=work.code))
@@ -845,7 +897,10 @@ class CoordinationService:
             return _say(self._no_coordinator(me, arg))
         granted = 0
         async with self.db.transaction() as conn:
+            member = await store.membership_of(conn, target.id)
             for case_id in await store.cases_sealed_to(conn, me.id):
+                if not receives(member, await store.case_team(conn, case_id)):
+                    continue  # another team's case stays out of their reach
                 sealed = await store.case_key_for(conn, case_id, me.id)
                 if sealed is None or await store.case_key_for(conn, case_id, target.id):
                     continue
@@ -861,6 +916,13 @@ class CoordinationService:
         handle = arg.strip().lstrip("@").upper()
         if handle == me.handle:
             return _say(self._t(me, "revoke_self"))
+        target = await store.coordinator_by_handle(self.db.conn, handle)
+        if target is not None and not may_manage(
+            await store.membership_of(self.db.conn, me.id),
+            await store.membership_of(self.db.conn, target.id),
+        ):
+            # A lead of one team cannot cut another team's people: answered as for nobody.
+            return _say(self._no_coordinator(me, arg))
         removed = await self.revoke(handle, actor=me.handle)
         if removed is None:
             return _say(self._no_coordinator(me, arg))
@@ -879,7 +941,7 @@ class CoordinationService:
                 return  # nothing to vouch for yet
             text = await head_notice(conn)
         async with self.db.transaction() as conn:
-            await self.outbox.put(conn, self.settings.group_chat_id, OutMessage(text))
+            await self.outbox.put(conn, self.teams.group_chat_id, OutMessage(text))
 
     async def _cmd_audit(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
         report = await self.verify_audit()
@@ -896,7 +958,63 @@ class CoordinationService:
             lines.append(f"#{seq} {when} {actor} {action} {code or ''}".rstrip())
         return _say(*lines)
 
+    async def _cmd_transfer(
+        self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
+    ) -> CoordResponse:
+        """Reseal the case to another team and delete every copy outside it: the old team's
+        members lose it as surely as a revoked coordinator does. Whoever held it lets go unless
+        they are in the new team too, and the new team's group is told."""
+        name = arg.strip().lower()
+        if not self.teams.names:
+            return _say(self._t(me, "transfer_no_teams"))
+        if not self.teams.known(name):
+            return _say(
+                self._t(me, "transfer_usage", code=work.code, teams=", ".join(self.teams.names))
+            )
+        if name == (work.team or self.teams.default):
+            return _say(self._t(me, "transfer_same", code=work.code, team=name))
+        key, _fields = await self._open(me, work)
+        async with self.db.transaction() as conn:
+            holders = await self._team_holders(conn, name)
+            keep = frozenset(c.id for c in holders)
+            await apply(conn, store.case_team_write(work.case_id, name))
+            removed = await store.drop_case_keys_except(conn, work.case_id, keep)
+            await store.add_case_keys(
+                conn, work.case_id, _sealed_copies(work.case_id, key, holders)
+            )
+            if work.assignee is not None and work.assignee not in keep:
+                released = CaseState(work.status) is CaseState.CLAIMED
+                await store.set_state(
+                    conn,
+                    work.case_id,
+                    status=CaseState.SUBMITTED.value if released else work.status,
+                    assignee=None,
+                    pending_approval_by=None,
+                    now=self._now(),
+                )
+            await self._audit(conn, me.handle, "transferred", work.code)
+            await self.outbox.put(
+                conn,
+                self.teams.group_of(name),
+                OutMessage(_GROUP_TRANSFERRED.format(code=work.code)),
+            )
+        # The old copies must not linger in the WAL beside the new ones.
+        await self.db.checkpoint_or_retry()
+        log.info("case_transferred", count=removed)
+        return _say(self._t(me, "transferred", code=work.code, team=name, count=removed))
+
     # --- helpers ---------------------------------------------------------------------------
+
+    async def _seen(
+        self, me: store.CoordinatorRow, inc: CoordIncoming
+    ) -> Callable[[str | None], bool]:
+        """Which teams' cases exist for this person in this chat (see ``Teams.sees_in``)."""
+        member = await store.membership_of(self.db.conn, me.id)
+
+        def seen(team: str | None) -> bool:
+            return self.teams.sees_in(member, team, inc.chat_id, private=inc.private)
+
+        return seen
 
     async def _move(
         self,

@@ -38,7 +38,7 @@ from bot.intake import engine
 from bot.intake.draft import Draft
 from bot.intake.engine import Context, Effect, Outcome
 from bot.intake.events import Button, Command, Event, Press, Reply, Text, Unsupported
-from bot.intake.questionnaire import Questionnaire
+from bot.intake.questionnaire import ROUTABLE_KINDS, Questionnaire
 from bot.logs import get_logger
 from bot.ops.rotation import adopt_draft
 from bot.services.limits import AttemptLimiter
@@ -87,6 +87,9 @@ class Submission:
     code: str
     case_key: CaseKey
     triage: Mapping[str, object]
+    # Answers given with buttons, by question id: what routes the case to a team. In memory
+    # only, for the length of the submission.
+    routing: Mapping[str, object] = field(default_factory=dict)
 
 
 SubmitHook = Callable[[aiosqlite.Connection, Submission], Awaitable[None]]
@@ -471,6 +474,11 @@ class IntakeService:
         triage = {
             qid: answers[qid].value for qid in answers if self.questionnaire.question(qid).triage
         }
+        routing = {
+            qid: answers[qid].value
+            for qid in answers
+            if self.questionnaire.question(qid).kind in ROUTABLE_KINDS
+        }
         case_id, key = secrets.token_hex(16), CaseKey.generate()
         fields = {**kept, **extra}
         sealed = {n: key.encrypt(v, case_id=case_id, field=n) for n, v in fields.items()}
@@ -496,7 +504,7 @@ class IntakeService:
                 store.case_deletion(loaded.case_id),
             )
             if self.on_submit is not None:
-                await self.on_submit(conn, Submission(case_id, code, key, triage))
+                await self.on_submit(conn, Submission(case_id, code, key, triage, routing))
         key.destroy()
         loaded.key.destroy()
         if not await self.db.checkpoint_or_retry():

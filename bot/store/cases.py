@@ -79,7 +79,14 @@ def new_draft(*, case_id: str, pseudonym: bytes, wrapped_key: bytes, now: int) -
 
 
 def new_case(
-    *, case_id: str, code: str, receipt_hash: str, triage: bytes, recovery_key: bytes, now: int
+    *,
+    case_id: str,
+    code: str,
+    receipt_hash: str,
+    triage: bytes,
+    recovery_key: bytes,
+    now: int,
+    team: str | None = None,
 ) -> Write:
     """A submitted case: a row of its own, with no pseudonym and no key the master key opens.
 
@@ -89,7 +96,8 @@ def new_case(
     day = to_day(now)
     return Write.one(
         "INSERT INTO cases (rowid, id, code, status, receipt_hash, triage, recovery_key,"
-        " created_at, updated_at, submitted_at) VALUES (?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?)",
+        " created_at, updated_at, submitted_at, team)"
+        " VALUES (?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?)",
         _random_rowid(),
         case_id,
         code,
@@ -99,6 +107,7 @@ def new_case(
         day,
         day,
         day,
+        team,
     )
 
 

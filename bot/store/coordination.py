@@ -12,7 +12,7 @@ import re
 import secrets
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,12 +34,25 @@ _ERROR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,99}")
 
 
 async def add_invite(
-    conn: aiosqlite.Connection, *, code_hash: str, role: str, now: int, expires_at: int
+    conn: aiosqlite.Connection,
+    *,
+    code_hash: str,
+    role: str,
+    now: int,
+    expires_at: int,
+    teams: tuple[str, ...] = (),
 ) -> None:
+    """``teams``: the teams the invite enrols into; none, the default for the role."""
     await conn.execute(
-        "INSERT INTO invites (code_hash, role, created_at, expires_at) VALUES (?, ?, ?, ?)",
-        (code_hash, role, now, expires_at),
+        "INSERT INTO invites (code_hash, role, created_at, expires_at, teams)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (code_hash, role, now, expires_at, ",".join(teams) or None),
     )
+
+
+async def invite_teams(conn: aiosqlite.Connection, code_hash: str) -> frozenset[str]:
+    row = await one(conn, "SELECT teams FROM invites WHERE code_hash = ?", (code_hash,))
+    return frozenset(str(row[0]).split(",")) if row and row[0] else frozenset()
 
 
 async def take_invite(conn: aiosqlite.Connection, code_hash: str, *, now: int) -> str | None:
@@ -181,6 +194,49 @@ async def active_coordinators(conn: aiosqlite.Connection) -> list[CoordinatorRow
         return [_coordinator(row) async for row in cur]
 
 
+async def set_membership(
+    conn: aiosqlite.Connection, coordinator_id: str, teams: frozenset[str]
+) -> None:
+    await conn.execute("DELETE FROM coordinator_teams WHERE coordinator_id = ?", (coordinator_id,))
+    await conn.executemany(
+        "INSERT INTO coordinator_teams (coordinator_id, team) VALUES (?, ?)",
+        [(coordinator_id, team) for team in sorted(teams)],
+    )
+
+
+async def memberships(conn: aiosqlite.Connection) -> dict[str, frozenset[str]]:
+    """Each coordinator's teams; a coordinator without a row is absent (no teams: the one)."""
+    found: dict[str, set[str]] = {}
+    async with conn.execute("SELECT coordinator_id, team FROM coordinator_teams") as cur:
+        async for coordinator_id, team in cur:
+            found.setdefault(str(coordinator_id), set()).add(str(team))
+    return {key: frozenset(value) for key, value in found.items()}
+
+
+async def membership_of(conn: aiosqlite.Connection, coordinator_id: str) -> frozenset[str]:
+    rows = await every(
+        conn, "SELECT team FROM coordinator_teams WHERE coordinator_id = ?", (coordinator_id,)
+    )
+    return frozenset(str(row[0]) for row in rows)
+
+
+async def adopt_teams(conn: aiosqlite.Connection, *, default: str, lead_teams: str) -> int:
+    """Once teams are configured, what was made before them joins them: a coordinator without
+    teams joins the default team, a lead leads ``lead_teams``, a case without a team is the
+    default team's (its sealed copies were made for everyone, who are all in it now)."""
+    cur = await conn.execute(
+        "INSERT INTO coordinator_teams (coordinator_id, team)"
+        " SELECT id, CASE role WHEN 'lead' THEN ? ELSE ? END FROM coordinators"
+        " WHERE id NOT IN (SELECT coordinator_id FROM coordinator_teams)",
+        (lead_teams, default),
+    )
+    adopted = cur.rowcount
+    await conn.execute(
+        "UPDATE cases SET team = ? WHERE team IS NULL AND status <> 'draft'", (default,)
+    )
+    return adopted
+
+
 async def handle_in_use(conn: aiosqlite.Connection, handle: str) -> bool:
     return await one(conn, "SELECT 1 FROM coordinators WHERE handle = ?", (handle,)) is not None
 
@@ -250,6 +306,11 @@ async def cases_sealed_to(conn: aiosqlite.Connection, coordinator_id: str) -> li
         return [str(row[0]) async for row in cur]
 
 
+async def case_team(conn: aiosqlite.Connection, case_id: str) -> str | None:
+    row = await one(conn, "SELECT team FROM cases WHERE id = ?", (case_id,))
+    return str(row[0]) if row and row[0] is not None else None
+
+
 async def unsealed_case_ids(conn: aiosqlite.Connection) -> list[str]:
     """Submitted cases whose key is still under the master key: none should stay that way."""
     async with conn.execute(
@@ -271,6 +332,25 @@ def wrapped_key_drop(case_id: str) -> Write:
 
 async def drop_wrapped_key(conn: aiosqlite.Connection, case_id: str) -> None:
     await apply(conn, wrapped_key_drop(case_id))
+
+
+def case_team_write(case_id: str, team: str | None) -> Write:
+    """Set before any sealed copy is written: the schema checks each copy against it."""
+    return Write.one("UPDATE cases SET team = ? WHERE id = ?", team, case_id)
+
+
+async def drop_case_keys_except(
+    conn: aiosqlite.Connection, case_id: str, keep: frozenset[str]
+) -> int:
+    """Delete every sealed copy of the case but those of ``keep``: the number deleted."""
+    removed = 0
+    for holder in await holders(conn, case_id):
+        if holder not in keep:
+            await conn.execute(
+                "DELETE FROM case_keys WHERE case_id = ? AND coordinator_id = ?", (case_id, holder)
+            )
+            removed += 1
+    return removed
 
 
 async def holders(conn: aiosqlite.Connection, case_id: str) -> list[str]:
@@ -365,11 +445,12 @@ class WorkRow:
     priority: int
     submitted_at: int | None
     triage: bytes | None
+    team: str | None = None
 
 
 _WORK_COLUMNS = (
     "SELECT c.id, c.code, c.status, c.assignee, k.handle, c.flagged, c.pending_approval_by,"
-    " c.priority, c.submitted_at, c.triage"
+    " c.priority, c.submitted_at, c.triage, c.team"
     " FROM cases AS c LEFT JOIN coordinators AS k ON k.id = c.assignee"
 )
 
@@ -386,6 +467,7 @@ def _work(row: sqlite3.Row) -> WorkRow:
         priority=int(row[7]),
         submitted_at=int(row[8]) if row[8] is not None else None,
         triage=bytes(row[9]) if row[9] is not None else None,
+        team=str(row[10]) if row[10] is not None else None,
     )
 
 
@@ -436,18 +518,23 @@ def priority_write(case_id: str, priority: int) -> Write:
     )
 
 
-async def counts_by_state_and_week(conn: aiosqlite.Connection) -> list[tuple[str, str, int]]:
-    """``(status, ISO week of submission such as "2026-W48", count)``, sorted by week then status.
+async def counts_by_state_and_week(
+    conn: aiosqlite.Connection, counted: Callable[[str | None], bool] = lambda team: True
+) -> list[tuple[str, str, int]]:
+    """``(status, ISO week of submission such as "2026-W48", count)``, sorted by week then status,
+    of the cases whose team is ``counted``.
 
     Counts only: nothing that tells one case from another leaves this function. Weeks are UTC.
     SQLite groups by day; the ISO week is computed here, since older SQLite lacks ``%G``/``%V``.
     """
     counts: Counter[tuple[str, str]] = Counter()
     async with conn.execute(
-        "SELECT status, date(submitted_at, 'unixepoch'), count(*) FROM cases"
-        " WHERE status <> 'draft' AND submitted_at IS NOT NULL GROUP BY 1, 2"
+        "SELECT status, date(submitted_at, 'unixepoch'), team, count(*) FROM cases"
+        " WHERE status <> 'draft' AND submitted_at IS NOT NULL GROUP BY 1, 2, 3"
     ) as cur:
-        async for status, day, n in cur:
+        async for status, day, team, n in cur:
+            if not counted(str(team) if team is not None else None):
+                continue
             year, week, _ = date.fromisoformat(str(day)).isocalendar()
             counts[(str(status), f"{year:04d}-W{week:02d}")] += int(n)
     return sorted(
@@ -656,12 +743,13 @@ class RetainedRow:
     assignee: str | None
     updated_at: int
     expiry_warned_at: int | None
+    team: str | None = None
 
 
 async def retained_cases(conn: aiosqlite.Connection) -> list[RetainedRow]:
     """Every case past the draft stage, oldest change first."""
     async with conn.execute(
-        "SELECT id, code, status, assignee, updated_at, expiry_warned_at FROM cases"
+        "SELECT id, code, status, assignee, updated_at, expiry_warned_at, team FROM cases"
         " WHERE status <> 'draft' ORDER BY updated_at, id"
     ) as cur:
         return [
@@ -672,6 +760,7 @@ async def retained_cases(conn: aiosqlite.Connection) -> list[RetainedRow]:
                 assignee=str(row[3]) if row[3] is not None else None,
                 updated_at=int(row[4]),
                 expiry_warned_at=int(row[5]) if row[5] is not None else None,
+                team=str(row[6]) if row[6] is not None else None,
             )
             async for row in cur
         ]

@@ -41,44 +41,45 @@ def build_application(
     applicant: ApplicantHandlers,
     coordinator: CoordinatorHandlers,
     catalog: Catalog,
-    group_chat_id: int,
+    group_chat_ids: tuple[int, ...],
     rate_limit: bool = True,
 ) -> Application:  # type: ignore[type-arg]
+    """``group_chat_ids``: the coordinators' groups, the main one first (then each team's)."""
     app = new_application(token, base_url, rate_limit=rate_limit)
     private = filters.ChatType.PRIVATE
-    staff_chats = private | filters.Chat(group_chat_id)
+    staff_chats = private | filters.Chat(list(group_chat_ids))
     new_text = filters.UpdateType.MESSAGE & filters.TEXT
     app.add_handler(MessageHandler(new_text & staff_chats, coordinator.on_message), group=-1)
     app.add_handler(MessageHandler(private & filters.UpdateType.EDITED, applicant.on_message))
     app.add_handler(MessageHandler(private, applicant.on_message))
     app.add_handler(CallbackQueryHandler(applicant.on_button))
-    strangers = GroupDoor(group_chat_id)
+    strangers = GroupDoor(group_chat_ids)
     app.add_handler(ChatMemberHandler(strangers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(~private, strangers.on_group_message))
     app.add_error_handler(applicant.on_error)
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        await publish_profile(application, catalog, group_chat_id)
+        await publish_profile(application, catalog, group_chat_ids)
 
     app.post_init = post_init
     return app
 
 
 class GroupDoor:
-    """The bot belongs in private chats and the coordinators' group; it leaves anywhere else,
+    """The bot belongs in private chats and the coordinators' groups; it leaves anywhere else,
     so it can not be used to post into, or read, a stranger's group."""
 
-    def __init__(self, group_chat_id: int) -> None:
-        self.group_chat_id = group_chat_id
+    def __init__(self, group_chat_ids: tuple[int, ...]) -> None:
+        self.group_chat_ids = frozenset(group_chat_ids)
 
     async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
         if change is not None and change.new_chat_member.status in ("left", "kicked"):
             return  # already out (often because the bot just left)
         chat = update.effective_chat
-        if chat is not None and chat.id == self.group_chat_id:
-            # Added to the coordinators' group after start: the menu refused then works now.
-            await set_group_menu(context.bot, self.group_chat_id)
+        if chat is not None and chat.id in self.group_chat_ids:
+            # Added to a coordinators' group after start: the menu refused then works now.
+            await set_group_menu(context.bot, chat.id)
             return
         await self._leave_if_stranger(update, context)
 
@@ -87,13 +88,17 @@ class GroupDoor:
 
     async def _leave_if_stranger(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
-        if chat is None or chat.type == ChatType.PRIVATE or chat.id == self.group_chat_id:
+        if chat is None or chat.type == ChatType.PRIVATE or chat.id in self.group_chat_ids:
             return
         log.info("left_foreign_chat", kind=str(chat.type))
         await context.bot.leave_chat(chat.id)
 
 
-async def publish_profile(app: Application, catalog: Catalog, group_chat_id: int) -> None:  # type: ignore[type-arg]
+async def publish_profile(
+    app: Application,  # type: ignore[type-arg]
+    catalog: Catalog,
+    group_chat_ids: tuple[int, ...],
+) -> None:
     """Set neutral command menus and descriptions; warn if the bot's name would alarm a reader."""
     bot = app.bot
     for lang, code in MENU_LANGUAGES.items():
@@ -105,7 +110,8 @@ async def publish_profile(app: Application, catalog: Catalog, group_chat_id: int
         await bot.set_my_short_description(
             catalog.text(lang, "bot_short_description"), language_code=code
         )
-    await set_group_menu(bot, group_chat_id)
+    for group_chat_id in group_chat_ids:
+        await set_group_menu(bot, group_chat_id)
     me = await bot.get_me()
     if alarming_words_in(f"{me.first_name} {me.last_name or ''} {me.username}"):
         log.warning("bot_name_alarming", hint="rename the bot with @BotFather")
@@ -125,7 +131,8 @@ async def set_group_menu(bot: Bot, group_chat_id: int) -> bool:
         log.warning(
             "coordinators_group_unreachable",
             error=type(exc).__name__,
-            hint="add the bot to the group whose id is coordination.group_chat_id",
+            hint="add the bot to the group whose id is coordination.group_chat_id"
+            " (or a team's group_chat_id)",
         )
         return False
     return True

@@ -1,0 +1,262 @@
+"""End to end: two teams. A case routed by region reaches only its team's group and keys.
+
+The real bot against the local Bot API server, the shipped questionnaire (it asks for the state
+or region), and teams as an organisation working in two parts of the country would set them.
+Then the claim is attacked the way an infiltrator of the other team would: with their own
+passphrase, the files of the database copied at every stage, and the master key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.crypto import CryptoError, MasterKey, UnlockedKey, load_recovery_key, unlock
+from bot.devserver import DevServer
+from bot.i18n import CoordinatorCatalog
+from bot.store import cases as case_store
+from bot.store import coordination as coord_store
+from tests import seizure
+from tests.conftest import RECOVERY_PRIVATE, Applicant, RunningBot, running_bot, wait_for_text
+from tests.intake_driver import CATALOG, answer_one, begin, default_questionnaire, default_route
+
+SOUTH_GROUP = -1_001_000_000_201
+NORTH_GROUP = -1_001_000_000_202
+SOUTHERNER, NORTHERNER = 630_000_001, 630_000_002
+SOUTH_MEMBER, NORTH_MEMBER, LEAD = 630_000_101, 630_000_102, 630_000_103
+PASSPHRASES = {
+    SOUTH_MEMBER: "tide mango lantern forty",
+    NORTH_MEMBER: "pine ridge copper eleven",
+    LEAD: "river harbour maple ninety",
+}
+TEXTS = CoordinatorCatalog()
+
+TEAMS = f"""
+[[coordination.teams]]
+name = "south"
+route = {{ region = ["mon", "tanintharyi", "kayin"] }}
+group_chat_id = {SOUTH_GROUP}
+
+[[coordination.teams]]
+name = "north"
+default = true
+route = {{ region = ["kachin", "sagaing"] }}
+group_chat_id = {NORTH_GROUP}
+"""
+
+
+def text(key: str, /, **params: object) -> str:
+    return TEXTS.text("en", key, **params)
+
+
+async def _submit(bot: RunningBot, user: int, region: str) -> str:
+    """An applicant fills in the form, answering ``region``; returns the case code."""
+    q = default_questionnaire()
+    person = Applicant(bot.server, user)
+    await begin(person)
+    for qid in default_route(q):
+        if qid == "region":
+            await person.tap(CATALOG.localize("en", q.question("region").option(region).text))
+        else:
+            await answer_one(person, q, qid, "en", "x" if qid == "call_name" else None)
+    await person.tap("Send")
+    receipt = (await person.visible())[0].text or ""
+    return receipt.split("receipt code: ")[1].split("-")[0]
+
+
+async def _enrol(bot: RunningBot, user: int, role: str, teams: tuple[str, ...]) -> Applicant:
+    person = Applicant(bot.server, user)
+    invite = await bot.runtime.coordination.create_invite(role, teams)
+    await person.send(f"/enroll {invite}")
+    await person.send(PASSPHRASES[user])
+    await person.send(PASSPHRASES[user])
+    assert "You are enrolled" in await person.last_text()
+    await person.send("/unlock")
+    await person.send(PASSPHRASES[user])
+    assert (await person.last_text()).startswith("Unlocked.")
+    return person
+
+
+async def _holders(bot: RunningBot, code: str) -> set[int]:
+    """The Telegram ids of whoever holds a sealed copy of the case's key."""
+    conn = bot.runtime.db.conn
+    case = await case_store.get_case_by_code(conn, code)
+    assert case is not None
+    by_id = {c.id: c for c in await coord_store.active_coordinators(conn)}
+    ids = await coord_store.holders(conn, case.case_id)
+    users = {bot.runtime.vault.pseudonym(u): u for u in PASSPHRASES}
+    return {users[by_id[i].pseudonym] for i in ids}
+
+
+async def _group_texts(server: DevServer, chat: int) -> str:
+    return "\n".join(m.text or "" for m in await server.messages(chat) if m.from_bot)
+
+
+class _Copies:
+    def __init__(self, bot: RunningBot, folder: Path) -> None:
+        self.bot, self.folder = bot, folder
+        self.taken: list[seizure.Copy] = []
+
+    async def take(self, name: str) -> None:
+        self.taken += await seizure.seize(self.bot.runtime.db, self.folder, len(self.taken), name)
+
+
+async def test_two_teams_route_seal_hide_and_transfer(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    (tmp_path / "copies").mkdir()
+    async with running_bot(server, tmp_path, master_key, coordination_extra=TEAMS) as bot:
+        copies = _Copies(bot, tmp_path / "copies")
+        for group in (SOUTH_GROUP, NORTH_GROUP):
+            await server.send_group_text(group, LEAD, "hello", chat_type="supergroup")
+        south = await _enrol(bot, SOUTH_MEMBER, "coordinator", ("south",))
+        north = await _enrol(bot, NORTH_MEMBER, "coordinator", ("north",))
+        lead = await _enrol(bot, LEAD, "lead", ())  # a lead over every team
+
+        south_code = await _submit(bot, SOUTHERNER, "tanintharyi")
+        await copies.take("southern case sent")
+        north_code = await _submit(bot, NORTHERNER, "sagaing")
+        await copies.take("northern case sent")
+
+        # Each notice reaches its own team's group, and only that one.
+        await wait_for_text(server, SOUTH_GROUP, f"New case {south_code}")
+        await wait_for_text(server, NORTH_GROUP, f"New case {north_code}")
+        assert north_code not in await _group_texts(server, SOUTH_GROUP)
+        assert south_code not in await _group_texts(server, NORTH_GROUP)
+
+        # Sealed to the routed team, its lead(s), nobody else.
+        assert await _holders(bot, south_code) == {SOUTH_MEMBER, LEAD}
+        assert await _holders(bot, north_code) == {NORTH_MEMBER, LEAD}
+
+        # The southern coordinator reads their case; the northern one is, for them, nothing:
+        # the very answer a code nobody issued gets, in private and in their group.
+        await south.send(f"/claim {south_code}")
+        await south.send(f"/show {south_code}")
+        assert f"Case {south_code}" in await south.last_text()
+        await south.send(f"/show {north_code}")
+        hidden = await south.last_text()
+        await south.send("/show QQQQ")
+        assert hidden.replace(north_code, "?") == (await south.last_text()).replace("QQQQ", "?")
+        assert hidden == text("no_case", code=north_code)
+        for command in (f"/claim {north_code}", f"/flag {north_code}", f"/approve {north_code}"):
+            await south.send(command)
+            assert await south.last_text() == text("no_case", code=north_code), command
+        await south.send("/queue")
+        queue = await south.last_text()
+        assert south_code in queue and north_code not in queue
+        await north.send("/queue")
+        queue = await north.last_text()
+        assert north_code in queue and south_code not in queue
+        await south.send("/stats")
+        stats = await south.last_text()
+        assert ": 1" in stats and ": 2" not in stats  # the other team's case is not counted
+
+        # In the southern group, even the lead of every team sees only the south.
+        sent = await server.send_group_text(SOUTH_GROUP, LEAD, "/queue", chat_type="supergroup")
+        await server.wait_for_bot_message(SOUTH_GROUP, after_id=sent["message_id"], timeout=10)
+        shown = (await server.messages(SOUTH_GROUP))[-1].text or ""
+        assert south_code in shown and north_code not in shown
+        await lead.send("/queue")
+        everything = await lead.last_text()
+        assert south_code in everything and north_code in everything
+
+        # A reassignment across teams is refused: the target's key could not open it.
+        north_handle = await _handle(bot, NORTH_MEMBER)
+        await lead.send(f"/reassign {south_code} {north_handle}")
+        assert await lead.last_text() == text(
+            "reassign_other_team", code=south_code, handle=north_handle
+        )
+
+        # A coordinator cannot move cases; a lead can.
+        await south.send(f"/transfer {south_code} north")
+        assert await south.last_text() == text("denied_role")
+        south_copy = await _sealed_copy(bot, south_code, SOUTH_MEMBER)
+        await lead.send(f"/transfer {south_code} north")
+        assert await lead.last_text() == text("transferred", code=south_code, team="north", count=1)
+        await copies.take("southern case moved north")
+        await wait_for_text(server, NORTH_GROUP, f"Case {south_code} was moved to this team")
+        assert await _holders(bot, south_code) == {NORTH_MEMBER, LEAD}
+        await south.send(f"/show {south_code}")
+        assert await south.last_text() == text("no_case", code=south_code)
+        # Its holder from the south let go of it; the north claims it and reads it.
+        await north.send(f"/claim {south_code}")
+        await north.send(f"/show {south_code}")
+        assert f"Case {south_code}" in await north.last_text()
+        await lead.send("/audit")
+        assert f"transferred {south_code}" in await lead.last_text()
+        await copies.take("after the audit")
+
+    # --- the other team's infiltrator, holding every copy, the master key and their passphrase
+    taken = seizure.load(copies.taken)
+    recovery = load_recovery_key(RECOVERY_PRIVATE)
+    for copy in taken:
+        cases = {str(r.values["code"]): r for r in copy.table("cases") if r.values["code"]}
+        people = {str(r.values["handle"]): r for r in copy.table("coordinators")}
+        keys = {
+            user: _key_in(people, bot.runtime.vault.pseudonym(user), PASSPHRASES[user])
+            for user in PASSPHRASES
+        }
+        moved = copy.stage_name in ("southern case moved north", "after the audit")
+        for code, owner in ((south_code, SOUTH_MEMBER), (north_code, NORTH_MEMBER)):
+            if code not in cases:
+                continue
+            case_id = str(cases[code].values["id"])
+            team_member = NORTH_MEMBER if (code == north_code or moved) else SOUTH_MEMBER
+            outsider = SOUTH_MEMBER if team_member == NORTH_MEMBER else NORTH_MEMBER
+            rows = [r for r in copy.table("case_keys") if r.values["case_id"] == case_id]
+            blobs = [bytes(r.values["sealed_key"]) for r in rows]
+            blobs.append(bytes(cases[code].values["recovery_key"]))
+            assert _opens(keys[team_member], blobs, case_id), (copy.label, code)
+            assert _opens(keys[LEAD], blobs, case_id), (copy.label, code)
+            assert _opens(recovery, blobs, case_id), (copy.label, code)
+            assert not _opens(keys[outsider], blobs, case_id), (copy.label, code, owner)
+        if moved:
+            # The southern member's old copy is gone from every byte of the files, WAL too.
+            assert all(south_copy not in data for data in copy.files.values()), copy.label
+
+
+async def _handle(bot: RunningBot, user: int) -> str:
+    row = await coord_store.coordinator_by_pseudonym(
+        bot.runtime.db.conn, bot.runtime.vault.pseudonym(user)
+    )
+    assert row is not None
+    return row.handle
+
+
+async def _sealed_copy(bot: RunningBot, code: str, user: int) -> bytes:
+    conn = bot.runtime.db.conn
+    case = await case_store.get_case_by_code(conn, code)
+    row = await coord_store.coordinator_by_pseudonym(conn, bot.runtime.vault.pseudonym(user))
+    assert case is not None and row is not None
+    sealed = await coord_store.case_key_for(conn, case.case_id, row.id)
+    assert sealed is not None
+    return sealed
+
+
+def _key_in(people: dict[str, seizure.Row], pseudonym: bytes, passphrase: str) -> UnlockedKey:
+    [row] = [r for r in people.values() if bytes(r.values["pseudonym"]) == pseudonym]
+    return unlock(bytes(row.values["protected_private_key"]), passphrase)
+
+
+def _opens(key: UnlockedKey, blobs: list[bytes], case_id: str) -> bool:
+    for blob in blobs:
+        try:
+            key.open_case_key(blob, case_id=case_id)
+        except CryptoError:
+            continue
+        return True
+    return False
+
+
+async def test_an_invite_names_only_configured_teams(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    async with running_bot(server, tmp_path, master_key) as bot:
+        # One team: a team's name has nothing to name.
+        with pytest.raises(ValueError, match="needs teams in the config"):
+            await bot.runtime.coordination.create_invite("coordinator", ("south",))
+    (tmp_path / "teams").mkdir()
+    async with running_bot(server, tmp_path / "teams", master_key, coordination_extra=TEAMS) as bot:
+        with pytest.raises(ValueError, match="no team 'nowhere'; teams: south, north"):
+            await bot.runtime.coordination.create_invite("coordinator", ("nowhere",))
