@@ -12,8 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.coordination import COORDINATOR_COMMANDS, Action, CaseState, commands_for
+from bot.coordination import (
+    AUDIT_ACTIONS,
+    COORDINATOR_COMMANDS,
+    Action,
+    CaseState,
+    QueueItem,
+    Words,
+    commands_for,
+    english,
+    entry_line,
+    queue_lines,
+)
 from bot.coordination.passphrase import REASONS
+from bot.coordination.words import ENGLISH
 from bot.i18n import (
     COORDINATOR_LANGUAGES,
     CoordinatorCatalog,
@@ -21,7 +33,12 @@ from bot.i18n import (
     written_languages,
 )
 
-SERVICE = Path(__file__).parent.parent / "bot" / "services" / "coordination.py"
+BOT = Path(__file__).parent.parent / "bot"
+SERVICE = BOT / "services" / "coordination.py"
+# The pure rules and the case view take a ``words`` lookup and call it with a catalogue key.
+WORD_USERS = [*sorted((BOT / "coordination").glob("*.py")), BOT / "services" / "case_view.py"]
+# Texts that only lay out values (numbers, codes, handles) and so hold no Burmese letter.
+LAYOUT_ONLY = {"language_usage", "audit_line", "case_when"}
 MYANMAR = re.compile(r"[\u1000-\u109f]")
 
 
@@ -44,7 +61,7 @@ def test_both_catalogues_have_every_key_and_the_same_placeholders() -> None:
 
 def test_burmese_texts_are_burmese_unicode() -> None:
     for key, text in _raw("my").items():
-        if key != "language_usage":  # names both languages, each in its own script
+        if key not in LAYOUT_ONLY:  # language_usage names both languages, each in its script
             assert MYANMAR.search(text), key
         assert "\u200b" not in text, key  # no zero-width spaces pasted from a converter
 
@@ -81,7 +98,109 @@ def test_keys_made_from_names_exist_for_every_name() -> None:
     needed |= {f"next_{state.value}" for state in CaseState}
     needed |= {f"done_{action.value}" for action in Action}
     needed |= {"role_coordinator", "role_lead", *REASONS}
+    needed |= {f"audit_{action}" for action in AUDIT_ACTIONS}
+    needed |= {"actor_operator", "actor_system"}
+    needed |= {f"case_{name}" for name in ("note", "ask", "decision", "handoff")}
     assert needed <= keys, needed - keys
+
+
+def _keys_the_rules_ask_for() -> set[str]:
+    """String literals passed as the key to a ``words`` lookup in the rules and the case view."""
+    keys: set[str] = set()
+    for path in WORD_USERS:
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "words"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                keys.add(node.args[0].value)
+    return keys
+
+
+def test_every_key_the_rules_and_the_case_view_use_is_in_the_catalogue() -> None:
+    used = _keys_the_rules_ask_for()
+    assert {"queue_waiting", "audit_line", "case_heading"} <= used  # the walk found the calls
+    assert used <= set(_raw("en")), used - set(_raw("en"))
+
+
+def test_the_rules_english_is_the_catalogues_english() -> None:
+    """Group notices and the rules' tests use ``english``; a coordinator reading English gets
+    the catalogue: the two must not drift apart."""
+    english_catalogue = _raw("en")
+    for key, text in ENGLISH.items():
+        assert english_catalogue[key] == text, key
+
+
+def _reader(lang: str) -> Words:
+    catalog = CoordinatorCatalog()
+
+    def words(key: str, /, **params: object) -> str:
+        return catalog.text(lang, key, **params)
+
+    return words
+
+
+NOW = 1_800_000_000
+QUEUE = [
+    QueueItem("K7QX", CaseState.CLAIMED, NOW - 3 * 3600, "C-7K3Q", {"status": "in_danger"}, False),
+    QueueItem("M3PA", CaseState.SUBMITTED, NOW - 600, None, {"status": "not_safe"}, True),
+    QueueItem("9TRE", CaseState.APPROVED, NOW - 2 * 86_400, "C-7K3Q", {}, False),
+    QueueItem("4HNB", CaseState.SUBMITTED, NOW - 30, None, {"status": "left"}, False),
+]
+
+
+def test_queue_lines_in_burmese() -> None:
+    assert queue_lines(QUEUE, now=NOW, words=_reader("my")) == [
+        "K7QX · ယူထားပြီး · အန္တရာယ် ရှိ၊ တာဝန်ကျရာမှာ ရှိနေတုန်း · ၃ နာရီ စောင့်နေပြီ · C-7K3Q",
+        "M3PA · ပို့ထားဆဲ · လုံခြုံတဲ့နေရာ မရောက်သေး၊ ထွက်လာပြီ၊ သံသယ အမှတ်အသား · ၁၀ မိနစ် စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး",
+        "9TRE · အတည်ပြုပြီး · အခြေအနေ မဖြေထား · ၂ ရက် စောင့်နေပြီ · C-7K3Q",
+        "4HNB · ပို့ထားဆဲ · ထွက်လာပြီ · ၁ မိနစ်အောက် စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး",
+    ]
+
+
+def test_queue_lines_in_english_read_as_they_always_did() -> None:
+    expected = [
+        "K7QX · claimed · in danger, still there · waiting 3 h · C-7K3Q",
+        "M3PA · submitted · not safe, left, flagged · waiting 10 min · unclaimed",
+        "9TRE · approved · no triage · waiting 2 d · C-7K3Q",
+        "4HNB · submitted · left · waiting <1 min · unclaimed",
+    ]
+    assert queue_lines(QUEUE, now=NOW, words=_reader("en")) == expected
+    assert queue_lines(QUEUE, now=NOW) == expected
+    assert queue_lines(QUEUE, now=NOW, words=english) == expected
+
+
+def test_audit_entries_in_each_language() -> None:
+    at = 1_799_971_200 + 3600  # 2027-01-15, kept to the day
+    claimed = {"seq": 12, "at": at, "actor": "C-7K3Q", "action": "claimed", "case_code": "K7QX"}
+    invited = {"seq": 3, "at": at, "actor": "operator", "action": "invited", "case_code": None}
+    shredded = {"seq": 40, "at": at, "actor": "system", "action": "shredded", "case_code": "M3PA"}
+    english_lines = [entry_line(**e, words=_reader("en")) for e in (claimed, invited, shredded)]
+    assert english_lines == [
+        "#12 2027-01-15 C-7K3Q claimed K7QX",
+        "#3 2027-01-15 operator invited",
+        "#40 2027-01-15 system shredded M3PA",
+    ]
+    burmese_lines = [entry_line(**e, words=_reader("my")) for e in (claimed, invited, shredded)]
+    assert burmese_lines == [
+        "#၁၂ ၂၀၂၇-၀၁-၁၅ C-7K3Q ယူပြီး K7QX",
+        "#၃ ၂၀၂၇-၀၁-၁၅ bot ထိန်းသူ ဖိတ်ကြားကုဒ် ထုတ်ပြီး",
+        "#၄၀ ၂၀၂၇-၀၁-၁၅ bot (အလိုအလျောက်) သက်တမ်းကုန်လို့ ဖျက်ဆီးပြီး M3PA",
+    ]
+
+
+def test_a_padded_number_is_padded_in_the_readers_digits() -> None:
+    catalog = CoordinatorCatalog()
+    when = {"year": 2027, "month": 1, "day": 5, "hour": 7, "minute": 3}
+    assert catalog.text("en", "case_when", **when) == "2027-01-05 07:03 UTC"
+    assert catalog.text("my", "case_when", **when) == "၂၀၂၇-၀၁-၀၅ ၀၇:၀၃ UTC"
+    assert catalog.text("en", "stats_line", year=2026, week=7, state="claimed", count=2) == (
+        "2026-W07  claimed: 2"
+    )
 
 
 @pytest.mark.parametrize("lang", COORDINATOR_LANGUAGES)

@@ -78,7 +78,9 @@ async def _enrol(bot: RunningBot, user: int, role: str, passphrase: str) -> Appl
     return coordinator
 
 
-async def _unlock(bot: RunningBot, coordinator: Applicant, passphrase: str) -> None:
+async def _unlock(
+    bot: RunningBot, coordinator: Applicant, passphrase: str, lang: str = "en"
+) -> None:
     await coordinator.send("/unlock")
     sent = await bot.server.send_text(coordinator.user_id, passphrase, first_name="Coord")
     await bot.server.wait_for_bot_message(
@@ -87,7 +89,7 @@ async def _unlock(bot: RunningBot, coordinator: Applicant, passphrase: str) -> N
     await settle(bot.server, quiet=0.2)
     record = await bot.server.message(coordinator.user_id, sent["message_id"])
     assert record is not None and record.deleted  # the passphrase left the chat at once
-    assert await coordinator.last_text() == team("unlocked", minutes=15, hours=8)
+    assert await coordinator.last_text() == team("unlocked", lang, minutes=15, hours=8)
 
 
 async def _group_texts(server: DevServer) -> list[str]:
@@ -514,6 +516,94 @@ async def test_a_coordinator_reads_the_bot_in_burmese(bot: RunningBot) -> None:
     )
     assert lead is not None and lead.language == "my"
     assert enrolled == team("enrolled", "my", role=team("role_lead", "my"), handle=lead.handle)
+
+
+async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """A lead who chose Burmese reads /queue, /stats, /audit and /show in Burmese, numbers in
+    Burmese digits; a lead who reads English gets the same lines as ever. Codes, handles and what
+    people wrote are shown as they are. The Burmese words are written out here, not taken from
+    the catalogue, so a wrong or English text in it shows."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        burmese = await _enrol(bot, LEAD, "lead", PASSPHRASE)
+        await burmese.send("/language my")
+        english = await _enrol(bot, SECOND, "lead", SECOND_PASSPHRASE)
+        code, _ = await _submit(server)
+        by_language = {
+            row.language: row.handle
+            for row in await coord_store.active_coordinators(bot.runtime.db.conn)
+        }
+        mine, theirs = by_language["my"], by_language["en"]
+        digit = "[၀-၉]"
+
+        await burmese.send("/queue")
+        lines = (await burmese.last_text()).splitlines()
+        assert lines[0] == "ဖွင့်ထားတဲ့ ကိစ္စတွေ:"
+        # The form's first options: still at the post and in danger; submitted_at is kept to
+        # the day, so the age is whatever the day has run.
+        assert re.fullmatch(
+            f"{code} · ပို့ထားဆဲ · အန္တရာယ် ရှိ၊ တာဝန်ကျရာမှာ ရှိနေတုန်း"
+            f" · ({digit}+ (မိနစ်|နာရီ)|၁ မိနစ်အောက်) စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး",
+            lines[1],
+        ), lines[1]
+        await english.send("/queue")
+        lines = (await english.last_text()).splitlines()
+        assert lines[0] == "Open cases:"
+        assert re.fullmatch(
+            f"{code} · submitted · in danger, still there"
+            r" · waiting (\d+ (min|h)|<1 min) · unclaimed",
+            lines[1],
+        ), lines[1]
+
+        await burmese.send(f"/claim {code}")
+        assert await burmese.last_text() == team("claimed", "my", code=code)
+        await _unlock(bot, burmese, PASSPHRASE, "my")
+        await burmese.send(f"/note {code} တနင်္လာနေ့ ဖုန်းဆက်ပြီး")
+        await burmese.send(f"/show {code}")
+        shown = (await burmese.visible())[-1]
+        assert shown.protect_content and shown.text is not None
+        view = shown.text.splitlines()
+        assert view[0] == f"ကိစ္စ {code} · ယူထားပြီး"
+        assert re.fullmatch(f"ပို့တဲ့ရက်: {digit}{{4}}-{digit}{{2}}-{digit}{{2}}", view[1])
+        assert view[2] == "လျှောက်ထားသူရဲ့ ဘာသာစကား: en"
+        assert view[4:6] == ["• ဒီဖောင်ကို ဘယ်သူ့အတွက် ဖြည့်နေတာလဲ။", "   → ကိုယ်တိုင်အတွက်"]
+        assert "   → Ko Zaw" in view and "   → I can talk after 8pm" in view  # as written
+        assert "မှတ်စုနဲ့ မေးခွန်းတွေ:" in view
+        assert view[-1].endswith(f"UTC {mine} မှတ်စု: တနင်္လာနေ့ ဖုန်းဆက်ပြီး")
+        for english_label in ("Case ", "Submitted", "Applicant's language", "Notes and"):
+            assert english_label not in shown.text
+
+        await burmese.send("/stats")
+        lines = (await burmese.last_text()).splitlines()
+        assert lines[0] == "အခြေအနေနဲ့ အပတ်အလိုက် ကိစ္စတွေ:"
+        assert re.fullmatch(f"{digit}{{4}} ခုနှစ် အပတ် {digit}+  ယူထားပြီး: ၁ ခု", lines[1])
+        await english.send("/stats")
+        lines = (await english.last_text()).splitlines()
+        assert lines[0] == "Cases by state and week:"
+        assert re.fullmatch(r"\d{4}-W\d{2}  claimed: 1", lines[1]), lines[1]
+
+        await burmese.send("/audit")
+        lines = (await burmese.last_text()).splitlines()
+        assert re.fullmatch(f"Audit chain: မပျက်ပါ \\(မှတ်တမ်း {digit}+ ခု\\)", lines[0])
+        assert lines[1] == "chain ရဲ့ ထိပ်ကို group ထဲ တင်ပြီးပါပြီ: အဲဒီစာကို သိမ်းထားပါ။"
+        day = f"#{digit}+ {digit}{{4}}-{digit}{{2}}-{digit}{{2}}"
+        for entry in (
+            f"{mine} ဖွင့်ဖတ်ပြီး {code}",
+            f"{mine} မှတ်စု ရေးပြီး {code}",
+            f"{mine} ယူပြီး {code}",
+            f"{mine} သော့ဖွင့်ပြီး",
+            "bot \\(အလိုအလျောက်\\) ကိစ္စအသစ် ရောက်လာ",
+            f"{theirs} စာရင်းသွင်းပြီး",
+            "bot ထိန်းသူ ဖိတ်ကြားကုဒ် ထုတ်ပြီး",
+        ):
+            assert any(re.fullmatch(f"{day} {entry}", line) for line in lines[2:]), entry
+        await english.send("/audit")
+        lines = (await english.last_text()).splitlines()
+        assert lines[0].startswith("Audit chain: intact (")
+        day = r"#\d+ \d{4}-\d{2}-\d{2}"
+        for entry in (f"{mine} shown {code}", f"{mine} claimed {code}", "operator invited"):
+            assert any(re.fullmatch(f"{day} {entry}", line) for line in lines[2:]), entry
 
 
 async def test_the_passphrase_is_typed_twice_and_a_mismatch_starts_over(bot: RunningBot) -> None:

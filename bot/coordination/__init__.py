@@ -21,6 +21,7 @@ from bot.coordination.audit import (
     GENESIS,
     AuditEntry,
     ChainReport,
+    entry_line,
     entry_payload,
     seal_entry,
     verify_chain,
@@ -45,6 +46,7 @@ from bot.coordination.states import (
     state_word,
     transition,
 )
+from bot.coordination.words import Words, english
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -69,10 +71,13 @@ __all__ = [
     "Relation",
     "Role",
     "Rule",
+    "Words",
     "allowed_actions",
     "approve",
     "commands_for",
     "decide",
+    "english",
+    "entry_line",
     "entry_payload",
     "format_waiting",
     "notice_text",

@@ -25,6 +25,9 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.coordination.words import Words
 
 GENESIS = "0" * 64
 MAC_BYTES = 32
@@ -135,6 +138,30 @@ def seal_entry(
         raise ValueError("audit prev_hash must be 64 lower-case hex digits")
     payload = entry_payload(seq, at, actor, action, case_code, prev_hash)
     return AuditEntry(seq, at, actor, action, case_code, prev_hash, _digest(mac, payload))
+
+
+# Actors that are not a coordinator's handle, named in the reader's language (``actor_<name>``).
+_NAMED_ACTORS: frozenset[str] = frozenset({"operator", "system"})
+
+
+def entry_line(
+    *, seq: int, at: int, actor: str, action: str, case_code: str | None, words: Words
+) -> str:
+    """One entry as ``/audit`` lists it, in ``words``' language: the action (``audit_<action>``)
+    and a named actor are words to translate; a handle and a case code are shown as they are,
+    since they are what the group and the other coordinators quote. The time is kept to the
+    day, as the log's readers need no more."""
+    when = datetime.fromtimestamp(at, UTC)
+    return words(
+        "audit_line",
+        seq=seq,
+        year=when.year,
+        month=when.month,
+        day=when.day,
+        actor=words(f"actor_{actor}") if actor in _NAMED_ACTORS else actor,
+        action=words(f"audit_{action}") if action in AUDIT_ACTIONS else action,
+        code=case_code or "",
+    ).rstrip()
 
 
 def verify_chain(

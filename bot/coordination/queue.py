@@ -4,6 +4,9 @@ Only the triage answer of the default questionnaire is read (``status``), and on
 with its fixed option ids, so nothing an applicant wrote can reach a queue
 line or a group notice even if an operator marks other questions as triage. The notice's first
 line shows in notifications on coordinators' phones, so it is neutral: a code and triage words.
+
+Every word of a queue line comes from a ``Words`` lookup, so each coordinator reads the queue in
+the language they chose; without one, lines are English (as group notices always are).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.coordination.states import CaseState, state_word
+from bot.coordination.words import Words, english
 
 SEPARATOR = " · "
 
@@ -69,21 +73,23 @@ def order(items: Iterable[QueueItem]) -> list[QueueItem]:
     return sorted(items, key=lambda item: (-priority(item), item.submitted_at, item.code))
 
 
-def triage_words(triage: Mapping[str, object], *, flagged: bool = False) -> list[str]:
+def triage_words(
+    triage: Mapping[str, object], *, flagged: bool = False, words: Words = english
+) -> list[str]:
     """Fixed words for the triage answers, most urgent first; never an answer's own text."""
-    words: list[str] = []
+    keys: list[str] = []
     in_danger, not_safe, left = _signals(triage)
     if in_danger:
-        words.append("in danger")
+        keys.append("triage_in_danger")
     if not_safe:
-        words.append("not safe")
+        keys.append("triage_not_safe")
     if left:
-        words.append("left")
+        keys.append("triage_left")
     elif triage.get("status") in _STATUS_SIGNALS:
-        words.append("still there")
+        keys.append("triage_still_there")
     if flagged:
-        words.append("flagged")
-    return words
+        keys.append("triage_flagged")
+    return [words(key) for key in keys]
 
 
 def _signals(triage: Mapping[str, object]) -> tuple[bool, bool, bool]:
@@ -91,22 +97,22 @@ def _signals(triage: Mapping[str, object]) -> tuple[bool, bool, bool]:
     return _STATUS_SIGNALS.get(status, _NO_SIGNAL) if isinstance(status, str) else _NO_SIGNAL
 
 
-def format_waiting(seconds: int) -> str:
+def format_waiting(seconds: int, *, words: Words = english) -> str:
     """A rough age ("3 min", "5 h", "2 d"), rounded down; the queue needs no more precision."""
     seconds = max(0, seconds)
     if seconds < _MINUTE:
-        return "<1 min"
+        return words("age_under_minute")
     if seconds < _HOUR:
-        return f"{seconds // _MINUTE} min"
+        return words("age_minutes", n=seconds // _MINUTE)
     if seconds < _DAY:
-        return f"{seconds // _HOUR} h"
-    return f"{seconds // _DAY} d"
+        return words("age_hours", n=seconds // _HOUR)
+    return words("age_days", n=seconds // _DAY)
 
 
-def queue_lines(items: Sequence[QueueItem], *, now: int) -> list[str]:
+def queue_lines(items: Sequence[QueueItem], *, now: int, words: Words = english) -> list[str]:
     """One line per case, in the order given (pass it through ``order`` first), such as
-    ``K7QX · claimed · in danger, still there · waiting 3 h · C-7K3Q``."""
-    return [_line(item, now) for item in items]
+    ``K7QX · claimed · in danger, still there · waiting 3 h · C-7K3Q``, in ``words``' language."""
+    return [_line(item, now, words) for item in items]
 
 
 def notice_text(code: str, triage: Mapping[str, object], *, flagged: bool = False) -> str:
@@ -115,14 +121,14 @@ def notice_text(code: str, triage: Mapping[str, object], *, flagged: bool = Fals
     return f"New case {code}{SEPARATOR}triage: {', '.join(words) or 'none'}"
 
 
-def _line(item: QueueItem, now: int) -> str:
-    words = triage_words(item.triage, flagged=item.flagged)
+def _line(item: QueueItem, now: int, words: Words) -> str:
+    triage = triage_words(item.triage, flagged=item.flagged, words=words)
     return SEPARATOR.join(
         (
             item.code,
-            state_word(item.state),
-            ", ".join(words) or "no triage",
-            f"waiting {format_waiting(now - item.submitted_at)}",
-            item.assignee_handle or "unclaimed",
+            state_word(item.state, words),
+            words("list_separator").join(triage) or words("triage_none"),
+            words("queue_waiting", age=format_waiting(now - item.submitted_at, words=words)),
+            item.assignee_handle or words("queue_unclaimed"),
         )
     )

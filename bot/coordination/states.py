@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
+from bot.coordination.words import Words
+
 
 class CaseState(StrEnum):
     SUBMITTED = "submitted"
@@ -66,9 +68,11 @@ _DONE_WORDS: Mapping[Action, str] = MappingProxyType(
 )
 
 
-def state_word(state: CaseState) -> str:
-    """The state as a coordinator reads it ("handed off", not "handed_off")."""
-    return _STATE_WORDS[CaseState(state)]
+def state_word(state: CaseState, words: Words | None = None) -> str:
+    """The state as a coordinator reads it ("handed off", not "handed_off"), from ``words``
+    (the ``state_<state>`` key) when given, so it reads in the coordinator's language."""
+    state = CaseState(state)
+    return words(f"state_{state.value}") if words is not None else _STATE_WORDS[state]
 
 
 class IllegalTransition(Exception):

@@ -10,6 +10,7 @@ audience, written for vetting under pressure, and changed on another rhythm than
 
 from __future__ import annotations
 
+import string
 import tomllib
 from collections.abc import Mapping
 from functools import cache
@@ -55,6 +56,22 @@ def _local_params(lang: str, params: Mapping[str, object]) -> dict[str, object]:
         else value
         for name, value in params.items()
     }
+
+
+class _LocalFormatter(string.Formatter):
+    """``str.format`` that writes whole numbers in a language's digits after their format spec,
+    so ``{month:02}`` gives "03" in English and "၀၃" in Burmese: dates and weeks keep their
+    fixed width in every language, and a number is never padded with the wrong zero."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            digits = _DIGITS.get(base_language(self.lang))
+            text = format(value, format_spec)
+            return text.translate(str.maketrans("0123456789", digits)) if digits else text
+        return str(super().format_field(value, format_spec))
 
 
 COORDINATOR_PREFIX = "coordinator_"
@@ -143,7 +160,7 @@ class CoordinatorCatalog:
         """A text with its values in place; whole numbers in the language's digits."""
         lang = coordinator_language(lang)
         template = _load(COORDINATOR_PREFIX + lang)[key]
-        return template.format(**_local_params(lang, params)) if params else template
+        return _LocalFormatter(lang).vformat(template, (), params) if params else template
 
     def keys(self, lang: str) -> frozenset[str]:
         return frozenset(_load(COORDINATOR_PREFIX + coordinator_language(lang)))

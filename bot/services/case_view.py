@@ -10,15 +10,18 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from bot.i18n import Catalog
+from bot.coordination import CaseState, Words
+from bot.i18n import DEFAULT_LANGUAGE, Catalog, CoordinatorCatalog, coordinator_language
 from bot.intake.engine import Context, display_answer
 from bot.intake.questionnaire import Questionnaire
 
-COORDINATOR_LANGUAGE = "en"
+#: The language of a case view when none is asked for: the operator's offline recovery.
+COORDINATOR_LANGUAGE = DEFAULT_LANGUAGE
 
+_STATES: frozenset[str] = frozenset(state.value for state in CaseState)
 
-def _when(at: int) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+InboxEntry = tuple[int, str, bool]
+"""An applicant's answer deposited into a case: ``(at, text as written, encoding uncertain)``."""
 
 
 def render_case(
@@ -27,17 +30,31 @@ def render_case(
     status: str,
     submitted_at: int | None,
     fields: Mapping[str, bytes],
-    inbox: list[tuple[int, str]],
+    inbox: list[InboxEntry],
     questionnaire: Questionnaire,
     catalog: Catalog,
+    language: str | None = None,
+    texts: CoordinatorCatalog | None = None,
 ) -> str:
+    """The case in the reader's ``language`` (a coordinator's; English if none): every label
+    from the coordinators' catalogue, every question and option from the questionnaire's text
+    in that language where it has one, and what the applicant and coordinators wrote as they
+    wrote it, since a translation could change what a vetting turns on."""
+    lang = coordinator_language(language)
+    team = texts if texts is not None else CoordinatorCatalog()
+
+    def words(key: str, /, **params: object) -> str:
+        return team.text(lang, key, **params)
+
     ctx = Context(questionnaire, catalog)
-    lines = [f"Case {code} · {status}"]
+    state = words(f"state_{status}") if status in _STATES else status
+    lines = [words("case_heading", code=code, state=state)]
     if submitted_at:
         # Kept to the day on disk, so it cannot be matched with an applicant's activity.
-        lines.append(f"Submitted {datetime.fromtimestamp(submitted_at, UTC):%Y-%m-%d}")
-    language = fields.get("language", b"?").decode()
-    lines.append(f"Applicant's language: {language}")
+        day = datetime.fromtimestamp(submitted_at, UTC)
+        lines.append(words("case_submitted", year=day.year, month=day.month, day=day.day))
+    language_code = fields.get("language", b"?").decode()
+    lines.append(words("case_language", language=language_code))
     lines.append("")
     for qid in questionnaire.ids:
         raw = fields.get(f"answer:{qid}")
@@ -47,31 +64,45 @@ def render_case(
         question = questionnaire.question(qid)
         value = answer["value"]
         value = tuple(value) if isinstance(value, list) else value
-        shown = display_answer(ctx, COORDINATOR_LANGUAGE, question, value)
-        label = question.text.get(COORDINATOR_LANGUAGE, qid).splitlines()[0]
-        flag = (
-            "  ⚠ encoding uncertain (may be Zawgyi): read with care" if answer["uncertain"] else ""
-        )
-        lines.append(f"• {label}\n   → {shown}{flag}")
-    history = _history(fields)
+        shown = display_answer(ctx, lang, question, value)
+        label = question.text.get(lang) or question.text.get(DEFAULT_LANGUAGE, qid)
+        flag = words("case_uncertain") if answer["uncertain"] else ""
+        lines.append(f"• {label.splitlines()[0]}\n   → {shown}{flag}")
+    history = _history(fields, words)
     if history or inbox:
-        lines += ["", "Notes and questions:"]
-        answers = [(at, f"applicant answered: {text}") for at, text in inbox]
+        lines += ["", words("case_history")]
+        answers = [
+            (at, words("case_answered", text=text) + (words("inbox_uncertain") if unsure else ""))
+            for at, text, unsure in inbox
+        ]
         for at, line in sorted(history + answers):
-            lines.append(f"  {_when(at)} {line}")
-    for name, title in (("decision", "Decision"), ("handoff", "Next step sent")):
+            lines.append(f"  {_when(at, words)} {line}")
+    for name in ("decision", "handoff"):
         if name in fields:
-            lines += ["", f"{title}: {json.loads(fields[name])['text']}"]
+            lines += ["", words(f"case_{name}", text=json.loads(fields[name])["text"])]
     return "\n".join(lines)
 
 
-def _history(fields: Mapping[str, bytes]) -> list[tuple[int, str]]:
+def _when(at: int, words: Words) -> str:
+    moment = datetime.fromtimestamp(at, UTC)
+    return words(
+        "case_when",
+        year=moment.year,
+        month=moment.month,
+        day=moment.day,
+        hour=moment.hour,
+        minute=moment.minute,
+    )
+
+
+def _history(fields: Mapping[str, bytes], words: Words) -> list[tuple[int, str]]:
     entries: list[tuple[int, str]] = []
     for name, raw in fields.items():
         kind = name.split(":", 1)[0]
         if kind not in ("note", "ask"):
             continue
         data = json.loads(raw)
-        verb = "note" if kind == "note" else "asked"
-        entries.append((int(data["at"]), f"{data['by']} {verb}: {data['text']}"))
+        entries.append(
+            (int(data["at"]), words(f"case_{kind}", handle=data["by"], text=data["text"]))
+        )
     return entries

@@ -46,7 +46,9 @@ from bot.coordination import (
 )
 from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS, Rule
 from bot.coordination.approval import ALREADY_APPROVED
+from bot.coordination.audit import entry_line
 from bot.coordination.teams import Teams, may_manage, receives
+from bot.coordination.words import Words
 from bot.crypto import (
     ALPHABET,
     Argon2Cost,
@@ -685,7 +687,8 @@ class CoordinationService:
         items = [self._queue_item(row) for row in rows]
         if not items:
             return _say(self._t(me, "queue_empty"))
-        return _say(self._t(me, "queue_header"), *queue_lines(order(items), now=self._now()))
+        lines = queue_lines(order(items), now=self._now(), words=self._words(me))
+        return _say(self._t(me, "queue_header"), *lines)
 
     async def _cmd_stats(
         self, me: store.CoordinatorRow, inc: CoordIncoming, *_: object
@@ -694,7 +697,8 @@ class CoordinationService:
         if not rows:
             return _say(self._t(me, "stats_empty"))
         return _say(
-            self._t(me, "stats_header"), *(f"{week}  {state}: {n}" for state, week, n in rows)
+            self._t(me, "stats_header"),
+            *(self._stats_line(me, state, week, n) for state, week, n in rows),
         )
 
     async def _cmd_claim(
@@ -787,6 +791,8 @@ class CoordinationService:
             inbox=inbox,
             questionnaire=self.questionnaire,
             catalog=self.catalog,
+            language=me.language,
+            texts=self.texts,
         )
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "shown", work.code)
@@ -953,9 +959,11 @@ class CoordinationService:
         lines = [head]
         await self.post_audit_head()
         lines.append(self._t(me, "audit_posted"))
+        words = self._words(me)
         for seq, at, actor, action, code, _prev, _hash in rows:
-            when = time.strftime("%Y-%m-%d", time.gmtime(at))  # kept to the day
-            lines.append(f"#{seq} {when} {actor} {action} {code or ''}".rstrip())
+            lines.append(
+                entry_line(seq=seq, at=at, actor=actor, action=action, case_code=code, words=words)
+            )
         return _say(*lines)
 
     async def _cmd_transfer(
@@ -1065,7 +1073,7 @@ class CoordinationService:
         fields = {n: key.decrypt(v, case_id=work.case_id, field=n) for n, v in encrypted.items()}
         return key, fields
 
-    async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str]]:
+    async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str, bool]]:
         return await open_inbox(self.db.conn, case_id, key)
 
     async def _add_entry(
@@ -1135,6 +1143,23 @@ class CoordinationService:
             row.flagged,
         )
 
+    def _words(self, me: store.CoordinatorRow) -> Words:
+        """``_t`` bound to one coordinator, for lines the pure rules build (queue, audit): they
+        choose the keys, and the coordinator reads them in the language they chose."""
+
+        def words(key: str, /, **params: object) -> str:
+            return self._t(me, key, **params)
+
+        return words
+
+    def _stats_line(self, me: store.CoordinatorRow, state: str, week: str, count: int) -> str:
+        """One ``/stats`` count. The ISO week ("2026-W48") is split so that its numbers, like
+        the count, are written in the coordinator's digits, and the state is their word for it."""
+        year, number = week.split("-W")
+        if state in {s.value for s in CaseState}:
+            state = self._t(me, f"state_{state}")
+        return self._t(me, "stats_line", year=int(year), week=int(number), state=state, count=count)
+
     async def _audit(
         self, conn: aiosqlite.Connection, actor: str, action: str, case_code: str | None
     ) -> None:
@@ -1156,8 +1181,9 @@ class CoordinationService:
 
 async def open_inbox(
     conn: aiosqlite.Connection, case_id: str, key: CaseKey
-) -> list[tuple[int, str]]:
-    """The applicant's answers deposited into a case, opened with its key: ``(at, text)``."""
+) -> list[tuple[int, str, bool]]:
+    """The applicant's answers deposited into a case, opened with its key: ``(at, text,
+    encoding uncertain)``; the case view words the warning in its reader's language."""
     dropbox = await store.get_dropbox(conn, case_id)
     if dropbox is None:
         return []
@@ -1165,8 +1191,7 @@ async def open_inbox(
     answers = []
     for _id, sealed, _at in await store.inbox(conn, case_id):
         data = json.loads(private.open_sealed(sealed, context=case_id))
-        flag = " ⚠ encoding uncertain" if data.get("uncertain") else ""
-        answers.append((int(data["at"]), data["text"] + flag))
+        answers.append((int(data["at"]), data["text"], bool(data.get("uncertain"))))
     return sorted(answers)  # stored in no order (random ids): the sealed time orders them
 
 
