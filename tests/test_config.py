@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, check_routes, load_config
 from bot.crypto import new_recovery_key
 from bot.crypto.keys import MasterKey
+from bot.intake.questionnaire import load_questionnaire
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 
@@ -605,3 +606,69 @@ def test_direct_construction_parses_the_master_key() -> None:
     )
     assert config.security.master_key == MASTER
     assert os.fspath(config.storage.database) == "data/bot.sqlite3"
+
+
+# --- teams --------------------------------------------------------------------------------------
+
+TEAM_SOUTH = """
+[[coordination.teams]]
+name = "south"
+route = { region = ["mon", "tanintharyi"] }
+"""
+TEAM_NORTH = """
+[[coordination.teams]]
+name = "north"
+default = true
+"""
+
+
+def test_teams_load_and_are_described_by_name_only(tmp_path: Path) -> None:
+    text = MINIMAL + TEAM_SOUTH + "group_chat_id = -1009876543210\n" + TEAM_NORTH
+    config = load_config(write(tmp_path, text), env())
+    assert [t.name for t in config.coordination.teams] == ["south", "north"]
+    described = "\n".join(config.describe())
+    assert "coordination.teams: south, north (default)" in described
+    assert "9876543210" not in described  # a group id is printed as present, never as itself
+
+
+@pytest.mark.parametrize(
+    ("teams", "expected"),
+    [
+        (TEAM_SOUTH, "coordination.teams: exactly one team must have default = true"),
+        (TEAM_SOUTH + TEAM_NORTH + TEAM_NORTH, "coordination.teams: two teams are named 'north'"),
+        (
+            TEAM_NORTH + TEAM_SOUTH.replace("south", "South Side"),
+            "coordination.teams[1].name: must be 1-32 of a-z",
+        ),
+        (TEAM_NORTH + "group_chat_id = 5\n", "coordination.teams[0].group_chat_id: must be a neg"),
+        (
+            TEAM_NORTH + "group_chat_id = -1000000000000\n",
+            "coordination.teams[0].group_chat_id: still the example's placeholder",
+        ),
+        (TEAM_NORTH + "rout = {}\n", "coordination.teams[0].rout: unknown key"),
+    ],
+)
+def test_a_bad_team_is_one_line_naming_it(tmp_path: Path, teams: str, expected: str) -> None:
+    message = error_of(write(tmp_path, MINIMAL + teams), env())
+    assert message.startswith(f"config error: {expected}"), message
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ('regoin = ["mon"]', "coordination.teams[0].route.regoin: no such question"),
+        ('call_name = ["x"]', "coordination.teams[0].route.call_name: a text question cannot"),
+        ('region = ["mars"]', "coordination.teams[0].route.region: 'mars' is not an option of it"),
+        ("region = []", "coordination.teams[0].route.region: list at least one option"),
+    ],
+)
+def test_a_route_is_checked_against_the_questionnaire(
+    tmp_path: Path, route: str, expected: str
+) -> None:
+    """A route that names nothing would send every case to the default team without a word."""
+    text = MINIMAL + TEAM_SOUTH.replace('region = ["mon", "tanintharyi"]', route) + TEAM_NORTH
+    config = load_config(write(tmp_path, text), env())
+    questionnaire = load_questionnaire(None, languages=list(config.intake.languages))
+    with pytest.raises(ConfigError) as caught:
+        check_routes(config.coordination, questionnaire)
+    assert str(caught.value).startswith(f"config error: {expected}"), caught.value

@@ -84,3 +84,21 @@ def test_purge_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
     assert restored.returncode == 0, restored.stderr
     audit = _bot("verify-audit", "--config", str(config), env=env)
     assert audit.returncode == 0 and "intact: 1 entries" in audit.stdout
+
+
+def test_invite_into_a_team_names_it_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    teams = (
+        '[[coordination.teams]]\nname = "south"\nroute = { region = ["mon"] }\n'
+        '[[coordination.teams]]\nname = "north"\ndefault = true\n'
+    )
+    config = write_config(tmp_path, "http://127.0.0.1:9/bot", coordination_extra=teams)
+    env = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=MasterKey.generate().to_text())
+    made = _bot("invite", "--team", "south", "--config", str(config), env=env)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("/enroll ")
+    assert made.stderr.strip().endswith("Team(s): south.")
+    lead = _bot("invite", "--role", "lead", "--config", str(config), env=env)
+    assert lead.stderr.strip().endswith("Team(s): every team.")
+    wrong = _bot("invite", "--team", "west", "--config", str(config), env=env)
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr.splitlines() == ["error: no team 'west'; teams: south, north"]
