@@ -25,12 +25,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.crypto import MasterKey, Vault
+from bot.crypto import CryptoError, MasterKey, UnlockedKey, Vault, load_recovery_key, unlock
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
 from bot.store import Database
 from tests import seizure
-from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot, wait_for_text
+from tests import test_e2e_teams as teams
+from tests.conftest import (
+    GROUP_CHAT_ID,
+    RECOVERY_PRIVATE,
+    Applicant,
+    RunningBot,
+    running_bot,
+    wait_for_text,
+)
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
 
 # Ids above 2**32, as Telegram gives now: no 4-byte packing can match them by chance.
@@ -514,3 +522,71 @@ async def test_a_backup_taken_mid_draft_opens_nothing_of_the_submitted_case(
             f"{len(fields)} fields of the case sent later:"
             + _report([o.describe() for o in opened])
         )
+
+
+# --- teams: a sealed copy only for the routed team ---------------------------------------------
+
+
+async def test_a_case_is_sealed_only_to_its_team_its_leads_and_the_recovery_key(
+    tmp_path: Path,
+) -> None:
+    """Two teams at work, copies taken at each stage; then the other team's infiltrator, with
+    every copy, the master key and their own passphrase, tries every sealed copy of the case and
+    its recovery copy. Theirs opens none; the team's member, the lead over every team and the
+    recovery key each open one (so the check can fail). After ``/transfer`` the old team's copy
+    is gone from every byte of every file, WAL included."""
+    taken: list[seizure.Copy] = []
+    (tmp_path / "copies").mkdir()
+
+    async def take(bot: RunningBot, stage: str) -> None:
+        made = await seizure.seize(bot.runtime.db, tmp_path / "copies", len(taken), stage)
+        taken.extend(made)
+
+    async with DevServer() as server:
+        lived = await teams.live_two_teams(server, tmp_path, MasterKey.generate(), take)
+    recovery = load_recovery_key(RECOVERY_PRIVATE)
+    south, north, lead = teams.SOUTH_MEMBER, teams.NORTH_MEMBER, teams.LEAD
+    moved_at = {"southern case moved north", "after the audit"}
+    keys: dict[tuple[int, bytes], UnlockedKey] = {}
+    checked = 0
+    for copy in seizure.load(taken):
+        cases = {str(r.values["code"]): r for r in copy.table("cases") if r.values["code"]}
+        people = {bytes(r.values["pseudonym"]): r for r in copy.table("coordinators")}
+
+        def key_of(user: int, people: dict[bytes, seizure.Row] = people) -> UnlockedKey:
+            protected = bytes(people[lived.pseudonyms[user]].values["protected_private_key"])
+            if (user, protected) not in keys:
+                keys[(user, protected)] = unlock(protected, teams.PASSPHRASES[user])
+            return keys[(user, protected)]
+
+        for code in (lived.south_code, lived.north_code):
+            if code not in cases:
+                continue
+            case_id = str(cases[code].values["id"])
+            northern = code == lived.north_code or copy.stage_name in moved_at
+            member, outsider = (north, south) if northern else (south, north)
+            blobs = [
+                bytes(r.values["sealed_key"])
+                for r in copy.table("case_keys")
+                if r.values["case_id"] == case_id
+            ]
+            blobs.append(bytes(cases[code].values["recovery_key"]))
+            for holder in (key_of(member), key_of(lead), recovery):
+                assert _opens(holder, blobs, case_id), (copy.label, code)
+            assert not _opens(key_of(outsider), blobs, case_id), (copy.label, code)
+            checked += 1
+        if copy.stage_name in moved_at:
+            assert all(lived.south_copy not in data for data in copy.files.values()), copy.label
+    assert checked == 14  # 2 copies at the first stage, then both cases at 3 stages x 2 copies
+    print(f"\nteams: {len(taken)} copies, {checked} cases tried by 4 keys each, 0 opened by")
+    print("the other team's infiltrator")
+
+
+def _opens(key: UnlockedKey, blobs: list[bytes], case_id: str) -> bool:
+    for blob in blobs:
+        try:
+            key.open_case_key(blob, case_id=case_id)
+        except CryptoError:
+            continue
+        return True
+    return False
