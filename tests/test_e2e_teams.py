@@ -19,17 +19,19 @@ from bot.devserver import DevServer
 from bot.i18n import CoordinatorCatalog
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
-from tests.conftest import Applicant, RunningBot, running_bot, wait_for_text
+from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot, wait_for_text
 from tests.intake_driver import CATALOG, answer_one, begin, default_questionnaire, default_route
 
 SOUTH_GROUP = -1_001_000_000_201
 NORTH_GROUP = -1_001_000_000_202
 SOUTHERNER, NORTHERNER = 630_000_001, 630_000_002
 SOUTH_MEMBER, NORTH_MEMBER, LEAD = 630_000_101, 630_000_102, 630_000_103
+SOUTH_LEAD = 630_000_104
 PASSPHRASES = {
     SOUTH_MEMBER: "tide mango lantern forty",
     NORTH_MEMBER: "pine ridge copper eleven",
     LEAD: "river harbour maple ninety",
+    SOUTH_LEAD: "coral dune window thirty",
 }
 TEXTS = CoordinatorCatalog()
 
@@ -233,3 +235,59 @@ async def test_an_invite_names_only_configured_teams(
     async with running_bot(server, tmp_path / "teams", master_key, coordination_extra=TEAMS) as bot:
         with pytest.raises(ValueError, match="no team 'nowhere'; teams: south, north"):
             await bot.runtime.coordination.create_invite("coordinator", ("nowhere",))
+
+
+async def test_teams_added_later_adopt_what_came_before_and_bound_grants_and_revocations(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """An organisation starts with one team, then splits in two: nothing set before is lost,
+    and from then on a lead's /grant and a team lead's /revoke stay inside the teams."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        await server.send_group_text(GROUP_CHAT_ID, LEAD, "hello", chat_type="supergroup")
+        await _enrol(bot, NORTH_MEMBER, "coordinator", ())
+        await _enrol(bot, LEAD, "lead", ())
+        before = await _submit(bot, NORTHERNER, "tanintharyi")  # no teams yet: everyone's
+        assert await _holders(bot, before) == {NORTH_MEMBER, LEAD}
+
+    async with running_bot(server, tmp_path, master_key, coordination_extra=TEAMS) as bot:
+        for group in (SOUTH_GROUP, NORTH_GROUP):
+            await server.send_group_text(group, LEAD, "hello", chat_type="supergroup")
+        conn = bot.runtime.db.conn
+        # The coordinator joined the default team, the lead leads every team, the old case is
+        # the default team's (those who hold it are all in that team now).
+        assert sorted(sorted(m) for m in (await coord_store.memberships(conn)).values()) == [
+            ["*"],
+            ["north"],
+        ]
+        case = await case_store.get_case_by_code(conn, before)
+        assert case is not None and await coord_store.case_team(conn, case.case_id) == "north"
+
+        south_case = await _submit(bot, SOUTHERNER, "tanintharyi")
+        assert await _holders(bot, south_case) == {LEAD}  # nobody of the north
+
+        lead, north = Applicant(server, LEAD), Applicant(server, NORTH_MEMBER)
+        for person, user in ((lead, LEAD), (north, NORTH_MEMBER)):
+            await person.send("/unlock")
+            await person.send(PASSPHRASES[user])
+        south = await _enrol(bot, SOUTH_MEMBER, "coordinator", ("south",))
+        await lead.send(f"/grant {await _handle(bot, SOUTH_MEMBER)}")
+        # Only the southern case: the lead holds the northern one too, but it stays north.
+        assert await lead.last_text() == text(
+            "granted", handle=await _handle(bot, SOUTH_MEMBER), count=1
+        )
+        assert await _holders(bot, south_case) == {LEAD, SOUTH_MEMBER}
+        assert await _holders(bot, before) == {LEAD, NORTH_MEMBER}
+        await south.send(f"/claim {south_case}")
+        await south.send(f"/show {south_case}")
+        assert f"Case {south_case}" in await south.last_text()
+
+        # A lead of the south alone cannot remove a northern coordinator: for them there is
+        # nobody of that name. Their own team's, they can.
+        south_lead = await _enrol(bot, SOUTH_LEAD, "lead", ("south",))
+        north_handle = await _handle(bot, NORTH_MEMBER)
+        await south_lead.send(f"/revoke {north_handle}")
+        assert await south_lead.last_text() == text("no_coordinator", handle=north_handle)
+        assert await _holders(bot, before) == {LEAD, NORTH_MEMBER}
+        south_handle = await _handle(bot, SOUTH_MEMBER)
+        await south_lead.send(f"/revoke {south_handle}")
+        assert await south_lead.last_text() == text("revoked", handle=south_handle, count=1)

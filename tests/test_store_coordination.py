@@ -674,3 +674,53 @@ async def test_shred_case_cascades_everything(db: Database) -> None:
     # The coordinator and the audit trail outlive the case.
     assert await co.coordinator_by_id(db.conn, "a") is not None
     assert len(await co.audit_entries(db.conn)) == 1
+
+
+async def test_a_copy_goes_only_to_someone_in_the_case_team(db: Database) -> None:
+    """Whatever the caller believed: the schema refuses a copy outside the case's team."""
+    async with db.transaction() as conn:
+        for cid, handle in (("s", "C-SSSS"), ("n", "C-NNNN"), ("l", "C-LLLL"), ("o", "C-OOOO")):
+            await _coordinator(conn, cid, handle)
+        await co.set_membership(conn, "s", frozenset({"south"}))
+        await co.set_membership(conn, "n", frozenset({"north"}))
+        await co.set_membership(conn, "l", frozenset({"*"}))  # a lead over every team
+        await _submitted(conn, "c1", "K7QX")
+        await apply(conn, co.case_team_write("c1", "south"))
+        await co.add_case_keys(conn, "c1", {"s": b"s", "l": b"l", "o": b"o"})  # o: no teams yet
+    assert await co.holders(db.conn, "c1") == ["l", "o", "s"]
+    for write in (
+        lambda conn: co.add_case_keys(conn, "c1", {"n": b"n"}),
+        lambda conn: conn.execute("UPDATE case_keys SET coordinator_id = 'n' WHERE case_id = 'c1'"),
+    ):
+        with pytest.raises(sqlite3.IntegrityError, match="the case's team only"):
+            async with db.transaction() as conn:
+                await write(conn)
+    assert await co.holders(db.conn, "c1") == ["l", "o", "s"]
+    # A transfer: the team first, then the old team's copies go and the new team's come.
+    async with db.transaction() as conn:
+        await apply(conn, co.case_team_write("c1", "north"))
+        assert await co.drop_case_keys_except(conn, "c1", frozenset({"l", "n"})) == 2
+        await co.add_case_keys(conn, "c1", {"n": b"n"})
+    assert await co.holders(db.conn, "c1") == ["l", "n"]
+    assert await co.case_team(db.conn, "c1") == "north"
+
+
+async def test_adopting_teams_puts_what_came_before_into_the_default_team(db: Database) -> None:
+    async with db.transaction() as conn:
+        await _coordinator(conn, "a", "C-AAAA")
+        await _coordinator(conn, "b", "C-BBBB", role="lead")
+        await _coordinator(conn, "c", "C-CCCC")
+        await co.set_membership(conn, "c", frozenset({"north"}))
+        await _submitted(conn, "c1", "K7QX")
+        await apply(conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW))
+    async with db.transaction() as conn:
+        assert await co.adopt_teams(conn, default="desk", lead_teams="*") == 2
+    assert await co.memberships(db.conn) == {
+        "a": frozenset({"desk"}),
+        "b": frozenset({"*"}),
+        "c": frozenset({"north"}),
+    }
+    assert await co.case_team(db.conn, "c1") == "desk"
+    assert await co.case_team(db.conn, "d1") is None  # a draft has no team until it is sent
+    async with db.transaction() as conn:
+        assert await co.adopt_teams(conn, default="desk", lead_teams="*") == 0  # once
