@@ -764,21 +764,24 @@ def test_priority_signals_outrank_all_lower_ones() -> None:
     assert priority(item("F")) > priority(item("G", assignee="C-1"))
 
 
+DAY = 86_400
+
+
 @pytest.mark.parametrize(
-    ("seconds", "text"),
+    ("submitted_at", "now", "text"),
     [
-        (-5, "<1 min"),
-        (0, "<1 min"),
-        (59, "<1 min"),
-        (180, "3 min"),
-        (3599, "59 min"),
-        (5 * 3600, "5 h"),
-        (86_399, "23 h"),
-        (2 * 86_400 + 5, "2 d"),
+        (100 * DAY, 100 * DAY, "since today"),
+        (100 * DAY, 100 * DAY + 23 * 3600, "since today"),  # sent at any hour of that day
+        (100 * DAY, 101 * DAY, "1 d"),
+        (100 * DAY, 102 * DAY + 5, "2 d"),
+        (100 * DAY, 99 * DAY, "since today"),  # a clock set back says nothing odd
+        (100 * DAY + 7 * 3600, 100 * DAY + 8 * 3600, "since today"),  # a time not on the grid
     ],
 )
-def test_format_waiting(seconds: int, text: str) -> None:
-    assert format_waiting(seconds) == text
+def test_format_waiting_counts_days_since_the_stored_day(
+    submitted_at: int, now: int, text: str
+) -> None:
+    assert format_waiting(submitted_at, now) == text
 
 
 def test_queue_lines_say_only_code_state_triage_age_and_handle() -> None:
@@ -790,8 +793,8 @@ def test_queue_lines_say_only_code_state_triage_age_and_handle() -> None:
         ]
     )
     assert queue_lines(items, now=NOW) == [
-        "K7QX · claimed · in danger, still there · waiting 3 h · C-7K3Q",
-        "M3PA · submitted · not safe, left, flagged · waiting 10 min · unclaimed",
+        "K7QX · claimed · in danger, still there · waiting since today · C-7K3Q",
+        "M3PA · submitted · not safe, left, flagged · waiting since today · unclaimed",
         "9TRE · submitted · no triage · waiting 2 d · unclaimed",
     ]
 

