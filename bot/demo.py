@@ -157,7 +157,7 @@ async def chat_loop(
                 code = await coordination.create_invite("lead")
                 write(f"(an operator ran `python -m bot invite --role lead`: /enroll {code})")
                 await server.send_text(user, f"/enroll {code}", first_name="Lead")
-            if choice == "!group":
+            if choice == "!group" and enrolled:  # a stranger's /queue would go unanswered
                 await server.send_group_text(
                     GROUP_CHAT_ID,
                     COORDINATOR_ID,

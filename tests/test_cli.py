@@ -163,6 +163,29 @@ def test_in_the_demo_a_case_sent_before_the_team_enrolled_reaches_the_lead() -> 
     assert "an operator granted you 1 of them" in out, out[-3000:]
 
 
+def test_in_the_demo_the_group_shows_its_notices_in_order_and_answers_at_once() -> None:
+    form = ["1", "1", "1", "1", "1", "1", "1", "1", "0", "1", "1", "Ko Demo", "1", "12", "2"]
+    team = ["!team", "copper lantern river ninety", "copper lantern river ninety", "!group"]
+    result = _bot("demo", env=_env(), stdin="\n".join([*form, "!group", *team, "q"]) + "\n")
+    assert result.returncode == 0, result.stderr
+    code = result.stdout.split("Your receipt code: ")[1][:4]
+    notice = f"bot: New case {code} · triage: in danger, still there"
+    screens = [
+        [line.strip() for line in screen.splitlines() if line.strip() not in ("", ">")]
+        for screen in result.stdout.split("─" * 60)
+    ]
+    # Before anyone enrolled: the group as it stands, the notice already there, nothing else.
+    first = next(screen for screen in screens if screen and screen[0] == notice)
+    assert not any(line.startswith(("you:", "bot:")) for line in first[1:]), first
+    # A lead's /queue there: answered at once, after the notice, in order.
+    assert screens[-1][:4] == [
+        notice,
+        "you: /queue",
+        "bot: Open cases:",
+        f"{code} · submitted · in danger, still there · waiting since today · unclaimed",
+    ], screens[-1]
+
+
 async def test_a_refused_token_stops_run_with_one_line(tmp_path: Path) -> None:
     async with DevServer() as server:
         config = write_config(tmp_path, server.base_url)
