@@ -178,8 +178,9 @@ def test_in_the_demo_the_group_shows_its_notices_in_order_and_answers_at_once() 
     first = next(screen for screen in screens if screen and screen[0] == notice)
     assert not any(line.startswith(("you:", "bot:")) for line in first[1:]), first
     # A lead's /queue there: answered at once, after the notice, in order.
-    assert screens[-1][:4] == [
+    assert screens[-1][:5] == [
         notice,
+        f"ကိစ္စအသစ် {code} · အခြေအနေ: အန္တရာယ် ရှိ၊ တာဝန်ကျရာမှာ ရှိနေတုန်း",
         "you: /queue",
         "bot: Open cases:",
         f"{code} · submitted · in danger, still there · waiting since today · unclaimed",

@@ -22,6 +22,7 @@ from bot.coordination import (
     commands_for,
     english,
     entry_line,
+    notice_text,
     queue_lines,
 )
 from bot.coordination.passphrase import REASONS
@@ -239,3 +240,17 @@ def test_a_telegram_language_code_picks_a_catalogue(given: str | None, chosen: s
 
 def test_the_applicant_catalogues_do_not_count_the_coordinators() -> None:
     assert not any(lang.startswith("coordinator") for lang in written_languages())
+
+
+def test_the_new_case_notice_reads_in_every_language_english_first() -> None:
+    """The whole group reads it: both languages, the first line English (what a notification
+    shows), the second Burmese; nothing but the code and fixed triage words in either."""
+    both = (english, _reader("my"))
+    assert notice_text("K7QX", {"status": "in_danger"}, languages=both).splitlines() == [
+        "New case K7QX · triage: in danger, still there",
+        "ကိစ္စအသစ် K7QX · အခြေအနေ: အန္တရာယ် ရှိ၊ တာဝန်ကျရာမှာ ရှိနေတုန်း",
+    ]
+    assert notice_text("M3PA", {}, languages=both).splitlines() == [
+        "New case M3PA · triage: none",
+        "ကိစ္စအသစ် M3PA · အခြေအနေ: မဖြေထား",
+    ]

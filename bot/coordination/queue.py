@@ -115,10 +115,22 @@ def queue_lines(items: Sequence[QueueItem], *, now: int, words: Words = english)
     return [_line(item, now, words) for item in items]
 
 
-def notice_text(code: str, triage: Mapping[str, object], *, flagged: bool = False) -> str:
-    """The group notice for a new case, e.g. ``New case K7QX · triage: in danger``."""
-    words = triage_words(triage, flagged=flagged)
-    return f"New case {code}{SEPARATOR}triage: {', '.join(words) or 'none'}"
+def notice_text(
+    code: str,
+    triage: Mapping[str, object],
+    *,
+    flagged: bool = False,
+    languages: Sequence[Words] = (english,),
+) -> str:
+    """The group notice for a new case, one line per language the group reads, e.g.
+    ``New case K7QX · triage: in danger``. Everyone in the group reads it, so it comes in every
+    coordinator language, English first: its first line is what a phone's notification shows."""
+    lines = []
+    for words in languages:
+        said = triage_words(triage, flagged=flagged, words=words)
+        shown = words("list_separator").join(said) or words("notice_triage_none")
+        lines.append(words("notice_new_case", code=code, triage=shown))
+    return "\n".join(lines)
 
 
 def _line(item: QueueItem, now: int, words: Words) -> str:

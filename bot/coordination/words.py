@@ -38,6 +38,8 @@ ENGLISH: Mapping[str, str] = MappingProxyType(
         "list_separator": ", ",
         "queue_waiting": "waiting {age}",
         "queue_unclaimed": "unclaimed",
+        "notice_new_case": "New case {code} · triage: {triage}",
+        "notice_triage_none": "none",
         "age_today": "since today",
         "age_days": "{n} d",
     }

@@ -306,7 +306,9 @@ class CoordinationService:
         # submissions would line up with the order of applicants' activity (their traces).
         await self._audit(conn, "system", "submitted", None)
         await self.outbox.put(
-            conn, self.teams.group_of(team), OutMessage(notice_text(sub.code, sub.triage))
+            conn,
+            self.teams.group_of(team),
+            OutMessage(notice_text(sub.code, sub.triage, languages=self._group_languages)),
         )
 
     async def _team_holders(
@@ -1142,6 +1144,17 @@ class CoordinationService:
             triage,
             row.flagged,
         )
+
+    @property
+    def _group_languages(self) -> tuple[Words, ...]:
+        """Every coordinator language, for what the whole group reads."""
+        return tuple(self._words_in(lang) for lang in COORDINATOR_LANGUAGES)
+
+    def _words_in(self, lang: str) -> Words:
+        def words(key: str, /, **params: object) -> str:
+            return self.texts.text(lang, key, **params)
+
+        return words
 
     def _words(self, me: store.CoordinatorRow) -> Words:
         """``_t`` bound to one coordinator, for lines the pure rules build (queue, audit): they
