@@ -182,7 +182,11 @@ async def live_two_teams(
             "reassign_other_team", code=south_code, handle=north_handle
         )
 
-        # A coordinator cannot move cases; a lead can.
+        # A coordinator cannot move cases; a lead can, and is told how.
+        await lead.send("/help")
+        assert text("help_transfer") in await lead.last_text()
+        menu = {c.command for c in await server.menu(LEAD, user_id=LEAD)}
+        assert "transfer" in menu
         await south.send(f"/transfer {south_code} north")
         assert await south.last_text() == text("denied_role")
         south_copy = await _sealed_copy(bot, south_code, SOUTH_MEMBER)

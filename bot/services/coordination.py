@@ -35,6 +35,7 @@ from bot.coordination import (
     IllegalTransition,
     QueueItem,
     approve,
+    commands_for,
     decide,
     notice_text,
     order,
@@ -44,7 +45,7 @@ from bot.coordination import (
     relation_of,
     transition,
 )
-from bot.coordination.access import COORDINATOR_COMMANDS, PERMISSIONS, Rule
+from bot.coordination.access import PERMISSIONS, Rule
 from bot.coordination.approval import ALREADY_APPROVED
 from bot.coordination.audit import entry_line
 from bot.coordination.teams import Teams, may_manage, receives
@@ -626,7 +627,7 @@ class CoordinationService:
         if sealed:
             lines.append(self._t(lang, "enrolled_sealed", count=sealed))
         return CoordResponse(
-            (Reply("\n".join(lines)),), delete=(inc.message_id,), menu=commands_for(role)
+            (Reply("\n".join(lines)),), delete=(inc.message_id,), menu=self._commands(role)
         )
 
     async def _seal_waiting_cases(self, conn: aiosqlite.Connection) -> int:
@@ -655,7 +656,7 @@ class CoordinationService:
         example: a lead's tools are not advertised to a coordinator's (perhaps stolen) phone."""
         role = self._t(me, f"role_{me.role}")
         lines = [self._t(me, "help_header", role=role, handle=me.handle)]
-        lines += [self._t(me, f"help_{name}") for name in commands_for(me.role)]
+        lines += [self._t(me, f"help_{name}") for name in self._commands(me.role)]
         return _say(*lines)
 
     async def _cmd_language(
@@ -1145,6 +1146,10 @@ class CoordinationService:
             row.flagged,
         )
 
+    def _commands(self, role: str) -> tuple[str, ...]:
+        """The role's commands; /transfer only where there are teams to move a case between."""
+        return tuple(name for name in commands_for(role) if name != "transfer" or self.teams.names)
+
     @property
     def _group_languages(self) -> tuple[Words, ...]:
         """Every coordinator language, for what the whole group reads."""
@@ -1212,10 +1217,6 @@ def _sealed_copies(
     case_id: str, key: CaseKey, team: list[store.CoordinatorRow]
 ) -> dict[str, bytes]:
     return {c.id: seal_case_key(key, c.public_key, case_id=case_id) for c in team}
-
-
-def commands_for(role: str) -> tuple[str, ...]:
-    return tuple(c for c in COORDINATOR_COMMANDS if role in PERMISSIONS[c].roles)
 
 
 def _new_handle() -> str:
