@@ -256,7 +256,7 @@ async def test_old_outbox_rows_and_stale_invites_are_pruned(tmp_path: Path) -> N
             assert [tuple(r) async for r in cur] == [("lead",)]
 
 
-async def _warnings(services: Services) -> list[str]:
+async def _warnings(services: Services, group: int = GROUP_CHAT_ID) -> list[str]:
     texts = []
     for row in await store.due_messages(services.db.conn, now=T0 + 365 * DAY, limit=500):
         chat = services.vault.open_local(row.chat, purpose="outbox", context=f"chat:{row.id}")
@@ -264,9 +264,29 @@ async def _warnings(services: Services) -> list[str]:
             services.vault.open_local(row.body, purpose="outbox", context=f"body:{row.id}")
         )
         if "shredded" in body.text:
-            assert int(chat) == GROUP_CHAT_ID
+            assert int(chat) == group
             texts.append(body.text)
     return texts
+
+
+async def test_an_expiry_warning_goes_to_the_group_of_the_team_holding_the_case(
+    tmp_path: Path,
+) -> None:
+    """With teams, a team sees only its own notices: the warning too."""
+    team_group = -1_002_000_000_001
+    teams = f"""
+[[coordination.teams]]
+name = "north"
+default = true
+group_chat_id = {team_group}
+"""
+    clock = Clock()
+    async with services_at(tmp_path, clock, teams + RETENTION) as services:
+        holder = await add_coordinator(services)
+        held = await submit(services, clock)
+        await set_state(services, held, "claimed", T0, holder)
+        assert await warn_expiring(services, now=T0 + 5 * DAY - 40 * HOUR) == 1
+        assert len(await _warnings(services, group=team_group)) == 1
 
 
 async def test_a_held_case_about_to_expire_is_warned_once_per_deadline(tmp_path: Path) -> None:
