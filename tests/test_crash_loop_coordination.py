@@ -412,6 +412,8 @@ class CrashLoop:
         ):
             done = await asyncio.to_thread(_bot, *step, env=self.env)
             assert done.returncode == 0, done.stderr
+        self.tried[("imported", None)] += 1  # the import is audited, once it went through
+        self.landed[("imported", None)] += 1
 
     async def whoami(self, who: int) -> str | None:
         """After an unanswered passphrase: /help tells a coordinator from anyone else."""

@@ -589,7 +589,7 @@ async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
         await burmese.send("/audit")
         lines = (await burmese.last_text()).splitlines()
         assert re.fullmatch(f"မှတ်တမ်းကွင်းဆက်: မပျက်ပါ \\(မှတ်တမ်း {digit}+ ခု\\)", lines[0])
-        assert lines[1] == "chain ရဲ့ ထိပ်ကို group ထဲ တင်ပြီးပါပြီ: အဲဒီစာကို သိမ်းထားပါ။"
+        assert lines[1] == "ကွင်းဆက်ရဲ့ ထိပ်ကို group ထဲ တင်ပြီးပါပြီ: အဲဒီစာကို သိမ်းထားပါ။"
         day = f"#{digit}+ {digit}{{4}}-{digit}{{2}}-{digit}{{2}}"
         for entry in (
             f"{mine} ဖွင့်ဖတ်ပြီး {code}",
