@@ -148,6 +148,97 @@ def load(copies: Iterable[Copy]) -> list[Copy]:
     return done
 
 
+# --- the WAL's history ----------------------------------------------------------------------------
+
+_WAL_HEADER = 32
+_FRAME_HEADER = 24
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a WAL file: a page image, and whether it ends a commit."""
+
+    index: int
+    page: int
+    commit: bool  # "database size after commit" is set: the last frame of a transaction
+    salts: bytes  # equal to the header's for frames of the WAL's current generation
+    start: int  # offset of the frame header in the file
+    end: int  # offset just past its page image
+    image: bytes
+
+
+def wal_frames(wal: bytes) -> list[Frame]:
+    """Every whole frame in a WAL file, old generations included: SQLite ignores a frame whose
+    salts are not the header's, but the bytes are still there for whoever reads the file."""
+    if len(wal) < _WAL_HEADER:
+        return []
+    page_size = int.from_bytes(wal[8:12], "big")
+    if page_size < 512 or page_size & (page_size - 1):
+        return []
+    frames = []
+    offset = _WAL_HEADER
+    while offset + _FRAME_HEADER + page_size <= len(wal):
+        header = wal[offset : offset + _FRAME_HEADER]
+        end = offset + _FRAME_HEADER + page_size
+        frames.append(
+            Frame(
+                index=len(frames),
+                page=int.from_bytes(header[0:4], "big"),
+                commit=int.from_bytes(header[4:8], "big") != 0,
+                salts=header[8:16],
+                start=offset,
+                end=end,
+                image=wal[offset + _FRAME_HEADER : end],
+            )
+        )
+        offset = end
+    return frames
+
+
+def wal_history(copy: Copy) -> list[Copy]:
+    """What the WAL of a hot copy held before its latest state, as copies of their own.
+
+    Two readings, as an attacker would make them: the database at each commit of the WAL's
+    current generation (the WAL cut after that commit's last frame), and, for every frame of any
+    generation, the main file with that one page image written into its place (the page as it
+    was then, rows deleted since included). Copies that SQLite cannot read are dropped.
+    """
+    wal_name = next((n for n in copy.files if n.endswith("-wal")), None)
+    main = next((n for n in copy.files if not n.endswith(SIDE_FILES)), None)
+    if wal_name is None or main is None:
+        return []
+    wal, base = copy.files[wal_name], copy.files[main]
+    frames = wal_frames(wal)
+    if not frames:
+        return []
+    page_size = len(frames[0].image)
+    current = wal[16:24]
+    history: list[Copy] = []
+    for frame in frames:
+        if frame.commit and frame.salts == current:
+            files = {main: base, wal_name: wal[: frame.end]}
+            history.append(_replayed(copy, f"WAL cut after commit frame {frame.index}", files))
+    for frame in frames:
+        offset = (frame.page - 1) * page_size
+        padded = base.ljust(offset + page_size, b"\0")
+        injected = padded[:offset] + frame.image + padded[offset + page_size :]
+        history.append(
+            _replayed(copy, f"WAL frame {frame.index} (page {frame.page})", {main: injected})
+        )
+    readable = []
+    for replay in history:
+        try:
+            replay.rows = read_rows(replay.files)
+        except sqlite3.DatabaseError:
+            continue
+        readable.append(replay)
+    return readable
+
+
+def _replayed(copy: Copy, how: str, files: dict[str, bytes]) -> Copy:
+    return Copy(f"{copy.kind}, {how}", copy.stage, copy.stage_name, files)
+
+
 # --- what the attacker enumerates ---------------------------------------------------------------
 
 _PURPOSE_PATTERNS = (

@@ -261,7 +261,10 @@ async def _whole_life(folder: Path) -> Haul:
         seizure.Copy("files after stop", len(names) - 1, names[-1], seizure.pull_files(db_path))
     )
     ended = int(time.time())
-    return Haul(master_key, config_text, seizure.load(copies), people, (started - 60, ended + 60))
+    loaded = seizure.load(copies)
+    # Each hot copy's WAL read back commit by commit and frame by frame: its history is taken too.
+    history = [h for c in loaded if c.kind == "hot copy" for h in seizure.wal_history(c)]
+    return Haul(master_key, config_text, loaded + history, people, (started - 60, ended + 60))
 
 
 @pytest.fixture(scope="module")
@@ -370,8 +373,10 @@ def test_no_submitted_case_opens_with_the_master_key(haul: Haul, attack: Attack)
         f"{what}, in {len(copies)} copies, first the {sorted(copies)[0]}" if copies else what
         for what, copies in sorted(found.items())
     ]
+    replays = sum(1 for c in haul.copies if "WAL" in c.kind)
     print(
-        f"seizure: {len(haul.copies)} copies, {len(attack.places)} distinct blobs, "
+        f"seizure: {len(haul.copies)} copies ({replays} of them read back from a WAL's history), "
+        f"{len(attack.places)} distinct blobs, "
         f"{len(attack.purposes)} purposes tried, {len(attack.opened)} plaintexts opened "
         f"(drafts, traces, waiting messages), {len(attack.keys)} case keys recovered, "
         f"{len(problems)} of them from a sent case"
