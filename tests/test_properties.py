@@ -211,6 +211,8 @@ def _turn_of(data: str) -> str | None:
     kind, _, rest = data.partition(":")
     if kind == "L" and rest in LANGS:
         return None
+    if kind == "N":  # "Start a new form": shown only once the form is gone, so it has no turn
+        return None
     return rest.partition(":")[0]
 
 
@@ -332,6 +334,12 @@ class CheckedChat:
             # Nothing recorded; at most the current question is shown again.
             expected = (engine.prompt(self.ctx, before),) if before is not None else ()
             assert outcome.replies == expected
+        if data.partition(":")[0] == "N":
+            if before is not None:  # a form under way is not touched by an old button
+                assert outcome.effect is Effect.NONE, (data, outcome.effect)
+                assert outcome.draft == before
+            elif outcome.draft is not None:  # a new form starts at the safety note, empty
+                assert outcome.draft.phase is Phase.CONSENT and not outcome.draft.answers
         if before is None or outcome.effect is not Effect.SAVE:
             return
         after = outcome.draft
