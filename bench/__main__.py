@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import math
 import os
 import pstats
 import shlex
@@ -18,19 +17,24 @@ from typing import Any
 from bench.drafts import open_drafts
 from bench.echo import ECHO_USER_BASE, measure_echo
 from bench.load import (
+    ECHO_DELETING_OPEN_LOOP_BASE,
+    ECHO_OPEN_LOOP_BASE,
     OPEN_LOOP_BASE,
     PACED_APPLICANT_BASE,
     PEER_APPLICANT_BASE,
+    PEER_OPEN_LOOP_BASE,
     ClosedLoop,
     bench_bot,
     bench_config,
     closed_loop,
     database_bytes,
-    open_loop,
+    kept_up_at_the_top,
+    offered_load,
     per_applicant,
     quiet_logs,
     running_bot,
     settings,
+    sustained,
     wait_idle,
 )
 from bench.process import bot_process
@@ -41,6 +45,9 @@ from bench.timing import TimedServer
 from bot.crypto import Argon2Cost, hash_secret, new_receipt_secret
 
 ECHO_FORMS = 4
+# Unpaced, how long the calls a bot still makes after the last reply (a tap's answer, the
+# new-case notices) may take to be counted.
+SETTLE = 15.0
 PROJECT = str(Path(__file__).resolve().parent.parent / "bot")
 
 
@@ -48,7 +55,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--applicants", type=int, default=50)
     parser.add_argument(
-        "--rates", default="20,50,100,200,300,500,700,900,1100", help="offered actions per second"
+        "--rates",
+        default="20,50,100,200,300,500,700,900,1100,1500",
+        help="offered actions per second",
     )
     parser.add_argument("--seconds", type=float, default=4.0, help="per offered rate")
     parser.add_argument("--drain", type=float, default=15.0, help="wait for late replies")
@@ -113,8 +122,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with TimedServer() as server:
             # Unpaced echoes get four forms' worth each, so their run lasts long enough to time.
             echo_texts = ECHO_FORMS * actions
+            # Both unpaced echoes also get the real bot's offered rates, as the peer does.
+            offered_rates = {
+                "rates": rates,
+                "seconds": args.seconds,
+                "drain": args.drain,
+                "form_steps": actions,
+            }
             results["echo"] = await measure_echo(
-                server, args.applicants, echo_texts, rate_limiter=False, base=ECHO_USER_BASE
+                server,
+                args.applicants,
+                echo_texts,
+                rate_limiter=False,
+                base=ECHO_USER_BASE,
+                open_base=ECHO_OPEN_LOOP_BASE,
+                **offered_rates,
             )
             results["echo_deleting"] = await measure_echo(
                 server,
@@ -123,6 +145,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 rate_limiter=False,
                 base=ECHO_USER_BASE + 100_000,
                 deleting=True,
+                open_base=ECHO_DELETING_OPEN_LOOP_BASE,
+                **offered_rates,
             )
             results["echo_rate_limited"] = await measure_echo(
                 server, args.applicants, actions, rate_limiter=True, base=ECHO_USER_BASE + 200_000
@@ -131,15 +155,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             database = bot.config().storage.database
             profile = args.out / "bot.prof" if args.profile else None
             async with running_bot(server, bot, profile, args.out / "bot.log") as process:
-                loop = await closed_loop(server, process, args.applicants)
+                loop = await closed_loop(server, process, args.applicants, settle=SETTLE)
                 await wait_idle(server)
                 db_bytes = database_bytes(database)
                 main_bytes = database.stat().st_size
-                offered = []
-                for index, rate in enumerate(rates):
-                    first = OPEN_LOOP_BASE + index * 1_000_000
-                    offered.append(await open_loop(server, rate, args.seconds, first, args.drain))
-                    await wait_idle(server)
+                offered = await offered_load(
+                    server, rates, args.seconds, OPEN_LOOP_BASE, args.drain
+                )
                 results["peak_rss_mib_after_load"] = process.peak_rss_mib()
             paced_bot = bench_bot(
                 folder / "paced", server.base_url, server.token, chosen, rate_limit=True
@@ -155,8 +177,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
             peer_env = {"BOT_TOKEN": server.token}
             async with bot_process(server, peer_args, peer_env, args.out / "peer.log") as process:
-                peer = await closed_loop(server, process, args.applicants, base=PEER_APPLICANT_BASE)
+                peer = await closed_loop(
+                    server, process, args.applicants, base=PEER_APPLICANT_BASE, settle=SETTLE
+                )
                 await wait_idle(server)
+                peer_offered = await offered_load(
+                    server, rates, args.seconds, PEER_OPEN_LOOP_BASE, args.drain
+                )
         handled = sum(p.actions for p in loop.people)
         ups = handled / loop.wall
         results["real_bot"] = {
@@ -174,10 +201,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ceiling = results["echo"]["updates_per_second"]
             row["ratio_to_echo"] = row["sent_per_second"] / ceiling
         results["offered_load"] = offered
-        sustained = max((row["answered_per_second"] for row in offered), default=math.nan)
-        results["real_bot"]["sustained_open_loop_per_second"] = sustained
+        # Sustained figures are all open loop, under the same offered rates.
+        most = sustained(offered)
+        results["real_bot"]["sustained_open_loop_per_second"] = most
+        results["real_bot"]["sustained_is_a_floor"] = kept_up_at_the_top(offered)
         results["real_bot"]["sustained_ratio_to_echo"] = (
-            sustained / results["echo"]["updates_per_second"]
+            most / results["echo"]["sustained_open_loop_per_second"]
+        )
+        results["real_bot"]["sustained_ratio_to_echo_deleting"] = (
+            most / results["echo_deleting"]["sustained_open_loop_per_second"]
         )
         drafts_config = bench_config(folder / "drafts", "http://127.0.0.1:9/bot", "1:" + "a" * 30)
         results["open_drafts"] = await open_drafts(drafts_config, args.drafts)
@@ -185,13 +217,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results["peer"] = {
         **closed_loop_figures(peer),
         "cpu_seconds_per_action": peer.cpu / max(1, sum(p.actions for p in peer.people)),
+        "offered_load": peer_offered,
+        "sustained_open_loop_per_second": sustained(peer_offered),
+        "sustained_is_a_floor": kept_up_at_the_top(peer_offered),
     }
+    results["real_bot"]["sustained_ratio_to_peer"] = (
+        results["real_bot"]["sustained_open_loop_per_second"]
+        / results["peer"]["sustained_open_loop_per_second"]
+    )
     results["real_bot"]["ratio_to_peer"] = ups / results["peer"]["updates_per_second"]
     results["real_bot"]["p99_ratio_to_peer"] = (
         results["real_bot"]["p99_ms"] / results["peer"]["p99_ms"]
     )
     results["machine"]["loadavg_after"] = list(os.getloadavg())
-    results["plot"] = plot(args.out, offered, results["echo"]["updates_per_second"])
+    others = {
+        "echo": results["echo"]["offered_load"],
+        "deleting echo": results["echo_deleting"]["offered_load"],
+        "peer": peer_offered,
+    }
+    results["plot"] = plot(args.out, offered, results["echo"]["updates_per_second"], others)
     results["json"] = str(write_json(args.out, results))
     if args.readme is not None:
         rewrite(args.readme, results)
@@ -211,6 +255,14 @@ def closed_loop_figures(loop: ClosedLoop) -> dict[str, Any]:
         "updates_per_second": sum(p.actions for p in loop.people) / loop.wall,
         "forms_per_minute": loop.completed / loop.wall * 60,
         "bot_api_calls_per_action": loop.bot_api_calls / handled,
+        # The same, without the coordinators' group: what each applicant's own chat costs.
+        "bot_api_calls_per_action_in_chats": (loop.bot_api_calls - loop.group_calls) / handled,
+        "group_calls_per_action": loop.group_calls / handled,
+        "group_calls": loop.group_calls,
+        "bot_api_calls_per_action_in_chats_by_method": {
+            method: count / handled
+            for method, count in sorted((loop.chat_calls_by_method or {}).items())
+        },
         "bot_api_calls_per_action_by_method": {
             method: count / handled for method, count in sorted(loop.calls_by_method.items())
         },
@@ -239,7 +291,9 @@ def render(r: dict[str, Any]) -> str:
             bot["sustained_open_loop_per_second"],
             "unpaced; most answered per second under the offered rates",
         ),
-        ("  ratio to echo ceiling", bot["sustained_ratio_to_echo"], ""),
+        ("  ratio to the echo, same rates", bot["sustained_ratio_to_echo"], ""),
+        ("  ratio to the deleting echo", bot["sustained_ratio_to_echo_deleting"], ""),
+        ("  ratio to the peer", bot["sustained_ratio_to_peer"], ""),
         (
             f"real bot, {r['applicants']} at once, updates/s",
             bot["updates_per_second"],
@@ -248,6 +302,11 @@ def render(r: dict[str, Any]) -> str:
         ("  ratio to echo ceiling", bot["ratio_to_echo"], ""),
         ("  ratio to the deleting echo", bot["ratio_to_echo_deleting"], ""),
         ("  Bot API calls per action", bot["bot_api_calls_per_action"], "echo: 1"),
+        (
+            "    in the applicants' chats",
+            bot["bot_api_calls_per_action_in_chats"],
+            f"group notices {bot['group_calls_per_action']:.3f}",
+        ),
         *(
             (f"    {method}", per, "")
             for method, per in bot["bot_api_calls_per_action_by_method"].items()
@@ -288,13 +347,19 @@ def render(r: dict[str, Any]) -> str:
         ("actions per intake", bot["actions_per_intake"], "messages + taps"),
         ("bytes the bot sent per applicant", bot["bytes_sent_per_applicant"], "JSON params"),
     ]
-    for row in r["offered_load"]:
+    others = (r["echo"]["offered_load"], r["echo_deleting"]["offered_load"])
+    for row, echo_row, deleting_row, peer_row in zip(
+        r["offered_load"], *others, r["peer"]["offered_load"], strict=True
+    ):
         rows.append(
             (
                 f"offered {row['offered_per_second']:g}/s: p99 ms",
                 row["p99_ms"],
                 f"sent {row['sent_per_second']:.1f}/s, answered {row['answered_per_second']:.1f}/s,"
-                f" {row['unanswered_within_drain']} unanswered",
+                f" {row['unanswered_within_drain']} unanswered; answered/s, p99 ms: echo "
+                f"{echo_row['answered_per_second']:.0f}, {echo_row['p99_ms']:.0f}; deleting "
+                f"{deleting_row['answered_per_second']:.0f}, {deleting_row['p99_ms']:.0f}; peer "
+                f"{peer_row['answered_per_second']:.0f}, {peer_row['p99_ms']:.0f}",
             )
         )
     rows += [

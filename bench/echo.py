@@ -11,6 +11,8 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from telegram import Update
 from telegram.ext import (
@@ -20,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from bench.load import echo_steps, kept_up_at_the_top, offered_load, sustained
 from bench.process import bot_process
 from bench.report import percentile
 from bench.script import Person, Step
@@ -66,9 +69,17 @@ async def measure_echo(
     rate_limiter: bool,
     base: int,
     deleting: bool = False,
-) -> dict[str, float]:
-    """``users`` people each send ``messages`` texts, each waiting for the echo (closed loop)."""
+    rates: Sequence[float] = (),
+    seconds: float = 0.0,
+    drain: float = 0.0,
+    open_base: int = 0,
+    form_steps: int = 15,
+) -> dict[str, Any]:
+    """``users`` people each send ``messages`` texts, each waiting for the echo (closed loop);
+    then, with ``rates``, the real bot's offered rates (open loop), a form of ``form_steps``
+    typed messages for each newcomer."""
     people = [Person(server, base + i) for i in range(users)]
+    offered: list[dict[str, Any]] = []
     args = echo_args(server, rate_limiter=rate_limiter, deleting=deleting)
     async with bot_process(server, args, {"BOT_TOKEN": server.token}) as echo:
         cpu, wall, harness = echo.cpu_seconds(), time.perf_counter(), time.process_time()
@@ -78,6 +89,9 @@ async def measure_echo(
         wall = time.perf_counter() - wall
         cpu = echo.cpu_seconds() - cpu
         harness = time.process_time() - harness
+        if rates:
+            steps = echo_steps(form_steps)
+            offered = await offered_load(server, rates, seconds, open_base, drain, steps)
     handled = sum(p.actions for p in people)
     latencies = sorted(x for p in people for x in p.latencies)
     return {
@@ -89,6 +103,9 @@ async def measure_echo(
         "p50_ms": percentile(latencies, 50) * 1000,
         "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
+        "offered_load": offered,
+        "sustained_open_loop_per_second": sustained(offered),
+        "sustained_is_a_floor": kept_up_at_the_top(offered),
     }
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import math
 import random
 import time
 import tomllib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.process import BotProcess, bot_process
 from bench.report import percentile
-from bench.script import REPLY_TIMEOUT, Person, intake_steps
+from bench.script import REPLY_TIMEOUT, Person, Step, intake_steps
 from bench.timing import TimedServer
 from bot.config import Config, load_config
 from bot.crypto import Argon2Cost, MasterKey, new_recovery_key
@@ -27,6 +28,10 @@ APPLICANT_BASE = 700_000_000
 PACED_APPLICANT_BASE = 750_000_000
 PEER_APPLICANT_BASE = 760_000_000
 OPEN_LOOP_BASE = 800_000_000
+# The same offered rates for the peer and the two unpaced echoes, each its own applicants.
+PEER_OPEN_LOOP_BASE = 1_000_000_000
+ECHO_OPEN_LOOP_BASE = 1_100_000_000
+ECHO_DELETING_OPEN_LOOP_BASE = 1_200_000_000
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 
@@ -158,12 +163,24 @@ class ClosedLoop:
     completed: int
     bot_api_calls: int  # every call but getUpdates, group notices included
     calls_by_method: dict[str, int]
+    group_calls: int = 0  # of those, the calls to the coordinators' group (a notice per form)
+    chat_calls_by_method: dict[str, int] | None = None  # the applicants' chats only
 
 
 async def closed_loop(
-    server: TimedServer, bot: BotProcess, applicants: int, base: int = APPLICANT_BASE
+    server: TimedServer,
+    bot: BotProcess,
+    applicants: int,
+    base: int = APPLICANT_BASE,
+    *,
+    settle: float = 0.0,
 ) -> ClosedLoop:
-    """Every applicant completes the whole form at once, each acting as soon as it can."""
+    """Every applicant completes the whole form at once, each acting as soon as it can.
+
+    Calls are counted from the first action; with ``settle``, also those the bot still makes
+    after the last reply (a tap's answer, the new-case notices the outbox sends), until it has
+    been quiet for a second or ``settle`` seconds have passed. Paced, the limiter holds the
+    group's notices for minutes (20 a minute): those are left out, and counted apart."""
     steps = intake_steps()
     people = [Person(server, base + i) for i in range(applicants)]
     first_call = len(server.log.timed)
@@ -173,12 +190,77 @@ async def closed_loop(
     cpu = bot.cpu_seconds() - cpu
     harness = time.process_time() - harness
     completed = sum(1 for o in outcomes if o is None)
-    by_method = Counter(t.method for t in server.log.timed[first_call:] if t.method != "getUpdates")
-    return ClosedLoop(people, wall, cpu, harness, completed, by_method.total(), dict(by_method))
+    if settle > 0:
+        await wait_idle(server, within=settle)
+    calls = [t for t in server.log.timed[first_call:] if t.method != "getUpdates"]
+    by_method = Counter(t.method for t in calls)
+    in_chats = Counter(t.method for t in calls if t.chat_id != GROUP_CHAT_ID)
+    group = len(calls) - in_chats.total()
+    return ClosedLoop(
+        people,
+        wall,
+        cpu,
+        harness,
+        completed,
+        by_method.total(),
+        dict(by_method),
+        group,
+        dict(in_chats),
+    )
+
+
+async def offered_load(
+    server: TimedServer,
+    rates: Sequence[float],
+    seconds: float,
+    base: int,
+    drain: float,
+    steps: tuple[Step, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`open_loop` at each rate in turn, a million applicant ids apart, each rate begun
+    once the bot has caught up with the last."""
+    rows = []
+    for index, rate in enumerate(rates):
+        first = base + index * 1_000_000
+        rows.append(await open_loop(server, rate, seconds, first, drain, steps=steps))
+        await wait_idle(server)
+    return rows
+
+
+def sustained(rows: list[dict[str, Any]]) -> float:
+    """The most answered per second under any of the offered rates."""
+    return max((row["answered_per_second"] for row in rows), default=math.nan)
+
+
+KEPT_UP = 0.98  # answered per second as a share of the rate offered: the bot kept up
+
+
+def kept_up_at_the_top(rows: list[dict[str, Any]]) -> bool:
+    """Whether the bot answered everything at the highest rate offered: then its sustained
+    figure is only a floor, the offered load's ceiling rather than the bot's."""
+    if not rows:
+        return False
+    top = max(rows, key=lambda row: row["offered_per_second"])
+    return (
+        top["unanswered_within_drain"] == 0
+        and top["answered_per_second"] >= KEPT_UP * top["offered_per_second"]
+    )
+
+
+def echo_steps(count: int) -> tuple[Step, ...]:
+    """An echo's form: as many typed messages as the real form has actions, so newcomers
+    arrive as often."""
+    return tuple(Step(text=f"m{k}") for k in range(count))
 
 
 async def open_loop(
-    server: TimedServer, rate: float, seconds: float, first_id: int, drain: float, seed: int = 0
+    server: TimedServer,
+    rate: float,
+    seconds: float,
+    first_id: int,
+    drain: float,
+    seed: int = 0,
+    steps: tuple[Step, ...] | None = None,
 ) -> dict[str, Any]:
     """Actions arrive at ``rate`` per second whatever the bot does (open loop).
 
@@ -188,9 +270,10 @@ async def open_loop(
     has waited longest for a turn, or to a newcomer if nobody is waiting. So neither the rate
     nor the mix of actions depends on how fast the bot answers: with newcomers only when
     nobody waits, a bot slowed for a moment drew a wave of newcomers, whose first steps (and,
-    a form later, submissions) then came all at once.
+    a form later, submissions) then came all at once. ``steps`` is the form (the real one by
+    default; an echo's is typed messages only).
     """
-    steps = intake_steps()
+    steps = steps or intake_steps()
     arrivals = random.Random(seed)  # noqa: S311 - a load model, not a secret
     waiting: list[asyncio.Future[None]] = []
     actions: list[asyncio.Task[asyncio.Future[float]]] = []  # each resolves once sent

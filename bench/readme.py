@@ -33,6 +33,22 @@ def _ms(seconds: float) -> str:
     return _n(seconds * 1000, 2)
 
 
+def _sustained(bot: dict[str, Any]) -> str:
+    """A sustained figure; "≥" when the bot kept up with the highest rate offered, so the
+    figure is the load's ceiling, not the bot's."""
+    floor = "≥" if bot.get("sustained_is_a_floor") else ""
+    return floor + _n(bot["sustained_open_loop_per_second"])
+
+
+def _ratio(bot: dict[str, Any], other: dict[str, Any], ratio: float) -> str:
+    """The real bot's sustained figure over another's: an upper bound when only the other's
+    is a floor, a lower bound when only the bot's is, and unknown when both are."""
+    mine, theirs = bool(bot.get("sustained_is_a_floor")), bool(other.get("sustained_is_a_floor"))
+    if mine and theirs:
+        return "n/a (both kept up with every rate)"
+    return ("≤" if theirs else "≥" if mine else "") + _n(ratio, 2)
+
+
 def _by_method(calls: dict[str, float]) -> str:
     ordered = sorted(calls.items(), key=lambda kv: (-kv[1], kv[0]))
     return ", ".join(f"{method} {per:.2f}" for method, per in ordered) or "n/a"
@@ -77,11 +93,19 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
                 f"p99 {_n(paced['p99_ms'])} ms, {_n(paced['forms_per_minute'])} forms a minute",
             )
         )
+    deleting, peer = r["echo_deleting"], r["peer"]
+    others = (("deleting echo", deleting["offered_load"]), ("peer", peer["offered_load"]))
     out += [
         (
-            "real bot, unpaced, sustained: most answered per second under the offered rates",
-            f"{_n(bot['sustained_open_loop_per_second'])} updates/s, "
-            f"{_n(bot['sustained_ratio_to_echo'], 2)} of the echo",
+            "sustained, unpaced, under the same offered rates: echo / deleting echo / real bot "
+            "/ peer, updates/s (≥: kept up with the highest rate)",
+            " / ".join(_sustained(b) for b in (echo, deleting, bot, peer)),
+        ),
+        (
+            "real bot, sustained, as a ratio",
+            f"{_ratio(bot, peer, bot['sustained_ratio_to_peer'])} of the peer, "
+            f"{_ratio(bot, deleting, bot['sustained_ratio_to_echo_deleting'])} of the deleting "
+            f"echo, {_ratio(bot, echo, bot['sustained_ratio_to_echo'])} of the echo",
         ),
         ("offered load, actions/s", _joined(row["offered_per_second"] for row in offered)),
         (
@@ -93,9 +117,22 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             "offered load: unanswered within the drain",
             _joined(row["unanswered_within_drain"] for row in offered),
         ),
+    ]
+    for name, loads in others:
+        out += [
+            (
+                f"offered load, {name}: answered per second",
+                _joined(row["answered_per_second"] for row in loads),
+            ),
+            (f"offered load, {name}: p99 ms", _joined(row["p99_ms"] for row in loads)),
+        ]
+    out += [
         (
             "Bot API calls per action, unpaced",
-            _n(bot["bot_api_calls_per_action"], 2) + " (echo: 1)",
+            f"{_n(bot['bot_api_calls_per_action'], 2)}: "
+            f"{_n(bot['bot_api_calls_per_action_in_chats'], 2)} in the applicants' chats, "
+            f"{_n(bot['group_calls_per_action'], 2)} new-case notices to the coordinators' "
+            f"group (echo: 1, deleting echo: 2, peer: {_n(peer['bot_api_calls_per_action'], 2)})",
         ),
         (
             "Bot API calls per action by method, unpaced",
@@ -105,8 +142,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     if paced is not None:
         out.append(
             (
-                "Bot API calls per action by method, paced",
-                _by_method(paced["bot_api_calls_per_action_by_method"]),
+                "Bot API calls per action by method, paced, in the applicants' chats",
+                _by_method(paced["bot_api_calls_per_action_in_chats_by_method"])
+                + f"; new-case notices sent by the last reply: {_n(paced['group_calls'])} of "
+                f"{_n(paced['completed_intakes'])} forms (the group's limit: 20 a minute)",
             )
         )
     out += [
@@ -114,7 +153,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             "CPU ms per action, bot / harness",
             f"{_ms(bot['cpu_seconds_per_action'])} / {_ms(bot['harness_cpu_seconds_per_action'])}"
             f" (echo per update: {_ms(echo['cpu_seconds_per_update'])} / "
-            f"{_ms(echo['harness_cpu_seconds_per_update'])})",
+            f"{_ms(echo['harness_cpu_seconds_per_update'])}; peer per action: "
+            f"{_ms(r['peer']['cpu_seconds_per_action'])})",
         ),
         ("CPU s per completed form (bot process)", _n(bot["cpu_seconds_per_intake"], 3)),
         (
@@ -136,16 +176,14 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             _n(drafts["rss_growth_mib"], 1),
         ),
     ]
-    peer = r.get("peer")
-    if peer is not None:
-        out.append(
-            (
-                "python-telegram-bot's example way (bench/peer.py), same applicants",
-                f"{_n(peer['updates_per_second'])} updates/s, p99 {_n(peer['p99_ms'])} ms; "
-                f"the bot's throughput {_n(bot['ratio_to_peer'], 2)} of it, "
-                f"its p99 {_n(bot['p99_ratio_to_peer'], 2)} of it",
-            )
+    out.append(
+        (
+            "python-telegram-bot's example way (bench/peer.py), same applicants at once",
+            f"{_n(peer['updates_per_second'])} updates/s, p99 {_n(peer['p99_ms'])} ms; "
+            f"the bot's throughput {_n(bot['ratio_to_peer'], 2)} of it, "
+            f"its p99 {_n(bot['p99_ratio_to_peer'], 2)} of it",
         )
+    )
     return out
 
 

@@ -6,6 +6,7 @@ import importlib
 import json
 import math
 import resource
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,14 @@ def write_json(out: Path, results: dict[str, Any]) -> Path:
     return path
 
 
-def plot(out: Path, offered: list[dict[str, Any]], echo_ceiling: float) -> str:
-    """Latency against offered load; a message instead when matplotlib is missing."""
+def plot(
+    out: Path,
+    offered: list[dict[str, Any]],
+    echo_ceiling: float,
+    others: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> str:
+    """Latency against offered load (the real bot's p50 and p99, and the p99 of each of
+    ``others`` under the same rates); a message instead when matplotlib is missing."""
     try:
         matplotlib = importlib.import_module("matplotlib")
         matplotlib.use("Agg")
@@ -71,6 +78,14 @@ def plot(out: Path, offered: list[dict[str, Any]], echo_ceiling: float) -> str:
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
         ax.plot(rates, [row[key] for row in offered], marker="o", label=label)
+    for name, rows in (others or {}).items():
+        ax.plot(
+            [row["offered_per_second"] for row in rows],
+            [row["p99_ms"] for row in rows],
+            marker=".",
+            linestyle=":",
+            label=f"{name} p99",
+        )
     ax.axvline(echo_ceiling, linestyle="--", color="grey", label="echo ceiling")
     ax.set_xlabel("offered applicant actions per second")
     ax.set_ylabel("latency to first reply (ms)")

@@ -107,6 +107,28 @@ async def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
     assert offered["answered"] == offered["sent"]
     assert 0 < offered["answered_per_second"] <= offered["sent_per_second"] * 1.01
     assert bot["sustained_open_loop_per_second"] == offered["answered_per_second"]
+    # Every unpaced bot gets the same offered rates, and the ratios are between those figures.
+    for other in ("echo", "echo_deleting", "peer"):
+        [row] = results[other]["offered_load"]
+        assert row["offered_per_second"] == 8
+        assert row["sent"] > 0 and row["answered"] == row["sent"]
+        assert results[other]["sustained_open_loop_per_second"] == row["answered_per_second"]
+        assert isinstance(results[other]["sustained_is_a_floor"], bool)
+    for ratio, other in (
+        ("sustained_ratio_to_echo", "echo"),
+        ("sustained_ratio_to_echo_deleting", "echo_deleting"),
+        ("sustained_ratio_to_peer", "peer"),
+    ):
+        assert bot[ratio] == pytest.approx(
+            bot["sustained_open_loop_per_second"] / results[other]["sustained_open_loop_per_second"]
+        )
+    # The coordinators' group gets one new-case notice per form; the rest is the chats'.
+    assert bot["group_calls"] == bot["completed_intakes"]
+    assert bot["bot_api_calls_per_action_in_chats"] + bot[
+        "group_calls_per_action"
+    ] == pytest.approx(bot["bot_api_calls_per_action"])
+    in_chats = bot["bot_api_calls_per_action_in_chats_by_method"]
+    assert sum(in_chats.values()) == pytest.approx(bot["bot_api_calls_per_action_in_chats"])
     drafts = results["open_drafts"]
     assert drafts["drafts"] == 200
     assert drafts["drafts_in_database"] == 200

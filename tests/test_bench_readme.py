@@ -16,7 +16,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def results() -> dict[str, Any]:
     """A run's JSON, small and made up: only the keys the renderer reads."""
-    closed = {
+    closed: dict[str, Any] = {
         "updates_per_second": 512.25,
         "p50_ms": 41.0,
         "p99_ms": 230.5,
@@ -27,7 +27,33 @@ def results() -> dict[str, Any]:
             "deleteMessage": 0.75,
             "answerCallbackQuery": 0.5,
         },
+        "bot_api_calls_per_action_in_chats": 2.2,
+        "group_calls_per_action": 0.05,
+        "group_calls": 1,
+        "completed_intakes": 3,
+        "bot_api_calls_per_action_in_chats_by_method": {
+            "sendMessage": 0.95,
+            "deleteMessage": 0.75,
+            "answerCallbackQuery": 0.5,
+        },
     }
+
+    def offered(answered: float, p99: float) -> list[dict[str, Any]]:
+        return [
+            {
+                "offered_per_second": 20.0,
+                "answered_per_second": 19.9,
+                "p99_ms": 9.0,
+                "unanswered_within_drain": 0,
+            },
+            {
+                "offered_per_second": 900.0,
+                "answered_per_second": answered,
+                "p99_ms": p99,
+                "unanswered_within_drain": 2,
+            },
+        ]
+
     return {
         "command": "python -m bench --applicants 3",
         "machine": {
@@ -42,13 +68,22 @@ def results() -> dict[str, Any]:
             "updates_per_second": 2400.0,
             "cpu_seconds_per_update": 0.0004,
             "harness_cpu_seconds_per_update": 0.0002,
+            "offered_load": offered(899.0, 12.0),
+            "sustained_open_loop_per_second": 899.0,
+            "sustained_is_a_floor": True,
         },
-        "echo_deleting": {"updates_per_second": 2100.0},
+        "echo_deleting": {
+            "updates_per_second": 2100.0,
+            "offered_load": offered(850.0, 30.0),
+            "sustained_open_loop_per_second": 850.0,
+        },
         "echo_rate_limited": {"updates_per_second": 31.0},
         "real_bot": {
             **closed,
             "sustained_open_loop_per_second": 880.0,
-            "sustained_ratio_to_echo": 0.366,
+            "sustained_ratio_to_echo": 0.98,
+            "sustained_ratio_to_echo_deleting": 1.04,
+            "sustained_ratio_to_peer": 2.93,
             "cpu_seconds_per_action": 0.0017,
             "harness_cpu_seconds_per_action": 0.0005,
             "cpu_seconds_per_intake": 0.025,
@@ -60,21 +95,16 @@ def results() -> dict[str, Any]:
             "p99_ratio_to_peer": 5.76,
         },
         "real_bot_paced": {**closed, "updates_per_second": 13.5, "forms_per_minute": 54.0},
-        "offered_load": [
-            {
-                "offered_per_second": 20.0,
-                "answered_per_second": 19.9,
-                "p99_ms": 9.0,
-                "unanswered_within_drain": 0,
-            },
-            {
-                "offered_per_second": 900.0,
-                "answered_per_second": 835.0,
-                "p99_ms": 480.0,
-                "unanswered_within_drain": 2,
-            },
-        ],
-        "peer": {**closed, "updates_per_second": 300.0, "p99_ms": 40.0},
+        "offered_load": offered(835.0, 480.0),
+        "peer": {
+            **closed,
+            "updates_per_second": 300.0,
+            "p99_ms": 40.0,
+            "bot_api_calls_per_action": 1.87,
+            "cpu_seconds_per_action": 0.0032,
+            "offered_load": offered(300.0, 9000.0),
+            "sustained_open_loop_per_second": 300.0,
+        },
         "peak_rss_mib_after_load": 179.0,
         "open_drafts": {"drafts": 10000, "rss_growth_mib": 2.7},
     }
@@ -97,6 +127,33 @@ def test_block_round_trips() -> None:
     assert r["command"] in block
     peer = text[next(k for k in text if "peer.py" in k)]
     assert "throughput 1.71 of it" in peer and "p99 5.76 of it" in peer
+    # Every bot under the same offered rates: the ratios are to open-loop figures.
+    sustained = next(k for k in text if k.startswith("sustained, unpaced"))
+    # The echo kept up with every rate: its figure is a floor, the ratio to it a ceiling.
+    assert text[sustained] == "≥899 / 850 / 880 / 300"
+    assert text["real bot, sustained, as a ratio"] == (
+        "2.93 of the peer, 1.04 of the deleting echo, ≤0.98 of the echo"
+    )
+    assert text["offered load, peer: answered per second"] == "20 / 300"
+    assert text["offered load, peer: p99 ms"] == "9 / 9,000"
+    assert text["offered load, deleting echo: p99 ms"] == "9 / 30"
+    calls = text["Bot API calls per action, unpaced"]
+    assert calls.startswith("2.25: 2.20 in the applicants' chats, 0.05 new-case notices")
+    assert "peer: 1.87" in calls
+    assert text["CPU ms per action, bot / harness"].endswith("; peer per action: 3.20)")
+    paced = text[next(k for k in text if k.startswith("Bot API calls per action by method, paced"))]
+    assert paced.startswith("sendMessage 0.95") and "1 of 3 forms" in paced
+
+
+def test_a_ratio_between_two_floors_is_not_given() -> None:
+    r = copy.deepcopy(results())
+    r["real_bot"]["sustained_is_a_floor"] = True
+    text = dict(rows(r))
+    ratio = text["real bot, sustained, as a ratio"]
+    assert ratio.startswith("≥2.93 of the peer, ≥1.04 of the deleting echo, n/a")
+    assert text[next(k for k in text if k.startswith("sustained, unpaced"))].startswith(
+        "≥899 / 850 / ≥880 / 300"
+    )
 
 
 def test_rewrite_touches_only_the_block(tmp_path: Path) -> None:

@@ -170,7 +170,9 @@ async def test_after_sending_every_reply_and_pop_up_is_in_the_chosen_language(
     person = await _sent_form(bot, lang)
     await person.tap(CATALOG.text(lang, "wipe_keep"))
     assert person.last_toast == CATALOG.text(lang, "kept")
-    assert CATALOG.text(lang, "wipe_kept") in await person.bot_texts()
+    [receipt] = await person.visible()
+    assert (receipt.text or "").endswith(CATALOG.text(lang, "wipe_kept"))
+    assert CATALOG.text(lang, "wipe_offer") not in (receipt.text or "")
 
     await person.send("/language")
     assert await person.last_text() == CATALOG.text(lang, "welcome")
@@ -267,12 +269,16 @@ async def test_a_receipt_of_the_wrong_shape_is_shown_the_right_one(
 
 async def test_a_kept_receipt_survives_the_next_start_until_delete(bot: RunningBot) -> None:
     person = await _sent_form(bot)
-    receipt, offer = await person.visible()
+    [receipt] = await person.visible()  # the receipt, ending with the offer to wipe
     await person.tap(CATALOG.text("en", "wipe_keep"))
-    edited = await bot.server.message(ALICE, offer.message_id)
+    edited = await bot.server.message(ALICE, receipt.message_id)
     assert edited is not None and not edited.deleted
     assert edited.buttons == []  # the offer loses its buttons
-    assert edited.text == CATALOG.text("en", "wipe_kept")
+    assert edited.protect_content
+    assert _receipt(edited) == _receipt(receipt)  # the receipt itself stays as it was
+    assert edited.text == (receipt.text or "").removesuffix(
+        CATALOG.text("en", "wipe_offer")
+    ).rstrip() + "\n\n" + CATALOG.text("en", "wipe_kept")
 
     await person.send("/start")
     still = await bot.server.message(ALICE, receipt.message_id)

@@ -76,9 +76,12 @@ async def test_full_intake_in_english_then_wipe(bot: RunningBot) -> None:
     await person.tap("Send")
 
     shown = await person.visible()
-    assert len(shown) == 2  # the receipt and the offer to wipe; every question is gone
+    assert len(shown) == 1  # the receipt with the offer to wipe; every question is gone
+    assert shown[0].message_id == review.message_id  # the review became the receipt
     receipt_text = shown[0].text or ""
     assert shown[0].protect_content and "receipt code" in receipt_text
+    assert receipt_text.endswith(CATALOG.text("en", "wipe_offer"))
+    assert "Ko Aung" not in receipt_text
     fields = await _submitted_case_fields(bot)
     assert json.loads(fields["answer:call_name"]) == {"value": "Ko Aung", "uncertain": False}
     assert {n.removeprefix("answer:") for n in fields if n.startswith("answer:")} == set(route)

@@ -111,7 +111,7 @@ async def test_a_group_notice_survives_502s_and_arrives_exactly_once(
         person = Applicant(server, USER)
         await begin(person)
         await answer_all(person, "en", {"call_name": "Ko Faults"})
-        # The receipt, the wipe offer and the notice's first try all get a 502.
+        # The notice's first tries all get a 502 (the receipt is the review, edited).
         await server.inject_fault("sendMessage", error_code=502, times=3)
         message = await person.message_with_button(CATALOG.text("en", "submit"))
         data = next(b["callback_data"] for b in message.buttons if b["text"] == "Send")
@@ -269,9 +269,10 @@ async def test_a_group_notice_whose_send_hung_is_not_lost(
         person = Applicant(server, USER)
         await begin(person)
         await answer_all(person, "en", {"call_name": "Ko Hangs"})
-        # The receipt and the notice go out at the same moment; both hang.
+        # The receipt (the review, edited) and the notice go out at the same moment; both hang.
         hang = _hang(bot, "sendMessage")
-        await server.inject_fault("sendMessage", error_code=None, delay=hang, times=2)
+        await server.inject_fault("editMessageText", error_code=None, delay=hang)
+        await server.inject_fault("sendMessage", error_code=None, delay=hang)
         submit = CATALOG.text("en", "submit")
         message = await person.message_with_button(submit)
         data = next(b["callback_data"] for b in message.buttons if b["text"] == submit)

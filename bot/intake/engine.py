@@ -86,7 +86,7 @@ def welcome(ctx: Context, lang: str | None = None) -> Reply:
     buttons = tuple(
         (Button(LANGUAGE_LABELS.get(code, code), f"L:{code}"),) for code in ctx.languages
     )
-    return Reply(text, buttons, prompt=True)
+    return Reply(text, buttons, prompt=True, protect=True)
 
 
 def after_sending(ctx: Context, lang: str | None = None) -> Reply:
@@ -98,7 +98,7 @@ def after_sending(ctx: Context, lang: str | None = None) -> Reply:
     what_next = ctx.next_steps.get(base_language(lang)) or ctx.catalog.unrendered(lang, "what_next")
     text = ctx.catalog.text(lang, "wait_for_team", next_steps=what_next.strip())
     buttons = ((Button(ctx.catalog.text(lang, "new_form"), "N:y"),),)
-    return Reply(text, buttons, prompt=True)
+    return Reply(text, buttons, prompt=True, protect=True)
 
 
 def prompt(ctx: Context, draft: Draft) -> Reply:
@@ -109,7 +109,7 @@ def prompt(ctx: Context, draft: Draft) -> Reply:
             (Button(_t(ctx, draft, "consent_yes"), f"C:{t}:y"),),
             (Button(_t(ctx, draft, "consent_no"), f"C:{t}:n"),),
         )
-        return Reply(_t(ctx, draft, "safety"), buttons, prompt=True)
+        return Reply(_t(ctx, draft, "safety"), buttons, prompt=True, protect=True)
     if draft.phase is Phase.REVIEW:
         return _review(ctx, draft)
     if draft.step is None:  # a question phase always has a step; recover rather than crash
@@ -132,7 +132,7 @@ def _question_prompt(ctx: Context, draft: Draft, q: Question) -> Reply:
     if previous is not None and previous.value is not None and not q.sensitive:
         shown = _shown_answer(ctx, draft.language, q, previous.value)
         lines += ["", _t(ctx, draft, "current_answer", answer=shown)]
-    return Reply("\n".join(lines), _question_buttons(ctx, draft, q), prompt=True)
+    return Reply("\n".join(lines), _question_buttons(ctx, draft, q), prompt=True, protect=True)
 
 
 def _hint(ctx: Context, draft: Draft, q: Question) -> str | None:

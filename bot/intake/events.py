@@ -59,7 +59,10 @@ class Reply:
     ``prompt`` marks the message that asks the current question: the transport shows only the
     latest prompt, replacing or deleting earlier messages, so a phone checked mid-intake shows
     one question and nothing of the answers before it. ``protect`` asks Telegram to block
-    forwarding and saving, for anything that echoes answers.
+    forwarding and saving, for anything that echoes answers, and for every prompt: protection
+    cannot be added by an edit, so a question sent unprotected could not become the review (or
+    the review the receipt) in place, and each of those steps would cost a message and a
+    deletion instead of one edit.
     """
 
     text: str

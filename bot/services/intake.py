@@ -61,13 +61,16 @@ class Incoming:
     event: Event
     message_id: int | None = None  # the applicant's own message, if it was one
     pressed_message_id: int | None = None  # the message whose button was tapped
+    pressed_protected: bool = False  # whether that message is protected from forwarding
+    pressed_text: str | None = None  # that message's text, as Telegram shows it
     language_hint: str | None = None  # Telegram's language code, for users with no draft
 
 
 @dataclass(frozen=True)
 class Response:
-    """What the transport must do: send ``replies`` (or edit ``edit_message_id`` with the one
-    prompt), delete ``delete`` and answer a tap with ``toast``; then call ``remember``."""
+    """What the transport must do: send ``replies`` (the first by editing ``edit_message_id``
+    instead, when set), delete ``delete`` and answer a tap with ``toast``; then call
+    ``remember``."""
 
     replies: tuple[Reply, ...] = ()
     toast: str | None = None
@@ -231,13 +234,14 @@ class IntakeService:
                 trace.add(message_id, now)
             replies = _sent_replies(response)
             prompts = [m for m, r in zip(sent, replies, strict=False) if r.prompt]
+            edited = response.edit_message_id
             if prompts:
                 trace.prompt = prompts[-1]
-            elif response.edit_message_id is not None:
-                trace.prompt = response.edit_message_id
+            elif edited is not None and response.replies and response.replies[0].prompt:
+                trace.prompt = edited
             if response.form_sent:
                 trace.sent = True
-                trace.receipt = sent[0] if sent else None
+                trace.receipt = edited if edited is not None else (sent[0] if sent else None)
 
         await self._change_trace(pseudonym, note, read)
 
@@ -319,8 +323,8 @@ class IntakeService:
                 await store.delete_case(conn, loaded.case_id)
             log.info("draft_discarded")
         elif outcome.effect is Effect.SUBMIT and loaded is not None:
-            replies = await self._submit(loaded, incoming, now)
-            cleared = await self._clearing(pseudonym, incoming, replies)
+            replies = _one_message(await self._submit(loaded, incoming, now))
+            cleared = await self._clearing(pseudonym, incoming, replies, receipt=True)
             return replace(cleared, form_sent=True)
 
         clears = any(r.prompt for r in outcome.replies) or outcome.effect is Effect.DISCARD
@@ -369,19 +373,24 @@ class IntakeService:
         incoming: Incoming,
         replies: tuple[Reply, ...],
         toast: str | None = None,
+        *,
+        receipt: bool = False,
     ) -> Response:
         """Show only the new messages: earlier prompts and the applicant's answers disappear.
 
         A tap on the current prompt that yields one new prompt edits that message in place,
-        which costs the applicant less data than a new message.
+        which costs the applicant less data than a new message, and Telegram one call less (a
+        message and a deletion). So does the tap on Send: the review becomes the receipt with
+        the offer to clear the chat.
         """
         trace = await self._read_trace(pseudonym)
         edit = None
         if (
             incoming.pressed_message_id is not None
-            and len(replies) == 1
-            and replies[0].prompt
-            and not replies[0].protect  # protection cannot be added by an edit
+            and replies
+            and ((len(replies) == 1 and replies[0].prompt) or receipt)
+            # protection cannot be added by an edit
+            and (not replies[0].protect or incoming.pressed_protected)
             and incoming.pressed_message_id in trace.visible
         ):
             edit = incoming.pressed_message_id
@@ -583,7 +592,11 @@ class IntakeService:
 
     async def _keep(self, pseudonym: bytes, incoming: Incoming) -> Response:
         """ "Keep it": the receipt stays until a wipe or /delete (a new question does not clear
-        it), and the offer loses its buttons, so an old tap cannot wipe the chat later."""
+        it), and the offer loses its buttons, so an old tap cannot wipe the chat later.
+
+        The offer is the end of the receipt's message (a separate message, in chats whose form
+        was sent before the two were one): the receipt's text stays as Telegram shows it, and
+        the offer's line becomes the word that the chat is kept."""
         lang = await self._language(pseudonym, incoming.language_hint)
 
         def keep(trace: ChatTrace, now: int) -> None:
@@ -595,8 +608,13 @@ class IntakeService:
         toast = self.catalog.text(lang, "kept")
         if incoming.pressed_message_id is None:
             return Response(toast=toast)
-        kept = Reply(self.catalog.text(lang, "wipe_kept"))
-        return Response((kept,), toast, edit_message_id=incoming.pressed_message_id)
+        kept = self.catalog.text(lang, "wipe_kept")
+        offer = self.catalog.text(lang, "wipe_offer")
+        shown = (incoming.pressed_text or "").rstrip()
+        if shown.endswith(offer) and shown != offer:
+            kept = shown.removesuffix(offer).rstrip() + "\n\n" + kept
+        edited = Reply(kept, protect=incoming.pressed_protected)
+        return Response((edited,), toast, edit_message_id=incoming.pressed_message_id)
 
     def _delete_question(self, lang: str | None) -> Reply:
         buttons = (
@@ -670,9 +688,19 @@ class IntakeService:
 _RECEIPT_SHAPE = re.compile(f"[{ALPHABET}]{{4}}(?:-[{ALPHABET}]{{4}}){{3}}")
 
 
+def _one_message(replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
+    """The receipt and the offer to clear the chat as one protected message, with the offer's
+    buttons: one call, and a message the review can become in place."""
+    if len(replies) < 2:
+        return replies
+    texts = "\n\n".join(r.text for r in replies)
+    buttons = tuple(row for r in replies for row in r.buttons)
+    return (Reply(texts, buttons, protect=any(r.protect for r in replies)),)
+
+
 def _sent_replies(response: Response) -> tuple[Reply, ...]:
-    """The replies that became new messages (an in-place edit sends none)."""
-    return () if response.edit_message_id is not None else response.replies
+    """The replies that became new messages (an in-place edit takes the first)."""
+    return response.replies[1:] if response.edit_message_id is not None else response.replies
 
 
 def _is_media(event: Event) -> bool:

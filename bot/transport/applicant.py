@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import Catalog
@@ -73,6 +73,9 @@ class ApplicantHandlers:
             context,
             Press(query.data or ""),
             pressed_message_id=query.message.message_id,
+            pressed_protected=isinstance(query.message, Message)
+            and bool(query.message.has_protected_content),
+            pressed_text=query.message.text if isinstance(query.message, Message) else None,
         )
 
     async def _run(
@@ -83,6 +86,8 @@ class ApplicantHandlers:
         *,
         message_id: int | None = None,
         pressed_message_id: int | None = None,
+        pressed_protected: bool = False,
+        pressed_text: str | None = None,
     ) -> None:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
@@ -94,6 +99,8 @@ class ApplicantHandlers:
             event=event,
             message_id=None if edited else message_id,
             pressed_message_id=pressed_message_id,
+            pressed_protected=pressed_protected,
+            pressed_text=pressed_text,
             language_hint=language_hint(update),
         )
         if not self._flood.allow(user.id, self.clock()):
@@ -104,7 +111,9 @@ class ApplicantHandlers:
             await deliver(context.bot, chat.id, response, update.callback_query, sent=sent)
 
         await self.intake.handle(incoming, carry_out)
-        log.info("update_handled", update_kind=type(event).__name__)
+        # Debug only: at the deployed level a line per update cost a few percent of the event
+        # loop under load, and a log of every update's time is a record of the chats' activity.
+        log.debug("update_handled", update_kind=type(event).__name__)
 
     async def _slow_down(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, incoming: Incoming
