@@ -41,10 +41,10 @@ def render_case(
     in that language where it has one, and what the applicant and coordinators wrote as they
     wrote it, since a translation could change what a vetting turns on."""
     lang = coordinator_language(language)
-    team = texts if texts is not None else CoordinatorCatalog()
+    catalogue = texts if texts is not None else CoordinatorCatalog()
 
     def words(key: str, /, **params: object) -> str:
-        return team.text(lang, key, **params)
+        return catalogue.text(lang, key, **params)
 
     ctx = Context(questionnaire, catalog)
     state = words(f"state_{status}") if status in _STATES else status

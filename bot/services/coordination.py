@@ -641,8 +641,8 @@ class CoordinationService:
             if case is None or case.wrapped_key is None:
                 continue
             key = self.vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
-            team = await self._team_holders(conn, await store.case_team(conn, case_id))
-            await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, team))
+            holders = await self._team_holders(conn, await store.case_team(conn, case_id))
+            await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, holders))
             recovery = seal_case_key(key, self.settings.recovery_public_key, case_id=case_id)
             await apply(conn, store.recovery_key_write(case_id, recovery))
             await store.drop_wrapped_key(conn, case_id)
@@ -1214,9 +1214,9 @@ async def open_inbox(
 
 
 def _sealed_copies(
-    case_id: str, key: CaseKey, team: list[store.CoordinatorRow]
+    case_id: str, key: CaseKey, holders: list[store.CoordinatorRow]
 ) -> dict[str, bytes]:
-    return {c.id: seal_case_key(key, c.public_key, case_id=case_id) for c in team}
+    return {c.id: seal_case_key(key, c.public_key, case_id=case_id) for c in holders}
 
 
 def _new_handle() -> str:
