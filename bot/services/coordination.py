@@ -316,12 +316,7 @@ class CoordinationService:
         self, conn: aiosqlite.Connection, team: str | None
     ) -> list[store.CoordinatorRow]:
         """The active coordinators who get a sealed copy of a case of ``team``."""
-        members = await store.memberships(conn)
-        return [
-            c
-            for c in await store.active_coordinators(conn)
-            if receives(members.get(c.id, frozenset()), team)
-        ]
+        return (await _holders_by_team(conn))(team)
 
     # --- relays: an applicant answers a question from the team -------------------------------
 
@@ -636,12 +631,13 @@ class CoordinationService:
         to the recovery key, and a coordinator enrolled later gets it by ``/grant`` or the
         offline ``recover grant``."""
         waiting = await store.unsealed_case_ids(conn)
+        holders_of = await _holders_by_team(conn)  # read once, for every waiting case
         for case_id in waiting:
             case = await case_store.get_case(conn, case_id)
             if case is None or case.wrapped_key is None:
                 continue
             key = self.vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
-            holders = await self._team_holders(conn, await store.case_team(conn, case_id))
+            holders = holders_of(await store.case_team(conn, case_id))
             await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, holders))
             recovery = seal_case_key(key, self.settings.recovery_public_key, case_id=case_id)
             await apply(conn, store.recovery_key_write(case_id, recovery))
@@ -984,7 +980,7 @@ class CoordinationService:
             )
         if name == (work.team or self.teams.default):
             return _say(self._t(me, "transfer_same", code=work.code, team=name))
-        key, _fields = await self._open(me, work)
+        key = await self._case_key(me, work)  # the fields stay sealed: only the key moves
         async with self.db.transaction() as conn:
             holders = await self._team_holders(conn, name)
             keep = frozenset(c.id for c in holders)
@@ -1063,18 +1059,22 @@ class CoordinationService:
         self, me: store.CoordinatorRow, work: store.WorkRow
     ) -> tuple[CaseKey, dict[str, bytes]]:
         """The case key and decrypted fields, or a refusal the coordinator reads."""
+        key = await self._case_key(me, work)
+        encrypted = await case_store.read_fields(self.db.conn, work.case_id)
+        fields = {n: key.decrypt(v, case_id=work.case_id, field=n) for n, v in encrypted.items()}
+        return key, fields
+
+    async def _case_key(self, me: store.CoordinatorRow, work: store.WorkRow) -> CaseKey:
+        """The case key from this coordinator's sealed copy, or a refusal they read."""
         key_of_mine = self.keys.use(me.id, self.clock())
         sealed = await store.case_key_for(self.db.conn, work.case_id, me.id)
         refusal = _Refused(self._t(me, "not_yours_key", code=work.code, handle=me.handle))
         if key_of_mine is None or sealed is None:
             raise refusal
         try:
-            key = key_of_mine.open_case_key(sealed, case_id=work.case_id)
+            return key_of_mine.open_case_key(sealed, case_id=work.case_id)
         except CryptoError:
             raise refusal from None
-        encrypted = await case_store.read_fields(self.db.conn, work.case_id)
-        fields = {n: key.decrypt(v, case_id=work.case_id, field=n) for n, v in encrypted.items()}
-        return key, fields
 
     async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str, bool]]:
         return await open_inbox(self.db.conn, case_id, key)
@@ -1155,20 +1155,18 @@ class CoordinationService:
         """Every coordinator language, for what the whole group reads."""
         return tuple(self._words_in(lang) for lang in COORDINATOR_LANGUAGES)
 
-    def _words_in(self, lang: str) -> Words:
+    def _words_in(self, lang: str | None) -> Words:
+        """The coordinators' catalogue bound to one language, for lines the pure rules build
+        (queue, audit, notices): they choose the keys, the reader's language the words."""
+
         def words(key: str, /, **params: object) -> str:
             return self.texts.text(lang, key, **params)
 
         return words
 
     def _words(self, me: store.CoordinatorRow) -> Words:
-        """``_t`` bound to one coordinator, for lines the pure rules build (queue, audit): they
-        choose the keys, and the coordinator reads them in the language they chose."""
-
-        def words(key: str, /, **params: object) -> str:
-            return self._t(me, key, **params)
-
-        return words
+        """The words of the language this coordinator chose."""
+        return self._words_in(me.language)
 
     def _stats_line(self, me: store.CoordinatorRow, state: str, week: str, count: int) -> str:
         """One ``/stats`` count. The ISO week ("2026-W48") is split so that its numbers, like
@@ -1211,6 +1209,20 @@ async def open_inbox(
         data = json.loads(private.open_sealed(sealed, context=case_id))
         answers.append((int(data["at"]), data["text"], bool(data.get("uncertain"))))
     return sorted(answers)  # stored in no order (random ids): the sealed time orders them
+
+
+async def _holders_by_team(
+    conn: aiosqlite.Connection,
+) -> Callable[[str | None], list[store.CoordinatorRow]]:
+    """Who gets a sealed copy of a case of a given team, from one read of the coordinators and
+    their teams."""
+    members = await store.memberships(conn)
+    active = await store.active_coordinators(conn)
+
+    def holders_of(team: str | None) -> list[store.CoordinatorRow]:
+        return [c for c in active if receives(members.get(c.id, frozenset()), team)]
+
+    return holders_of
 
 
 def _sealed_copies(

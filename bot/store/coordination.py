@@ -8,6 +8,7 @@ at all. Anything a person wrote or who they are arrives here already sealed, as 
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import sqlite3
@@ -343,14 +344,12 @@ async def drop_case_keys_except(
     conn: aiosqlite.Connection, case_id: str, keep: frozenset[str]
 ) -> int:
     """Delete every sealed copy of the case but those of ``keep``: the number deleted."""
-    removed = 0
-    for holder in await holders(conn, case_id):
-        if holder not in keep:
-            await conn.execute(
-                "DELETE FROM case_keys WHERE case_id = ? AND coordinator_id = ?", (case_id, holder)
-            )
-            removed += 1
-    return removed
+    cur = await conn.execute(
+        "DELETE FROM case_keys WHERE case_id = ?"
+        " AND coordinator_id NOT IN (SELECT value FROM json_each(?))",
+        (case_id, json.dumps(sorted(keep))),
+    )
+    return cur.rowcount
 
 
 async def holders(conn: aiosqlite.Connection, case_id: str) -> list[str]:
