@@ -76,10 +76,11 @@ async def open_services(
         memory_kib=config.security.argon2_memory_kib,
         lanes=config.security.argon2_lanes,
     )
+    teams = teams_of(config.coordination)
     db = await open_database(config.storage.database)
     try:
         await ensure_master_key(db, vault, name=key_name(config))
-        await adopt_teams(db, teams_of(config.coordination))
+        await adopt_teams(db, teams)
         outbox = Outbox(db, vault, clock=clock, expiry_seconds=config.retention.outbox_hours * 3600)
         coordination = CoordinationService(
             db,
@@ -88,7 +89,7 @@ async def open_services(
             catalog,
             outbox,
             CoordinationSettings(
-                teams=teams_of(config.coordination),
+                teams=teams,
                 recovery_public_key=config.security.recovery_public_key,
                 two_person_approval=config.coordination.two_person_approval,
                 case_view_ttl_seconds=config.coordination.case_view_ttl_seconds,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-from bot.coordination.words import Words
+from bot.coordination.words import Words, english
 
 
 class CaseState(StrEnum):
@@ -68,11 +68,10 @@ _DONE_WORDS: Mapping[Action, str] = MappingProxyType(
 )
 
 
-def state_word(state: CaseState, words: Words | None = None) -> str:
-    """The state as a coordinator reads it ("handed off", not "handed_off"), from ``words``
-    (the ``state_<state>`` key) when given, so it reads in the coordinator's language."""
-    state = CaseState(state)
-    return words(f"state_{state.value}") if words is not None else _STATE_WORDS[state]
+def state_word(state: CaseState, words: Words = english) -> str:
+    """The state as a coordinator reads it ("handed off", not "handed_off"), in ``words``'
+    language (the ``state_<state>`` key)."""
+    return words(f"state_{CaseState(state).value}")
 
 
 class IllegalTransition(Exception):

@@ -40,22 +40,21 @@ def render(lang: str, unicode_text: str) -> str:
 _DIGITS: Mapping[str, str] = {"my": "၀၁၂၃၄၅၆၇၈၉"}
 
 
+_TO_DIGITS: Mapping[str, dict[int, int]] = {
+    lang: str.maketrans("0123456789", digits) for lang, digits in _DIGITS.items()
+}
+
+
+def _in_digits(lang: str | None, text: str) -> str:
+    """``text``'s ASCII digits in the digits of ``lang`` (Zawgyi Burmese shares the Unicode
+    digits)."""
+    table = _TO_DIGITS.get(base_language(lang or DEFAULT_LANGUAGE))
+    return text.translate(table) if table else text
+
+
 def local_number(lang: str | None, number: int) -> str:
-    """``number`` in the digits of ``lang`` (Zawgyi Burmese shares the Unicode digits)."""
-    digits = _DIGITS.get(base_language(lang or DEFAULT_LANGUAGE))
-    ascii_form = str(number)
-    if digits is None:
-        return ascii_form
-    return ascii_form.translate(str.maketrans("0123456789", digits))
-
-
-def _local_params(lang: str, params: Mapping[str, object]) -> dict[str, object]:
-    return {
-        name: local_number(lang, value)
-        if isinstance(value, int) and not isinstance(value, bool)
-        else value
-        for name, value in params.items()
-    }
+    """``number`` in the digits of ``lang``."""
+    return _in_digits(lang, str(number))
 
 
 class _LocalFormatter(string.Formatter):
@@ -68,9 +67,7 @@ class _LocalFormatter(string.Formatter):
 
     def format_field(self, value: object, format_spec: str) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
-            digits = _DIGITS.get(base_language(self.lang))
-            text = format(value, format_spec)
-            return text.translate(str.maketrans("0123456789", digits)) if digits else text
+            return _in_digits(self.lang, format(value, format_spec))
         return str(super().format_field(value, format_spec))
 
 
@@ -110,7 +107,7 @@ class Catalog:
         """``text`` before Zawgyi rendering, for a caller that must still shorten it."""
         lang = self._known(lang)
         template = _load(base_language(lang))[key]
-        return template.format(**_local_params(lang, params)) if params else template
+        return _LocalFormatter(lang).vformat(template, (), params) if params else template
 
     def localize(self, lang: str | None, texts: Mapping[str, str]) -> str:
         """Pick a questionnaire text (written per base language) for the applicant's language."""
