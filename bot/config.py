@@ -303,10 +303,8 @@ class IntakeConfig(_Section):
         return value
 
 
-def _a_group(value: int | None) -> int | None:
+def _a_group(value: int) -> int:
     # Positive ids are people: a notice sent there would tell a stranger a case exists.
-    if value is None:
-        return value
     if value >= 0:
         raise ValueError("must be a negative group id (a positive id is a person's private chat)")
     if value == EXAMPLE_GROUP_CHAT_ID:
@@ -339,7 +337,7 @@ class TeamConfig(_Section):
     @field_validator("group_chat_id")
     @classmethod
     def _team_group(cls, value: int | None) -> int | None:
-        return _a_group(value)
+        return None if value is None else _a_group(value)
 
 
 class CoordinationConfig(_Section):
@@ -354,7 +352,7 @@ class CoordinationConfig(_Section):
     @field_validator("group_chat_id")
     @classmethod
     def _main_group(cls, value: int) -> int:
-        return int(_a_group(value) or 0)
+        return _a_group(value)
 
     @field_validator("teams")
     @classmethod
