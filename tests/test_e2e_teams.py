@@ -27,6 +27,9 @@ NORTH_GROUP = -1_001_000_000_202
 SOUTHERNER, NORTHERNER = 630_000_001, 630_000_002
 SOUTH_MEMBER, NORTH_MEMBER, LEAD = 630_000_101, 630_000_102, 630_000_103
 SOUTH_LEAD = 630_000_104
+BEFORE_MOVE = "BeforeMoveCanary answer 4kd"
+NOTE_AFTER_MOVE = "NoteAfterMoveCanary 7qq"
+AFTER_MOVE = "AfterMoveCanary answer 2zz"
 PASSPHRASES = {
     SOUTH_MEMBER: "tide mango lantern forty",
     NORTH_MEMBER: "pine ridge copper eleven",
@@ -189,6 +192,8 @@ async def live_two_teams(
         assert "transfer" in menu
         await south.send(f"/transfer {south_code} north")
         assert await south.last_text() == text("denied_role")
+        # The applicant answers the south's question before the move.
+        await _asked_and_answered(bot, south, south_code, "Before the move?", BEFORE_MOVE)
         south_copy = await _sealed_copy(bot, south_code, SOUTH_MEMBER)
         await lead.send(f"/transfer {south_code} north")
         assert await lead.last_text() == text("transferred", code=south_code, team="north", count=1)
@@ -200,7 +205,14 @@ async def live_two_teams(
         # Its holder from the south let go of it; the north claims it and reads it.
         await north.send(f"/claim {south_code}")
         await north.send(f"/show {south_code}")
-        assert f"Case {south_code}" in await north.last_text()
+        shown = await north.last_text()
+        assert f"Case {south_code}" in shown and BEFORE_MOVE in shown  # the answer moved too
+        # What the north writes and is told from here on, under the case's new key.
+        await north.send(f"/note {south_code} {NOTE_AFTER_MOVE}")
+        await _asked_and_answered(bot, north, south_code, "After the move?", AFTER_MOVE)
+        await north.send(f"/show {south_code}")
+        assert NOTE_AFTER_MOVE in await north.last_text()
+        assert AFTER_MOVE in await north.last_text()
         await lead.send("/audit")
         assert f"transferred {south_code}" in await lead.last_text()
         await take(bot, "after the audit")
@@ -208,6 +220,17 @@ async def live_two_teams(
         return Lived(
             south_code, north_code, south_copy, {u: vault.pseudonym(u) for u in PASSPHRASES}
         )
+
+
+async def _asked_and_answered(
+    bot: RunningBot, coordinator: Applicant, code: str, question: str, answer: str
+) -> None:
+    await coordinator.send(f"/ask {code} {question}")
+    await wait_for_text(bot.server, SOUTHERNER, question)
+    phone = Applicant(bot.server, SOUTHERNER)
+    await phone.tap(CATALOG.text("en", "reply"))
+    await phone.send(answer)
+    assert await phone.last_text() == CATALOG.text("en", "reply_thanks")
 
 
 async def _handle(bot: RunningBot, user: int) -> str:

@@ -25,7 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.crypto import CryptoError, MasterKey, UnlockedKey, Vault, load_recovery_key, unlock
+from bot.crypto import (
+    CryptoError,
+    MasterKey,
+    UnlockedKey,
+    Vault,
+    load_recovery_key,
+    open_case_dropbox,
+    unlock,
+)
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
 from bot.store import Database
@@ -582,9 +590,73 @@ async def test_a_case_is_sealed_only_to_its_team_its_leads_and_the_recovery_key(
             checked += 1
         if copy.stage_name in moved_at:
             assert all(lived.south_copy not in data for data in copy.files.values()), copy.label
+    _old_key_opens_nothing_after_the_move(taken, lived, key_for_south=keys, moved_at=moved_at)
     assert checked == 14  # 2 copies at the first stage, then both cases at 3 stages x 2 copies
     print(f"\nteams: {len(taken)} copies, {checked} cases tried by 4 keys each, 0 opened by")
     print("the other team's infiltrator")
+
+
+def _old_key_opens_nothing_after_the_move(
+    taken: list[seizure.Copy],
+    lived: teams.Lived,
+    *,
+    key_for_south: dict[tuple[int, bytes], UnlockedKey],
+    moved_at: set[str],
+) -> None:
+    """The southern member kept, from a copy before the move, their sealed copy of the case key
+    and so the key itself: after the move nothing of the case opens with it, not the fields,
+    not the dropbox, not an answer that came in before or after."""
+    [south_key] = [k for (user, _), k in key_for_south.items() if user == teams.SOUTH_MEMBER]
+    before = [c for c in taken if c.stage_name not in moved_at]
+    after = [c for c in taken if c.stage_name in moved_at]
+    [case_id] = {
+        str(r.values["id"])
+        for c in before
+        for r in c.table("cases")
+        if r.values["code"] == lived.south_code
+    }
+    old_key = south_key.open_case_key(lived.south_copy, case_id=case_id)
+    old_boxes = []
+    opened_before = 0
+    for copy in before:
+        for row in copy.table("case_fields"):
+            if row.values["case_id"] == case_id:
+                old_key.decrypt(
+                    bytes(row.values["value"]), case_id=case_id, field=str(row.values["name"])
+                )
+                opened_before += 1
+        for row in copy.table("case_dropbox"):
+            if row.values["case_id"] == case_id:
+                protected = bytes(row.values["protected_private_key"])
+                old_boxes.append(open_case_dropbox(old_key, protected, case_id=case_id))
+    assert opened_before and old_boxes  # the old key did open the case: the check can fail
+    tried = 0
+    for copy in after:
+        for row in copy.table("case_fields"):
+            if row.values["case_id"] != case_id:
+                continue
+            tried += 1
+            with pytest.raises(CryptoError):
+                old_key.decrypt(
+                    bytes(row.values["value"]), case_id=case_id, field=str(row.values["name"])
+                )
+        for row in copy.table("case_dropbox"):
+            if row.values["case_id"] == case_id:
+                with pytest.raises(CryptoError):
+                    open_case_dropbox(
+                        old_key, bytes(row.values["protected_private_key"]), case_id=case_id
+                    )
+        for row in copy.table("case_inbox"):
+            if row.values["case_id"] != case_id:
+                continue
+            for box in old_boxes:
+                tried += 1
+                with pytest.raises(CryptoError):
+                    box.open_sealed(bytes(row.values["sealed"]), context=case_id)
+    assert tried
+    for text in (teams.BEFORE_MOVE, teams.NOTE_AFTER_MOVE, teams.AFTER_MOVE):
+        for copy in after:
+            assert all(text.encode() not in data for data in copy.files.values()), copy.label
 
 
 def _opens(key: UnlockedKey, blobs: list[bytes], case_id: str) -> bool:

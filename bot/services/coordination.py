@@ -968,9 +968,13 @@ class CoordinationService:
     async def _cmd_transfer(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
-        """Reseal the case to another team and delete every copy outside it: the old team's
-        members lose it as surely as a revoked coordinator does. Whoever held it lets go unless
-        they are in the new team too, and the new team's group is told."""
+        """Move the case to another team under a new key, sealed to that team alone.
+
+        The old team held the old key (and any backup holds their sealed copies of it), so the
+        case is encrypted anew: every field, the dropbox's key pair and what it holds, the
+        recovery copy. What the new team writes from here on opens with no key the old team
+        ever had. Whoever held the case lets go unless they are in the new team too, and the
+        new team's group is told."""
         name = arg.strip().lower()
         if not self.teams.names:
             return _say(self._t(me, "transfer_no_teams"))
@@ -980,13 +984,15 @@ class CoordinationService:
             )
         if name == (work.team or self.teams.default):
             return _say(self._t(me, "transfer_same", code=work.code, team=name))
-        key = await self._case_key(me, work)  # the fields stay sealed: only the key moves
+        old_key, fields = await self._open(me, work)
+        key = CaseKey.generate()
         async with self.db.transaction() as conn:
             holders = await self._team_holders(conn, name)
             keep = frozenset(c.id for c in holders)
             await apply(conn, store.case_team_write(work.case_id, name))
+            await self._rekey(conn, work.case_id, old_key, key, fields)
             removed = await store.drop_case_keys_except(conn, work.case_id, keep)
-            await store.add_case_keys(
+            await store.add_case_keys(  # replaces the kept holders' copies of the old key
                 conn, work.case_id, _sealed_copies(work.case_id, key, holders)
             )
             if work.assignee is not None and work.assignee not in keep:
@@ -1005,10 +1011,37 @@ class CoordinationService:
                 self.teams.group_of(name),
                 OutMessage(_GROUP_TRANSFERRED.format(code=work.code)),
             )
+        old_key.destroy()
+        key.destroy()
         # The old copies must not linger in the WAL beside the new ones.
         await self.db.checkpoint_or_retry()
         log.info("case_transferred", count=removed)
         return _say(self._t(me, "transferred", code=work.code, team=name, count=removed))
+
+    async def _rekey(
+        self,
+        conn: aiosqlite.Connection,
+        case_id: str,
+        old: CaseKey,
+        new: CaseKey,
+        fields: Mapping[str, bytes],
+    ) -> None:
+        """Everything of the case that the old key opened, under the new key instead."""
+        await self._write_fields(conn, case_id, new, fields)
+        box = await store.get_dropbox(conn, case_id)
+        if box is not None:
+            old_private = open_case_dropbox(old, box[1], case_id=case_id)
+            fresh = new_case_dropbox(new, case_id=case_id)
+            await store.replace_dropbox(
+                conn, case_id, fresh.public_key, fresh.protected_private_key
+            )
+            for item_id, sealed, _at in await store.inbox(conn, case_id):
+                body = old_private.open_sealed(sealed, context=case_id)
+                await store.reseal_inbox(
+                    conn, item_id, seal(body, fresh.public_key, context=case_id)
+                )
+        recovery = seal_case_key(new, self.settings.recovery_public_key, case_id=case_id)
+        await apply(conn, store.recovery_key_write(case_id, recovery))
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -393,6 +393,20 @@ async def add_inbox(conn: aiosqlite.Connection, case_id: str, sealed: bytes, *, 
     return _rowid(cur)
 
 
+async def replace_dropbox(
+    conn: aiosqlite.Connection, case_id: str, public_key: bytes, protected_private_key: bytes
+) -> None:
+    """A new key pair for a case whose key changed; its items must be resealed to it."""
+    await conn.execute(
+        "UPDATE case_dropbox SET public_key = ?, protected_private_key = ? WHERE case_id = ?",
+        (public_key, protected_private_key, case_id),
+    )
+
+
+async def reseal_inbox(conn: aiosqlite.Connection, item_id: int, sealed: bytes) -> None:
+    await conn.execute("UPDATE case_inbox SET sealed = ? WHERE id = ?", (sealed, item_id))
+
+
 async def inbox(conn: aiosqlite.Connection, case_id: str) -> list[tuple[int, bytes, int]]:
     """``(id, sealed, created_at)`` of every deposited item. Ids are random, so they say
     nothing of the order answers came in; the sealed body holds the time."""
