@@ -361,6 +361,15 @@ class CoordinationConfig(_Section):
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"two teams are named {name!r}")
+        if len(value) > 1:
+            for team in value:
+                if team.group_chat_id is None:
+                    # Else its notices (codes, triage) would reach the main group, where the
+                    # other teams are too.
+                    raise ValueError(
+                        f"team {team.name!r} has no group_chat_id; with several teams each needs"
+                        " its own group (give two teams the same id to share one on purpose)"
+                    )
         defaults = [team.name for team in value if team.default]
         if value and len(defaults) != 1:
             raise ValueError(

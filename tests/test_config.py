@@ -610,25 +610,27 @@ def test_direct_construction_parses_the_master_key() -> None:
 
 # --- teams --------------------------------------------------------------------------------------
 
-TEAM_SOUTH = """
-[[coordination.teams]]
-name = "south"
-route = { region = ["mon", "tanintharyi"] }
-"""
-TEAM_NORTH = """
+NORTH_ALONE = """
 [[coordination.teams]]
 name = "north"
 default = true
 """
+TEAM_NORTH = NORTH_ALONE + "group_chat_id = -1009876543210\n"
+TEAM_SOUTH = """
+[[coordination.teams]]
+name = "south"
+route = { region = ["mon", "tanintharyi"] }
+group_chat_id = -1001234567000
+"""
 
 
 def test_teams_load_and_are_described_by_name_only(tmp_path: Path) -> None:
-    text = MINIMAL + TEAM_SOUTH + "group_chat_id = -1009876543210\n" + TEAM_NORTH
-    config = load_config(write(tmp_path, text), env())
+    config = load_config(write(tmp_path, MINIMAL + TEAM_SOUTH + TEAM_NORTH), env())
     assert [t.name for t in config.coordination.teams] == ["south", "north"]
     described = "\n".join(config.describe())
     assert "coordination.teams: south, north (default)" in described
-    assert "9876543210" not in described  # a group id is printed as present, never as itself
+    for group in ("9876543210", "1234567000"):  # a group id is printed as present, never itself
+        assert group not in described
 
 
 @pytest.mark.parametrize(
@@ -640,12 +642,17 @@ def test_teams_load_and_are_described_by_name_only(tmp_path: Path) -> None:
             TEAM_NORTH + TEAM_SOUTH.replace("south", "South Side"),
             "coordination.teams[1].name: must be 1-32 of a-z",
         ),
-        (TEAM_NORTH + "group_chat_id = 5\n", "coordination.teams[0].group_chat_id: must be a neg"),
+        (NORTH_ALONE + "group_chat_id = 5\n", "coordination.teams[0].group_chat_id: must be a neg"),
         (
-            TEAM_NORTH + "group_chat_id = -1000000000000\n",
+            NORTH_ALONE + "group_chat_id = -1000000000000\n",
             "coordination.teams[0].group_chat_id: still the example's placeholder",
         ),
-        (TEAM_NORTH + "rout = {}\n", "coordination.teams[0].rout: unknown key"),
+        (NORTH_ALONE + "rout = {}\n", "coordination.teams[0].rout: unknown key"),
+        # With two teams, one without a group would post its notices where the other reads.
+        (
+            NORTH_ALONE + TEAM_SOUTH,
+            "coordination.teams: team 'north' has no group_chat_id; with several teams each",
+        ),
     ],
 )
 def test_a_bad_team_is_one_line_naming_it(tmp_path: Path, teams: str, expected: str) -> None:

@@ -315,6 +315,19 @@ async def test_teams_added_later_adopt_what_came_before_and_bound_grants_and_rev
         await south_lead.send(f"/revoke {north_handle}")
         assert await south_lead.last_text() == text("no_coordinator", handle=north_handle)
         assert await _holders(bot, before) == {LEAD, NORTH_MEMBER}
+        # Nor learn, from /grant or /reassign, that a handle is another team's coordinator.
+        await south_lead.send(f"/grant {north_handle}")
+        assert await south_lead.last_text() == text("no_coordinator", handle=north_handle)
         south_handle = await _handle(bot, SOUTH_MEMBER)
+        await north.send(f"/claim {before}")
+        await north.send(f"/reassign {before} {south_handle}")
+        assert await north.last_text() == text("no_coordinator", handle=south_handle)
+        # The audit log a team's lead reads holds their teams' cases and people only.
+        await south_lead.send("/audit")
+        audit = await south_lead.last_text()
+        assert f"claimed {south_case}" in audit
+        assert before not in audit and north_handle not in audit
+        await lead.send("/audit")  # the lead of every team reads it all
+        assert f"{north_handle} claimed {before}" in await lead.last_text()
         await south_lead.send(f"/revoke {south_handle}")
         assert await south_lead.last_text() == text("revoked", handle=south_handle, count=1)

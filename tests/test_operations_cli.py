@@ -89,7 +89,9 @@ def test_purge_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
 def test_invite_into_a_team_names_it_and_refuses_an_unknown_one(tmp_path: Path) -> None:
     teams = (
         '[[coordination.teams]]\nname = "south"\nroute = { region = ["mon"] }\n'
+        "group_chat_id = -1001000000001\n"
         '[[coordination.teams]]\nname = "north"\ndefault = true\n'
+        "group_chat_id = -1001000000002\n"
     )
     config = write_config(tmp_path, "http://127.0.0.1:9/bot", coordination_extra=teams)
     env = _env(BOT_TOKEN="1:" + "A" * 35, BOT_MASTER_KEY=MasterKey.generate().to_text())

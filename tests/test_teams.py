@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 import pytest
 
-from bot.coordination.teams import ALL_TEAMS, Team, Teams, may_manage, receives
+from bot.coordination.teams import ALL_TEAMS, Team, Teams, may_manage, receives, sees_person
 
 MAIN, SOUTH_GROUP, NORTH_GROUP = -100, -201, -202
 TEAMS = Teams(
@@ -158,3 +158,18 @@ def test_which_lead_manages_whom(lead: frozenset[str], target: frozenset[str], m
 def test_a_broken_setup_is_refused(teams: tuple[Team, ...], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         Teams(teams, default="a" if problem == "unique" else "b", group_chat_id=MAIN)
+
+
+@pytest.mark.parametrize(
+    ("member", "other", "knows"),
+    [
+        (S, S, True),
+        (S, N, False),  # another team's people are no one to them
+        (S, frozenset({"south", "north"}), True),
+        (S, ALL, True),  # a lead of every team is known to all
+        (ALL, N, True),
+        (NONE, N, True),  # no teams: one team
+    ],
+)
+def test_who_may_know_of_whom(member: frozenset[str], other: frozenset[str], knows: bool) -> None:
+    assert sees_person(member, other) is knows

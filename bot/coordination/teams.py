@@ -130,6 +130,15 @@ def may_manage(lead: frozenset[str], target: frozenset[str]) -> bool:
     return ALL_TEAMS not in target and bool(target) and target <= lead
 
 
+def sees_person(member: frozenset[str], other: frozenset[str]) -> bool:
+    """Whether someone with ``member`` teams may know that a coordinator with ``other`` teams
+    exists: they share a team, or either works across every team. Anyone else's handle is
+    answered as no one's, so a team cannot map the people of another."""
+    if not member or not other or ALL_TEAMS in member or ALL_TEAMS in other:
+        return True
+    return bool(member & other)
+
+
 def _chosen(answer: object) -> frozenset[str]:
     if isinstance(answer, str):
         return frozenset({answer})

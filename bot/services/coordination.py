@@ -48,7 +48,7 @@ from bot.coordination import (
 from bot.coordination.access import PERMISSIONS, Rule
 from bot.coordination.approval import ALREADY_APPROVED
 from bot.coordination.audit import entry_line
-from bot.coordination.teams import Teams, may_manage, receives
+from bot.coordination.teams import ALL_TEAMS, Teams, may_manage, receives, sees_person
 from bot.coordination.words import Words
 from bot.crypto import (
     ALPHABET,
@@ -715,8 +715,8 @@ class CoordinationService:
     async def _cmd_reassign(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
-        target = await store.coordinator_by_handle(self.db.conn, arg.strip().lstrip("@").upper())
-        if target is None or target.status != "active":
+        target = await self._known_coordinator(me, arg)
+        if target is None:
             return _say(self._no_coordinator(me, arg))
         if not receives(await store.membership_of(self.db.conn, target.id), work.team):
             # They hold no copy of it, and must not: the case stays in its team.
@@ -894,11 +894,11 @@ class CoordinationService:
     async def _cmd_grant(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: object, arg: str
     ) -> CoordResponse:
-        target = await store.coordinator_by_handle(self.db.conn, arg.strip().lstrip("@").upper())
+        target = await self._known_coordinator(me, arg)
         lead_key = self.keys.use(me.id, self.clock())
         if lead_key is None:
             return _say(self._t(me, "denied_locked"))
-        if target is None or target.status != "active":
+        if target is None:
             return _say(self._no_coordinator(me, arg))
         granted = 0
         async with self.db.transaction() as conn:
@@ -933,6 +933,18 @@ class CoordinationService:
             return _say(self._no_coordinator(me, arg))
         return _say(self._t(me, "revoked", handle=handle, count=removed))
 
+    async def _known_coordinator(
+        self, me: store.CoordinatorRow, typed: str
+    ) -> store.CoordinatorRow | None:
+        """The active coordinator a handle names, if ``me`` may know of them (see
+        ``sees_person``): another team's people are answered as no one."""
+        target = await store.coordinator_by_handle(self.db.conn, typed.strip().lstrip("@").upper())
+        if target is None or target.status != "active":
+            return None
+        mine = await store.membership_of(self.db.conn, me.id)
+        theirs = await store.membership_of(self.db.conn, target.id)
+        return target if sees_person(mine, theirs) else None
+
     def _no_coordinator(self, me: store.CoordinatorRow, typed: str) -> str:
         return self._t(me, "no_coordinator", handle=typed.strip() or "C-…")
 
@@ -950,7 +962,7 @@ class CoordinationService:
 
     async def _cmd_audit(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
         report = await self.verify_audit()
-        rows = await store.audit_entries(self.db.conn, limit=20, newest_first=True)
+        rows = await self._audit_rows_for(me, AUDIT_LINES)
         if report.ok:
             head = self._t(me, "audit_intact", count=report.checked)
         else:
@@ -964,6 +976,37 @@ class CoordinationService:
                 entry_line(seq=seq, at=at, actor=actor, action=action, case_code=code, words=words)
             )
         return _say(*lines)
+
+    async def _audit_rows_for(self, me: store.CoordinatorRow, count: int) -> list[store.AuditEntry]:
+        """The newest entries this lead may read. A lead of every team (or of the one team)
+        reads the whole log; a team's lead only entries about their teams' cases and by their
+        teams' people, as another team's cases and people do not exist for them."""
+        conn = self.db.conn
+        member = await store.membership_of(conn, me.id)
+        if not member or ALL_TEAMS in member:
+            return await store.audit_entries(conn, limit=count, newest_first=True)
+        teams_of_actor: dict[str, frozenset[str] | None] = {}
+        case_shown: dict[str, bool] = {}
+        shown: list[store.AuditEntry] = []
+        for entry in await store.audit_entries(conn, newest_first=True):
+            actor, code = entry[2], entry[4]
+            if code is not None:
+                if code not in case_shown:
+                    work = await store.work_row_by_code(conn, code)
+                    case_shown[code] = work is not None and receives(member, work.team)
+                visible = case_shown[code]
+            else:
+                if actor not in teams_of_actor:
+                    row = await store.coordinator_by_handle(conn, actor)
+                    theirs = await store.membership_of(conn, row.id) if row else None
+                    teams_of_actor[actor] = theirs
+                theirs = teams_of_actor[actor]
+                visible = theirs is not None and sees_person(member, theirs)
+            if visible:
+                shown.append(entry)
+                if len(shown) == count:
+                    break
+        return shown
 
     async def _cmd_transfer(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
@@ -1267,6 +1310,8 @@ def _sealed_copies(
 def _new_handle() -> str:
     return "C-" + "".join(secrets.choice(ALPHABET) for _ in range(4))
 
+
+AUDIT_LINES = 20  # entries /audit shows, newest first
 
 # Commands that move a case, by the move: their name is the action's.
 _ACTIONS = {action.value: action for action in Action}
