@@ -24,7 +24,8 @@ from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
 from bot.runtime import Runtime, open_runtime, serve
-from bot.store import Database, open_database
+from bot.store import Database
+from tests.databases import opened
 
 GROUP_CHAT_ID = -1_001_234_567_890
 # The organisation's offline recovery key: the public half goes in every config the suite
@@ -173,11 +174,8 @@ async def server() -> AsyncIterator[DevServer]:
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     """A fresh database file, migrated, closed after the test."""
-    database = await open_database(tmp_path / "bot.sqlite3")
-    try:
+    async with opened(tmp_path / "bot.sqlite3") as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ import pytest
 from bot.crypto import MasterKey, Vault
 from bot.intake.events import Button
 from bot.services.outbox import DeliveryFailed, Outbox, OutMessage
+from bot.store import Database
 from bot.store import coordination as store
-from bot.store import open_database
+from tests.databases import opened
 
 
 class Clock:
@@ -40,24 +42,21 @@ MESSAGE = OutMessage("You have a new message.", ((Button("Reply", "Q:abc"),),), 
 async def test_a_crash_after_commit_loses_nothing_and_sends_once(tmp_path: Path) -> None:
     key, clock = MasterKey.generate(), Clock()
     path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
-    async with db.transaction() as conn:
+    async with opened(path) as db, db.transaction() as conn:
         await Outbox(db, Vault(key), clock=clock).put(conn, 4242, MESSAGE)
-    await db.close()  # the process dies here, before any send
+    # The process dies here, before any send.
 
-    db = await open_database(path)
-    outbox = Outbox(db, Vault(key), clock=clock)
-    send = Recorder()
-    assert await outbox.flush(send) == 1
-    assert await outbox.flush(send) == 0  # not twice
-    assert send.sent == [(4242, MESSAGE)]
-    assert await store.outbox_depth(db.conn) == 0
-    await db.close()
+    async with opened(path) as db:
+        outbox = Outbox(db, Vault(key), clock=clock)
+        send = Recorder()
+        assert await outbox.flush(send) == 1
+        assert await outbox.flush(send) == 0  # not twice
+        assert send.sent == [(4242, MESSAGE)]
+        assert await store.outbox_depth(db.conn) == 0
 
 
-async def test_retry_after_is_respected(tmp_path: Path) -> None:
+async def test_retry_after_is_respected(db: Database) -> None:
     key, clock = MasterKey.generate(), Clock()
-    db = await open_database(tmp_path / "bot.sqlite3")
     outbox = Outbox(db, Vault(key), clock=clock)
     async with db.transaction() as conn:
         await outbox.put(conn, -100, OutMessage("New case K7QX"))
@@ -68,11 +67,11 @@ async def test_retry_after_is_respected(tmp_path: Path) -> None:
     clock.now += 25
     assert await outbox.flush(send) == 1
     assert send.sent[0][1].text == "New case K7QX"
-    await db.close()
 
 
-async def test_the_outbox_holds_no_chat_id_or_text_in_the_clear(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "bot.sqlite3")
+async def test_the_outbox_holds_no_chat_id_or_text_in_the_clear(
+    tmp_path: Path, db: Database
+) -> None:
     async with db.transaction() as conn:
         await Outbox(db, Vault(MasterKey.generate())).put(
             conn, 987_654_321, OutMessage("Canary4411")
@@ -80,25 +79,40 @@ async def test_the_outbox_holds_no_chat_id_or_text_in_the_clear(tmp_path: Path) 
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.sqlite3*"))
     assert b"Canary4411" not in raw and b"987654321" not in raw
     assert (987_654_321).to_bytes(4, "big") not in raw
-    await db.close()
 
 
 class Abandoned(Exception):
     pass
 
 
-async def test_a_message_is_not_sent_before_its_transaction_commits(tmp_path: Path) -> None:
+class OnlyCommitted(Recorder):
+    """Records a send, and whether its message was on disk, seen from another connection (a
+    restarted bot), at the moment it went out."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.uncommitted: list[str] = []
+
+    async def __call__(self, chat_id: int, message: OutMessage) -> int:
+        with sqlite3.connect(self.path) as other:
+            (rows,) = other.execute("SELECT count(*) FROM outbox").fetchone()
+        if rows == 0:
+            self.uncommitted.append(message.text)
+        return await super().__call__(chat_id, message)
+
+
+async def test_a_message_is_not_sent_before_its_transaction_commits(db: Database) -> None:
     """A group notice queued by a transaction that then fails must never go out: the worker,
     woken by the queueing, reads only what is committed."""
     key, clock = MasterKey.generate(), Clock()
-    db = await open_database(tmp_path / "bot.sqlite3")
     outbox = Outbox(db, Vault(key), clock=clock)
-    send = Recorder()
+    send = OnlyCommitted(db.path)
     with pytest.raises(Abandoned):
         async with db.transaction() as conn:
             await outbox.put(conn, -100, OutMessage("New case K7QX"))
             flushing = asyncio.create_task(outbox.flush(send))
-            await asyncio.sleep(0.1)  # the worker is woken while the transaction is open
+            await asyncio.sleep(0)  # the worker starts while the transaction is open
             raise Abandoned
     assert await flushing == 0
     assert send.sent == []
@@ -106,20 +120,18 @@ async def test_a_message_is_not_sent_before_its_transaction_commits(tmp_path: Pa
     async with db.transaction() as conn:
         await outbox.put(conn, -100, OutMessage("New case K7QX"))
         flushing = asyncio.create_task(outbox.flush(send))
-        await asyncio.sleep(0.1)
-        assert send.sent == []  # not before the commit
+        await asyncio.sleep(0)
     assert await flushing == 1
-    await db.close()
+    assert send.uncommitted == []  # when it went out, it was on disk
 
 
 async def test_a_message_refused_for_good_leaves_no_copy_not_even_in_the_wal(
-    tmp_path: Path,
+    tmp_path: Path, db: Database
 ) -> None:
     """The applicant blocked the bot: retrying for days would keep their chat id and the team's
     words where a seizer holding the master key reads them. The row goes at once, and the WAL
     is folded and truncated, so no frame keeps it."""
     key, clock = MasterKey.generate(), Clock()
-    db = await open_database(tmp_path / "bot.sqlite3")
     outbox = Outbox(db, Vault(key), clock=clock)
     async with db.transaction() as conn:
         await outbox.put(conn, 4242, MESSAGE)
@@ -133,12 +145,10 @@ async def test_a_message_refused_for_good_leaves_no_copy_not_even_in_the_wal(
     assert wal.stat().st_size == 0
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.sqlite3*"))
     assert row.body not in raw and row.chat not in raw
-    await db.close()
 
 
-async def test_a_message_nobody_accepted_expires(tmp_path: Path) -> None:
+async def test_a_message_nobody_accepted_expires(db: Database) -> None:
     key, clock = MasterKey.generate(), Clock()
-    db = await open_database(tmp_path / "bot.sqlite3")
     outbox = Outbox(db, Vault(key), clock=clock, expiry_seconds=24 * 3600)
     async with db.transaction() as conn:
         await outbox.put(conn, 4242, MESSAGE)
@@ -149,36 +159,37 @@ async def test_a_message_nobody_accepted_expires(tmp_path: Path) -> None:
     send = Recorder()
     assert await outbox.flush(send) == 0
     assert send.sent == [] and await store.outbox_depth(db.conn) == 0
-    await db.close()
 
 
-async def test_blobs_swapped_between_rows_reach_nobody(tmp_path: Path) -> None:
+@pytest.mark.parametrize("column", ["chat", "body"])
+async def test_blobs_swapped_between_rows_reach_nobody(db: Database, column: str) -> None:
     """Someone with write access to the file (no key) swaps two rows' chat ids, hoping to send
-    one applicant's message to another chat: each blob is bound to its row, so neither opens."""
+    one applicant's message to another chat, or two rows' bodies, hoping to send one chat the
+    words meant for another: each blob is bound to its row, so neither opens."""
     key, clock = MasterKey.generate(), Clock()
-    path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
     outbox = Outbox(db, Vault(key), clock=clock)
     async with db.transaction() as conn:
         await outbox.put(conn, 1111, OutMessage("for 1111: say 4821 9930"))
         await outbox.put(conn, 2222, OutMessage("for 2222"))
     first, second = await store.due_messages(db.conn, now=int(clock.now))
+    swap = {
+        "chat": "UPDATE outbox SET chat = ? WHERE id = ?",
+        "body": "UPDATE outbox SET body = ? WHERE id = ?",
+    }[column]
     async with db.transaction() as conn:
-        await conn.execute("UPDATE outbox SET chat = ? WHERE id = ?", (second.chat, first.id))
-        await conn.execute("UPDATE outbox SET chat = ? WHERE id = ?", (first.chat, second.id))
+        await conn.execute(swap, (getattr(second, column), first.id))
+        await conn.execute(swap, (getattr(first, column), second.id))
     send = Recorder()
     assert await outbox.flush(send) == 0
     assert send.sent == []
-    await db.close()
 
 
 async def test_a_delivered_group_notice_leaves_no_copy_not_even_in_the_wal(
-    tmp_path: Path,
+    tmp_path: Path, db: Database
 ) -> None:
     """A notice names a case; committed beside an applicant's chat trace, a copy of it left in
     a WAL frame would pair the two. Once delivered it is gone from every file."""
     key, clock = MasterKey.generate(), Clock()
-    db = await open_database(tmp_path / "bot.sqlite3")
     outbox = Outbox(db, Vault(key), clock=clock)
     async with db.transaction() as conn:
         await outbox.put(conn, -100, OutMessage("New case K7QX"))
@@ -187,4 +198,3 @@ async def test_a_delivered_group_notice_leaves_no_copy_not_even_in_the_wal(
     assert (tmp_path / "bot.sqlite3-wal").stat().st_size == 0
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.sqlite3*"))
     assert row.body not in raw
-    await db.close()
