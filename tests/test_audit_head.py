@@ -21,9 +21,9 @@ from bot.ops.rotation import rotate, verify_audit_log
 from bot.services import audit
 from bot.services.audit_head import head_notice
 from bot.store import coordination as co
-from bot.store import open_database
 from bot.store import operations as ops_store
 from tests.conftest import write_config
+from tests.databases import opened
 from tests.test_cli import _bot, _env
 
 NOW = 1_800_000_000
@@ -45,9 +45,8 @@ GUARDS = (
 async def _make_log(path: Path, key: MasterKey) -> list[tuple[int, str]]:
     """A database whose audit log the bot wrote; returns every (seq, hash), as they would have
     been posted one by one."""
-    db = await open_database(path)
     vault = Vault(key)
-    try:
+    async with opened(path) as db:
         await ensure_master_key(db, vault)
         for action in ACTIONS:
             async with db.transaction() as conn:
@@ -57,8 +56,6 @@ async def _make_log(path: Path, key: MasterKey) -> list[tuple[int, str]]:
         async with db.conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq") as cur:
             heads = [(int(r[0]), str(r[1])) async for r in cur]
         await db.checkpoint()
-    finally:
-        await db.close()
     return heads
 
 
@@ -144,11 +141,8 @@ async def test_the_notice_names_the_head_and_the_command_that_checks_it(tmp_path
 
 
 async def test_an_empty_log_has_no_head_to_post(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "bot.sqlite3")
-    try:
+    async with opened(tmp_path / "bot.sqlite3") as db:
         assert "--head" not in await head_notice(db.conn)
-    finally:
-        await db.close()
 
 
 def test_a_head_is_parsed_as_posted_and_nothing_else() -> None:
@@ -213,15 +207,12 @@ async def test_a_cut_and_regrown_log_does_not_match_the_posted_head(tmp_path: Pa
     heads = await _make_log(tmp_path / "bot.sqlite3", key)
     copy = _seized_copy(tmp_path / "bot.sqlite3", tmp_path / "seized")
     _truncate(copy, keep=2)
-    db = await open_database(copy)
-    try:
+    async with opened(copy) as db:
         for _ in range(ENTRIES):
             async with db.transaction() as conn:
                 await audit.record(
                     conn, Vault(key), at=NOW, actor="C-BBBB", action="shown", case_code="K7QX"
                 )
-    finally:
-        await db.close()
 
     assert await _verify(copy, [key]) == (True, None)
     ok, problem = await _verify(copy, [key], posted=[heads[-1]])
@@ -229,11 +220,8 @@ async def test_a_cut_and_regrown_log_does_not_match_the_posted_head(tmp_path: Pa
 
 
 async def _rotate(path: Path, new: MasterKey, old: list[MasterKey]) -> None:
-    db = await open_database(path)
-    try:
+    async with opened(path) as db:
         assert (await rotate(db, new, old)).ok
-    finally:
-        await db.close()
 
 
 async def test_a_remac_after_a_rotation_is_caught_too(tmp_path: Path) -> None:

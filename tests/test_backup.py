@@ -12,23 +12,20 @@ import pytest
 
 from bot.ops.backup import RestoreRefused, backup_database, check_backup, restore_database
 from bot.runtime import Services
-from bot.store import open_database
 from bot.store.db import packaged_migrations
+from tests.databases import opened
 from tests.test_retention import Clock, Person, services_at, submit
 
 CANARY = "Canary9b4cBACKUP"
 
 
 async def _rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    db = await open_database(path)
-    try:
+    async with opened(path) as db:
         async with db.conn.execute("SELECT id, status, updated_at FROM cases ORDER BY id") as cur:
             cases = [tuple(r) async for r in cur]
         async with db.conn.execute("SELECT * FROM case_fields ORDER BY case_id, name") as cur:
             fields = [tuple(r) async for r in cur]
         return cases, fields
-    finally:
-        await db.close()
 
 
 async def _ids(services: Services) -> set[str]:
@@ -71,14 +68,11 @@ async def test_a_backup_taken_during_writes_holds_everything_committed_before_it
     assert report.schema_version == packaged_migrations()[-1].version
     assert stat.S_IMODE((tmp_path / "copy.sqlite3").stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["copy.sqlite3"]
-    copy = await open_database(tmp_path / "copy.sqlite3")
-    try:
+    async with opened(tmp_path / "copy.sqlite3") as copy:
         async with copy.conn.execute("PRAGMA integrity_check") as cur:
             assert [tuple(r) async for r in cur] == [("ok",)]
         async with copy.conn.execute("SELECT id FROM cases") as cur:
             in_copy = {str(r[0]) async for r in cur}
-    finally:
-        await copy.close()
     assert committed <= in_copy
     assert len(in_copy) == report.cases + report.drafts
 

@@ -28,8 +28,8 @@ from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.intake.questionnaire import QuestionKind
 from bot.store import cases as store
-from bot.store import open_database
 from tests.conftest import GROUP_CHAT_ID, QUIET, RECOVERY_PRIVATE, Applicant, write_config
+from tests.databases import opened
 from tests.intake_driver import CATALOG, default_questionnaire, default_route
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,8 +218,7 @@ async def test_sigkill_crash_loop_loses_nothing_acknowledged(tmp_path: Path) -> 
             assert set(committed[user]) == set(ROUTE)
 
         # Every submitted case exactly once, every committed answer in it.
-        db = await open_database(tmp_path / "bot.sqlite3")
-        try:
+        async with opened(tmp_path / "bot.sqlite3") as db:
             conn = db.conn
             async with conn.execute("SELECT id, status FROM cases") as cur:
                 rows = list(await cur.fetchall())
@@ -253,8 +252,6 @@ async def test_sigkill_crash_loop_loses_nothing_acknowledged(tmp_path: Path) -> 
                 assert await cur.fetchone() == (0,), "an outbox message was never sent"
             async with conn.execute("PRAGMA integrity_check") as cur:
                 assert await cur.fetchall() == [("ok",)]
-        finally:
-            await db.close()
 
         group = [m.text or "" for m in await server.messages(GROUP_CHAT_ID, include_deleted=True)]
         duplicates = 0

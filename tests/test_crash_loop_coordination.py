@@ -70,8 +70,8 @@ from bot.devserver.settle import settle
 from bot.i18n import CoordinatorCatalog
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
-from bot.store import open_database
 from tests.conftest import GROUP_CHAT_ID, QUIET, RECOVERY_PRIVATE, Applicant, write_config
+from tests.databases import opened
 from tests.intake_driver import CATALOG
 from tests.test_cli import _bot, _env
 from tests.test_crash_loop import APPLICANTS, BotProcess, _act, _state
@@ -755,8 +755,7 @@ async def _contents(
 ) -> tuple[dict[str, dict[str, list[str]]], set[tuple[int, int]]]:
     """Every case opened with the lead's passphrase (notes, questions, answers, decisions,
     next steps), and the messages still to be deleted from coordinators' chats."""
-    db = await open_database(db_path)
-    try:
+    async with opened(db_path) as db:
         conn = db.conn
         [row] = [r for r in await coord_store.active_coordinators(conn) if r.handle == lead]
         key = unlock(row.protected_private_key, PASSPHRASES[LEAD])
@@ -791,8 +790,6 @@ async def _contents(
         async with conn.execute("PRAGMA integrity_check") as cur:
             assert await cur.fetchall() == [("ok",)]
         return found, scheduled
-    finally:
-        await db.close()
 
 
 async def _views_leave(loop: CrashLoop, scheduled: set[tuple[int, int]]) -> int:

@@ -29,6 +29,7 @@ from tests.conftest import (
     running_bot,
     wait_for_text,
 )
+from tests.databases import opened
 from tests.intake_driver import CATALOG, answer_all, begin
 
 APPLICANT = 620_000_001
@@ -175,12 +176,10 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
 
 
 async def _seizure(db_path: Path, master_key: MasterKey, code: str, phrase: str) -> None:
-    from bot.store import open_database
 
     raw = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
     assert phrase.encode() not in raw and b"Ko Zaw" not in raw
-    db = await open_database(db_path)
-    try:
+    async with opened(db_path) as db:
         vault = Vault(master_key)
         case = await case_store.get_case_by_code(db.conn, code)
         assert case is not None and case.wrapped_key is None
@@ -215,8 +214,6 @@ async def _seizure(db_path: Path, master_key: MasterKey, code: str, phrase: str)
             ).decode()
             == phrase
         )
-    finally:
-        await db.close()
 
 
 async def test_unlock_attempts_are_limited_even_for_the_right_passphrase(

@@ -13,7 +13,7 @@ async def test_room_waits_while_the_queue_is_full_and_opens_on_task_done() -> No
     await queue.put("a")
     await queue.put("b")
     waiting = asyncio.create_task(queue.room())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # it runs until it waits
     assert not waiting.done()  # two updates in hand: no room
     queue.get_nowait()
     queue.task_done()
@@ -30,7 +30,7 @@ async def test_a_full_queue_is_refilled_by_the_batch_not_update_by_update() -> N
     waiting = asyncio.create_task(queue.room())
     queue.get_nowait()
     queue.task_done()
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # woken by the task done, it looks again and goes back to waiting
     assert not waiting.done()  # room for one: not yet worth a request
     queue.get_nowait()
     queue.task_done()

@@ -13,9 +13,9 @@ from bot.config import Config, load_config
 from bot.crypto import MasterKey
 from bot.devserver import DevServer
 from bot.ops.health import beat, check_health, heartbeat_forever, stale_after
-from bot.store import open_database
 from bot.store.db import apply_migrations, packaged_migrations
 from tests.conftest import write_config
+from tests.databases import opened
 
 NOW = 1_800_000_000
 TOKEN = "123456:" + "A" * 35
@@ -29,9 +29,8 @@ def _config(tmp_path: Path) -> Config:
 
 async def test_a_migrated_database_with_a_recent_beat_is_healthy(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    db = await open_database(config.storage.database)
-    await beat(db, NOW - 5)
-    await db.close()
+    async with opened(config.storage.database) as db:
+        await beat(db, NOW - 5)
 
     report = await check_health(config, now=NOW)
 
@@ -41,9 +40,8 @@ async def test_a_migrated_database_with_a_recent_beat_is_healthy(tmp_path: Path)
 
 async def test_a_stale_beat_is_unhealthy(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    db = await open_database(config.storage.database)
-    await beat(db, NOW - stale_after(config) - 1)
-    await db.close()
+    async with opened(config.storage.database) as db:
+        await beat(db, NOW - stale_after(config) - 1)
 
     report = await check_health(config, now=NOW)
 
@@ -53,7 +51,8 @@ async def test_a_stale_beat_is_unhealthy(tmp_path: Path) -> None:
 
 async def test_no_beat_at_all_is_unhealthy(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    await (await open_database(config.storage.database)).close()
+    async with opened(config.storage.database):
+        pass
 
     report = await check_health(config, now=NOW)
 
@@ -63,9 +62,8 @@ async def test_no_beat_at_all_is_unhealthy(tmp_path: Path) -> None:
 
 async def test_an_older_schema_is_unhealthy(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    db = await open_database(config.storage.database, migrate=False)
-    await apply_migrations(db, packaged_migrations()[:1])
-    await db.close()
+    async with opened(config.storage.database, migrate=False) as db:
+        await apply_migrations(db, packaged_migrations()[:1])
 
     report = await check_health(config, now=NOW)
 
@@ -85,20 +83,16 @@ async def test_a_missing_database_is_unhealthy_and_not_created(tmp_path: Path) -
 
 async def test_the_heartbeat_job_beats_when_telegram_answers(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    async with DevServer() as server:
-        db = await open_database(config.storage.database)
-        try:
-            bot = Bot(server.token, base_url=server.base_url)
-            async with bot:
-                job = asyncio.create_task(heartbeat_forever(bot, db, every=0.01, clock=lambda: NOW))
-                for _ in range(500):
-                    await asyncio.sleep(0.01)
-                    report = await check_health(config, now=NOW)
-                    if report.ok:
-                        break
-                job.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await job
-        finally:
-            await db.close()
+    async with DevServer() as server, opened(config.storage.database) as db:
+        bot = Bot(server.token, base_url=server.base_url)
+        async with bot:
+            job = asyncio.create_task(heartbeat_forever(bot, db, every=0.01, clock=lambda: NOW))
+            for _ in range(500):
+                await asyncio.sleep(0.01)
+                report = await check_health(config, now=NOW)
+                if report.ok:
+                    break
+            job.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await job
     assert report.ok, report.lines

@@ -18,9 +18,10 @@ from bot.crypto import MasterKey, Vault
 from bot.ops.keycheck import ensure_master_key, inspect_master_key, write_key_check
 from bot.ops.rotation import rotate
 from bot.services import audit
-from bot.store import Database, open_database
+from bot.store import Database
 from bot.store import keycheck as kc_store
 from tests.conftest import write_config
+from tests.databases import opened
 from tests.test_cli import _bot, _env
 
 NOW = 1_800_000_000
@@ -250,14 +251,10 @@ def test_health_refuses_a_wrong_key_and_changes_nothing(tmp_path: Path) -> None:
 async def test_two_processes_opening_a_fresh_database_agree(tmp_path: Path) -> None:
     """The runtime and a command may both find no KCV; only one is written, and both pass."""
     key = MasterKey.generate()
-    first = await open_database(tmp_path / "bot.sqlite3")
-    second = await open_database(tmp_path / "bot.sqlite3")
-    try:
+    path = tmp_path / "bot.sqlite3"
+    async with opened(path) as first, opened(path) as second:
         await asyncio.gather(
             ensure_master_key(first, Vault(key)), ensure_master_key(second, Vault(key))
         )
         row = await kc_store.read_key_check(first.conn)
         assert row is not None and row.key_id == key.key_id
-    finally:
-        await first.close()
-        await second.close()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bot.crypto import MasterKey
 from bot.ops.health import beat
-from bot.store import open_database
 from tests.conftest import write_config
+from tests.databases import opened
 from tests.test_cli import _bot, _env
 
 
@@ -21,9 +21,8 @@ def test_health_needs_a_recent_contact_with_telegram(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "FAIL" in missing.stdout
 
     async def prepare() -> None:
-        db = await open_database(tmp_path / "bot.sqlite3")
-        await beat(db, time.time())
-        await db.close()
+        async with opened(tmp_path / "bot.sqlite3") as db:
+            await beat(db, time.time())
 
     asyncio.run(prepare())
     healthy = _bot("health", "--config", str(config), env=env)

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import cases, open_database
+from bot.store import cases
+from bot.store import db as db_module
 from bot.store.db import Database, Migration, apply_migrations, packaged_migrations
 from bot.store.writes import Write, apply
+from tests.databases import opened
 
 
 async def test_pragmas_are_set(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "bot.sqlite3")
-    try:
+    async with opened(tmp_path / "bot.sqlite3") as db:
         values = {}
         for pragma in ("journal_mode", "secure_delete", "foreign_keys"):
             async with db.conn.execute(f"PRAGMA {pragma}") as cur:
@@ -24,44 +25,37 @@ async def test_pragmas_are_set(tmp_path: Path) -> None:
                 assert row is not None
                 values[pragma] = row[0]
         assert values == {"journal_mode": "wal", "secure_delete": 1, "foreign_keys": 1}
-    finally:
-        await db.close()
 
 
 async def test_migrations_apply_once_and_in_order(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await open_database(path)
     latest = packaged_migrations()[-1].version
-    assert await db.schema_version() == latest
-    await db.close()
+    async with opened(path) as db:
+        assert await db.schema_version() == latest
     # Opening again applies nothing twice (a second CREATE TABLE would fail).
-    db = await open_database(path)
-    assert await db.schema_version() == latest
-    await db.close()
+    async with opened(path) as db:
+        assert await db.schema_version() == latest
 
 
 async def test_failed_migration_leaves_previous_version(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "bot.sqlite3", migrate=False)
     good = Migration(1, "0001_a.sql", "CREATE TABLE a (x INTEGER);")
     bad = Migration(2, "0002_b.sql", "CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);")
-    with pytest.raises(sqlite3.OperationalError):
-        await apply_migrations(db, [good, bad])
-    assert await db.schema_version() == 1
-    async with db.conn.execute("SELECT name FROM sqlite_master WHERE name = 'b'") as cur:
-        assert await cur.fetchone() is None
-    await db.close()
+    async with opened(tmp_path / "bot.sqlite3", migrate=False) as db:
+        with pytest.raises(sqlite3.OperationalError):
+            await apply_migrations(db, [good, bad])
+        assert await db.schema_version() == 1
+        async with db.conn.execute("SELECT name FROM sqlite_master WHERE name = 'b'") as cur:
+            assert await cur.fetchone() is None
 
 
-async def test_newer_database_is_refused(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "bot.sqlite3")
-    await db.conn.execute("PRAGMA user_version = 999")
+async def test_newer_database_is_refused(migrated: Database) -> None:
+    await migrated.conn.execute("PRAGMA user_version = 999")
     with pytest.raises(RuntimeError, match="newer than this program"):
-        await apply_migrations(db)
-    await db.close()
+        await apply_migrations(migrated)
 
 
-async def test_deleting_a_case_removes_its_fields(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "bot.sqlite3")
+async def test_deleting_a_case_removes_its_fields(migrated: Database) -> None:
+    db = migrated
     async with db.transaction() as conn:
         await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
         await cases.write_fields(conn, "c1", {"answer:x": b"ciphertext"}, now=2)
@@ -69,7 +63,6 @@ async def test_deleting_a_case_removes_its_fields(tmp_path: Path) -> None:
     async with db.transaction() as conn:
         await cases.delete_case(conn, "c1")
     assert await cases.read_fields(db.conn, "c1") == {}
-    await db.close()
 
 
 def _submission(*, draft_id: str, case_id: str, now: int) -> tuple[Write, ...]:
@@ -87,8 +80,8 @@ def _submission(*, draft_id: str, case_id: str, now: int) -> tuple[Write, ...]:
     )
 
 
-async def test_a_draft_is_read_with_its_fields_in_one_go(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "bot.sqlite3")
+async def test_a_draft_is_read_with_its_fields_in_one_go(migrated: Database) -> None:
+    db = migrated
     assert await cases.draft_with_fields(db.conn, b"p") is None
     async with db.transaction() as conn:
         await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
@@ -106,11 +99,10 @@ async def test_a_draft_is_read_with_its_fields_in_one_go(tmp_path: Path) -> None
     async with db.transaction() as conn:
         await apply(conn, *_submission(draft_id="c1", case_id="c2", now=7205))
     assert await cases.draft_with_fields(db.conn, b"p") is None
-    await db.close()
 
 
-async def test_a_submitted_case_keeps_no_pseudonym(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "bot.sqlite3")
+async def test_a_submitted_case_keeps_no_pseudonym(migrated: Database) -> None:
+    db = migrated
     async with db.transaction() as conn:
         await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
         await apply(conn, *_submission(draft_id="c1", case_id="c2", now=90_061))
@@ -123,7 +115,13 @@ async def test_a_submitted_case_keeps_no_pseudonym(tmp_path: Path) -> None:
     # The schema itself refuses a submitted case that is still linked to an account.
     with pytest.raises(sqlite3.IntegrityError):
         await db.conn.execute("UPDATE cases SET pseudonym = x'00' WHERE id = 'c2'")
-    await db.close()
+
+
+@pytest.fixture
+async def migrated(tmp_path: Path) -> AsyncIterator[Database]:
+    """A fresh database file, migrated, closed after the test."""
+    async with opened(tmp_path / "bot.sqlite3") as db:
+        yield db
 
 
 # --- group commit ------------------------------------------------------------------------------
@@ -132,11 +130,10 @@ async def test_a_submitted_case_keeps_no_pseudonym(tmp_path: Path) -> None:
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     """A database with a table ``w`` of numbered rows, for the writers below."""
-    db = await open_database(tmp_path / "bot.sqlite3")
-    async with db.transaction() as conn:
-        await conn.execute("CREATE TABLE w (n INTEGER PRIMARY KEY, note TEXT)")
-    yield db
-    await db.close()
+    async with opened(tmp_path / "bot.sqlite3") as db:
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TABLE w (n INTEGER PRIMARY KEY, note TEXT)")
+        yield db
 
 
 def _committed(path: Path) -> set[int]:
@@ -182,25 +179,25 @@ async def test_a_failing_writer_loses_only_its_own_writes(db: Database) -> None:
 async def deferred(tmp_path: Path) -> AsyncIterator[Database]:
     """Table ``w`` whose ``parent`` is checked only at COMMIT: a write that passes its own
     statements and fails the commit, taking every writer in the group with it."""
-    db = await open_database(tmp_path / "bot.sqlite3")
-    async with db.transaction() as conn:
-        await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
-        await conn.execute(
-            "CREATE TABLE w (n INTEGER PRIMARY KEY,"
-            " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
-        )
-    yield db
-    await db.close()
+    async with opened(tmp_path / "bot.sqlite3") as db:
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            await conn.execute(
+                "CREATE TABLE w (n INTEGER PRIMARY KEY,"
+                " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        yield db
 
 
 async def test_a_commit_that_fails_fails_every_writer_in_it(deferred: Database) -> None:
     """Nobody is told "saved" for writes that did not reach the disk."""
     db, path = deferred, deferred.path
-    release = asyncio.Event()
+    release, holding = asyncio.Event(), asyncio.Event()
 
     async def first() -> None:
         async with db.transaction() as conn:
             await conn.execute("INSERT INTO w (n, parent) VALUES (1, 999)")  # fails at COMMIT
+            holding.set()
             await release.wait()  # others queue meanwhile and join this transaction
 
     async def later(n: int) -> None:
@@ -208,9 +205,9 @@ async def test_a_commit_that_fails_fails_every_writer_in_it(deferred: Database) 
             await conn.execute("INSERT INTO w (n) VALUES (?)", (n,))
 
     tasks = [asyncio.create_task(first())]
-    await asyncio.sleep(0.05)
+    await holding.wait()
     tasks += [asyncio.create_task(later(n)) for n in (2, 3, 4)]
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # each runs to the writers' lock and queues there
     release.set()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes), outcomes
@@ -355,36 +352,38 @@ async def test_a_cancelled_writer_leaves_the_database_usable(db: Database) -> No
         assert not db.conn.in_transaction
 
 
-async def test_a_checkpoint_a_reader_holds_up_is_retried_until_done(tmp_path: Path) -> None:
+async def test_a_checkpoint_a_reader_holds_up_is_retried_until_done(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A long backup holds a read transaction; the submission's checkpoint cannot complete then.
     It must not wait for the next retention round: it is retried until the WAL is empty."""
-    import asyncio
-    import sqlite3
+    monkeypatch.setattr(db_module, "CHECKPOINT_RETRY_SECONDS", 0.01)
+    outcomes: list[bool] = []
+    tried = asyncio.Event()
+    checkpoint = db.checkpoint
 
-    from bot.store import db as db_module
+    async def counted() -> bool:
+        done = await checkpoint()
+        outcomes.append(done)
+        tried.set()
+        return done
 
-    path = tmp_path / "bot.sqlite3"
-    database = await open_database(path)
-    reader = sqlite3.connect(path)
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM cases").fetchone()
-    async with database.transaction() as conn:
-        await apply(conn, cases.new_draft(case_id="c1", pseudonym=b"p", wrapped_key=b"k", now=1))
-    old = db_module.CHECKPOINT_RETRY_SECONDS
-    db_module.CHECKPOINT_RETRY_SECONDS = 0.05
+    monkeypatch.setattr(db, "checkpoint", counted)
+    wal = Path(f"{db.path}-wal")
+    reader = sqlite3.connect(db.path)
     try:
-        assert not await database.checkpoint_or_retry()
-        wal = tmp_path / "bot.sqlite3-wal"
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM w").fetchone()
+        await db.write(Write.one("INSERT INTO w (n) VALUES (1)"))
+        assert not await db.checkpoint_or_retry()
         assert wal.stat().st_size > 0
-        await asyncio.sleep(0.2)
-        assert wal.stat().st_size > 0  # the reader still holds it
+        tried.clear()
+        await asyncio.wait_for(tried.wait(), 10)  # a retry came, and the reader held it up
+        assert outcomes[-1] is False and wal.stat().st_size > 0
         reader.rollback()
-        for _ in range(100):
-            if wal.stat().st_size == 0:
-                break
-            await asyncio.sleep(0.05)
+        while not outcomes[-1]:
+            tried.clear()
+            await asyncio.wait_for(tried.wait(), 10)
         assert wal.stat().st_size == 0
     finally:
-        db_module.CHECKPOINT_RETRY_SECONDS = old
         reader.close()
-        await database.close()

@@ -10,11 +10,12 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.store import Database, cases, open_database
+from bot.store import Database, cases
 from bot.store import coordination as co
 from bot.store.db import apply_migrations, packaged_migrations
 from bot.store.times import HOUR, to_day, to_hour
 from bot.store.writes import apply
+from tests.databases import opened
 
 NOW = 1_800_000_000
 
@@ -97,16 +98,16 @@ async def _columns(conn: aiosqlite.Connection) -> dict[tuple[str, str], str]:
 
 async def test_migration_applies_over_a_database_that_holds_cases(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    old = await open_database(path, migrate=False)
-    assert await apply_migrations(old, packaged_migrations()[:1]) == 1
-    async with old.transaction() as conn:
-        await _submitted(conn, "c1", "K7QX", legacy_key=b"wk")
-        await cases.write_fields(conn, "c1", {"answer:name": b"ciphertext"}, now=NOW)
-        await apply(conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW))
-    await old.close()
+    async with opened(path, migrate=False) as old:
+        assert await apply_migrations(old, packaged_migrations()[:1]) == 1
+        async with old.transaction() as conn:
+            await _submitted(conn, "c1", "K7QX", legacy_key=b"wk")
+            await cases.write_fields(conn, "c1", {"answer:name": b"ciphertext"}, now=NOW)
+            await apply(
+                conn, cases.new_draft(case_id="d1", pseudonym=b"pd", wrapped_key=b"k", now=NOW)
+            )
 
-    db = await open_database(path)
-    try:
+    async with opened(path) as db:
         assert await db.schema_version() == packaged_migrations()[-1].version
         row = await co.work_row_by_code(db.conn, "K7QX")
         assert row == co.WorkRow(
@@ -130,8 +131,6 @@ async def test_migration_applies_over_a_database_that_holds_cases(tmp_path: Path
         # The new foreign key is live on the old table.
         with pytest.raises(sqlite3.IntegrityError):
             await db.conn.execute("UPDATE cases SET assignee = 'nobody' WHERE id = 'c1'")
-    finally:
-        await db.close()
 
 
 async def test_migration_creates_every_table_on_a_fresh_file(db: Database) -> None:
@@ -203,13 +202,11 @@ _PLAINTEXT_ALLOWED = frozenset(
 async def test_columns_added_by_the_migration_hold_no_plaintext_of_people(
     tmp_path: Path,
 ) -> None:
-    before_db = await open_database(tmp_path / "old.sqlite3", migrate=False)
-    await apply_migrations(before_db, packaged_migrations()[:1])
-    before = await _columns(before_db.conn)
-    await before_db.close()
-    after_db = await open_database(tmp_path / "new.sqlite3")
-    after = await _columns(after_db.conn)
-    await after_db.close()
+    async with opened(tmp_path / "old.sqlite3", migrate=False) as before_db:
+        await apply_migrations(before_db, packaged_migrations()[:1])
+        before = await _columns(before_db.conn)
+    async with opened(tmp_path / "new.sqlite3") as after_db:
+        after = await _columns(after_db.conn)
 
     added = {column: kind for column, kind in after.items() if column not in before}
     assert ("cases", "assignee") in added
