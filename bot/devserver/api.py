@@ -98,7 +98,7 @@ class BotApi:
             params = await read_params(request)
         except ApiError as exc:
             return error_response(exc)
-        fault = self.faults.take(name)
+        fault = self.faults.take(name, params.raw().get("chat_id"))
         if fault is not None:
             faulted = await self._apply_fault(request, fault, name, params)
             if faulted is not None:

@@ -31,6 +31,7 @@ class Fault:
     remaining: int
     delay: float | None
     drop_connection: bool
+    chat_id: int | None = None  # only calls naming this chat; None: any call of the method
 
     def error(self) -> ApiError | None:
         if self.error_code is None:
@@ -61,6 +62,7 @@ class Faults:
         times: int = 1,
         delay: float | None = None,
         drop_connection: bool = False,
+        chat_id: int | None = None,
     ) -> None:
         if times < 1:
             raise ValueError("times must be at least 1")
@@ -73,13 +75,17 @@ class Faults:
                 remaining=times,
                 delay=delay,
                 drop_connection=drop_connection,
+                chat_id=chat_id,
             )
         )
 
-    def take(self, method: str) -> Fault | None:
-        """The first planned fault for this method (or for any), used up one time."""
+    def take(self, method: str, chat_id: object = None) -> Fault | None:
+        """The first planned fault for this method (or for any) and this chat, used up one
+        time."""
         wanted = method.lower()
         for fault in self._planned:
+            if fault.chat_id is not None and str(fault.chat_id) != str(chat_id):
+                continue
             if fault.method in (wanted, ANY_METHOD):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
