@@ -1,11 +1,15 @@
 """The README's Performance table, rendered from the benchmark's JSON into a marked block.
 
 ``python -m bench --readme README.md`` rewrites only what lies between :data:`BEGIN` and
-:data:`END`, so every figure there comes from a run's JSON, never from a hand.
+:data:`END`, and writes the run's JSON beside the README (:data:`RESULTS`), its digest in the
+block; :func:`verify` renders the block again from that file, so a figure edited by hand, in
+the README or in the file, fails the test suite.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,6 +18,32 @@ from typing import Any
 BEGIN = "<!-- bench:begin (written by python -m bench --readme; do not edit by hand) -->"
 END = "<!-- bench:end -->"
 HEADER = ("measure", "value")
+RESULTS = Path("bench") / "results.json"  # beside the README, committed with it
+# Figures the run derives from others: a hand that edits one and not the rest is caught even
+# if it edits the JSON too. (key, numerator, denominator), each a path into the JSON.
+DERIVED = (
+    (
+        ("real_bot", "sustained_ratio_to_echo"),
+        ("real_bot", "sustained_open_loop_per_second"),
+        ("echo", "sustained_open_loop_per_second"),
+    ),
+    (
+        ("real_bot", "sustained_ratio_to_echo_deleting"),
+        ("real_bot", "sustained_open_loop_per_second"),
+        ("echo_deleting", "sustained_open_loop_per_second"),
+    ),
+    (
+        ("real_bot", "sustained_ratio_to_peer"),
+        ("real_bot", "sustained_open_loop_per_second"),
+        ("peer", "sustained_open_loop_per_second"),
+    ),
+    (
+        ("real_bot", "ratio_to_peer"),
+        ("real_bot", "updates_per_second"),
+        ("peer", "updates_per_second"),
+    ),
+    (("real_bot", "p99_ratio_to_peer"), ("real_bot", "p99_ms"), ("peer", "p99_ms")),
+)
 
 
 def _n(value: Any, digits: int = 0) -> str:
@@ -191,14 +221,26 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_block(r: dict[str, Any]) -> str:
-    """The whole marked block: the machine and the command, then the table."""
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def results_bytes(r: dict[str, Any]) -> bytes:
+    """The run's JSON as :data:`RESULTS` holds it."""
+    return (json.dumps(r, indent=2, allow_nan=True) + "\n").encode("utf-8")
+
+
+def render_block(r: dict[str, Any], sha256: str | None = None) -> str:
+    """The whole marked block: the machine and the command, the results file it was rendered
+    from (``sha256``, its digest), then the table."""
     machine = r["machine"]
     before, after = machine["loadavg_before"], machine["loadavg_after"]
+    source = [] if sha256 is None else [f"Rendered from `{RESULTS.as_posix()}`, sha256 {sha256}."]
     lines = [
         BEGIN,
         f"Written by `{r['command']}` on {machine['cores']} cores; load average (1, 5, 15 min) "
         f"{_joined(before, 2)} before the run, {_joined(after, 2)} after.",
+        *source,
         "",
         f"| {HEADER[0]} | {HEADER[1]} |",
         "|---|---|",
@@ -225,8 +267,59 @@ def parse_block(text: str) -> list[tuple[str, str]]:
     return parsed
 
 
-def rewrite(readme: Path, r: dict[str, Any]) -> None:
-    """Replace the marked block in ``readme`` with one rendered from ``r``."""
-    text = readme.read_text(encoding="utf-8")
+def _block(text: str) -> str:
     start, end = text.index(BEGIN), text.index(END) + len(END)
-    readme.write_text(text[:start] + render_block(r) + text[end:], encoding="utf-8")
+    return text[start:end]
+
+
+def rewrite(readme: Path, r: dict[str, Any]) -> None:
+    """Write ``r`` beside ``readme`` (:data:`RESULTS`) and replace the marked block in
+    ``readme`` with one rendered from it."""
+    data = results_bytes(r)
+    results = readme.parent / RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_bytes(data)
+    text = readme.read_text(encoding="utf-8")
+    block = render_block(json.loads(data), digest(data))
+    readme.write_text(text.replace(_block(text), block, 1), encoding="utf-8")
+
+
+def _at(r: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        r = r[key]
+    return r
+
+
+def contradictions(r: dict[str, Any]) -> list[str]:
+    """Derived figures that do not follow from the figures they come from."""
+    found = []
+    for ratio, over, under in DERIVED:
+        value, expected = _at(r, ratio), _at(r, over) / _at(r, under)
+        if not math.isclose(value, expected, rel_tol=1e-6):
+            found.append(f"{'.'.join(ratio)} is {value}, but its figures give {expected:.4g}")
+    return found
+
+
+def verify(readme: Path) -> None:
+    """Raise ``ValueError`` unless the README's block is exactly the one :data:`RESULTS`
+    renders, digest included, and the results agree with themselves."""
+    results = readme.parent / RESULTS
+    if not results.exists():
+        raise ValueError(
+            f"{RESULTS.as_posix()} is missing: the README's table comes from no run on file "
+            "(run `make bench` and commit the README with it)"
+        )
+    data = results.read_bytes()
+    r = json.loads(data)
+    problems = contradictions(r)
+    shown = _block(readme.read_text(encoding="utf-8"))
+    expected = render_block(r, digest(data))
+    if shown != expected:
+        mine, theirs = shown.splitlines(), expected.splitlines()
+        problems += [
+            f"README: {a!r}; the run: {b!r}" for a, b in zip(mine, theirs, strict=False) if a != b
+        ]
+        if len(mine) != len(theirs):
+            problems.append(f"README: {len(mine)} lines; the run: {len(theirs)}")
+    if problems:
+        raise ValueError("; ".join(problems))

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import copy
-import re
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.readme import BEGIN, END, parse_block, render_block, rewrite, rows
+from bench.readme import (
+    BEGIN,
+    END,
+    RESULTS,
+    parse_block,
+    render_block,
+    results_bytes,
+    rewrite,
+    rows,
+    verify,
+)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -173,18 +184,82 @@ def test_a_figure_missing_from_the_json_fails() -> None:
         render_block(r)
 
 
-def test_readme_block_has_the_renderers_rows() -> None:
+def test_the_readmes_table_is_the_one_its_committed_run_renders() -> None:
+    """Every figure in the README's table, rendered again from the run's own file: a figure
+    edited by hand fails here."""
     text = README.read_text(encoding="utf-8")
     assert text.count(BEGIN) == 1 and text.count(END) == 1
     section = text.split("## Performance", 1)[1].split("\n## ", 1)[0]
     assert BEGIN in section and END in section
-    readme_rows = parse_block(text)
-    expected = rows(results())
-    # Row names carry the run's applicant and draft counts; the rest must match exactly.
-    assert [_shape(name) for name, _ in readme_rows] == [_shape(name) for name, _ in expected]
-    assert all(value and value != "n/a" for _, value in readme_rows)
-    assert "Written by `python -m bench" in section
+    verify(README)
 
 
-def _shape(name: str) -> str:
-    return re.sub(r"\d[\d,]*", "#", name)
+def consistent() -> dict[str, Any]:
+    """The made-up run, its ratios worked out from its figures as the bench does."""
+    r = copy.deepcopy(results())
+    bot = r["real_bot"]
+    sustained = bot["sustained_open_loop_per_second"]
+    bot["sustained_ratio_to_echo"] = sustained / 899.0
+    bot["sustained_ratio_to_echo_deleting"] = sustained / 850.0
+    bot["sustained_ratio_to_peer"] = sustained / 300.0
+    bot["ratio_to_peer"] = 512.25 / 300.0
+    bot["p99_ratio_to_peer"] = 230.5 / 40.0
+    return r
+
+
+def _readme(folder: Path) -> Path:
+    readme = folder / "README.md"
+    readme.write_text(f"## Performance\n\n{BEGIN}\n{END}\n\n## Next\n", encoding="utf-8")
+    rewrite(readme, consistent())
+    return readme
+
+
+def test_a_rewritten_readme_passes_and_names_its_results_file(tmp_path: Path) -> None:
+    readme = _readme(tmp_path)
+    verify(readme)
+    data = (tmp_path / RESULTS).read_bytes()
+    assert json.loads(data) == consistent()
+    digest = hashlib.sha256(data).hexdigest()
+    assert f"Rendered from `bench/results.json`, sha256 {digest}." in readme.read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("shown", "edited"),
+    [
+        ("512 updates/s", "5,120 updates/s"),  # throughput times ten
+        ("p99 230 ms, 2,049", "p99 23 ms, 2,049"),  # tail latency over ten
+        ("| ≥899 / 850 / 880 / 300 |", "| ≥899 / 850 / 1,200 / 300 |"),  # sustained, not ratio
+        ("(as deployed)", "(fast settings, not as deployed)"),
+    ],
+)
+def test_a_figure_edited_in_the_readme_fails(tmp_path: Path, shown: str, edited: str) -> None:
+    readme = _readme(tmp_path)
+    text = readme.read_text(encoding="utf-8")
+    assert text.count(shown) == 1
+    readme.write_text(text.replace(shown, edited), encoding="utf-8")
+    with pytest.raises(ValueError, match="README: "):
+        verify(readme)
+
+
+def test_a_results_file_edited_to_match_an_edited_readme_fails(tmp_path: Path) -> None:
+    readme = _readme(tmp_path)
+    r = consistent()
+    r["real_bot"]["updates_per_second"] *= 10
+    (tmp_path / RESULTS).write_bytes(results_bytes(r))
+    with pytest.raises(ValueError, match="ratio_to_peer"):
+        verify(readme)
+    # Both edited, the README rendered again by hand: the digest it names is the old file's.
+    r["real_bot"]["ratio_to_peer"] *= 10
+    (tmp_path / RESULTS).write_bytes(results_bytes(r))
+    block = render_block(r, hashlib.sha256(results_bytes(consistent())).hexdigest())
+    text = readme.read_text(encoding="utf-8")
+    readme.write_text(text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :])
+    with pytest.raises(ValueError, match="sha256"):
+        verify(readme)
+
+
+def test_a_readme_without_its_results_file_fails(tmp_path: Path) -> None:
+    readme = _readme(tmp_path)
+    (tmp_path / RESULTS).unlink()
+    with pytest.raises(ValueError, match="missing"):
+        verify(readme)
