@@ -13,11 +13,12 @@ import pytest
 from bot.store import Database, cases
 from bot.store import coordination as co
 from bot.store.db import apply_migrations, packaged_migrations
-from bot.store.times import HOUR, to_day, to_hour
+from bot.store.times import HOUR
 from bot.store.writes import apply
 from tests.databases import opened
 
-NOW = 1_800_000_000
+NOW = 1_800_000_000  # 2027-01-15 08:00:00 UTC
+MIDNIGHT = 1_799_971_200  # 2027-01-15 00:00:00 UTC: NOW kept to the day
 
 
 async def _submitted(
@@ -489,7 +490,7 @@ async def test_dropbox_is_set_once_and_inbox_keeps_every_item(db: Database) -> N
         second = await co.add_inbox(conn, "c1", b"sealed-2", now=NOW + 1)
     # Beside a case, times are kept to the day; ids are random, so they give no order.
     assert sorted(await co.inbox(db.conn, "c1")) == sorted(
-        [(first, b"sealed-1", to_day(NOW)), (second, b"sealed-2", to_day(NOW + 1))]
+        [(first, b"sealed-1", MIDNIGHT), (second, b"sealed-2", MIDNIGHT)]
     )
     with pytest.raises(sqlite3.IntegrityError):
         await co.add_inbox(db.conn, "missing", b"x", now=NOW)
@@ -505,7 +506,7 @@ async def test_a_relay_is_open_until_answered(db: Database) -> None:
     assert await co.open_relay(db.conn, "t1") is None
     await co.answer_relay(db.conn, "t1", now=NOW + 9)
     async with db.conn.execute("SELECT answered_at FROM relays") as cur:
-        assert list(await cur.fetchall()) == [(to_day(NOW + 3),)]
+        assert list(await cur.fetchall()) == [(MIDNIGHT,)]
 
 
 # --- workflow ----------------------------------------------------------------------------------
@@ -535,7 +536,7 @@ async def test_work_rows_follow_state_flag_and_priority(db: Database) -> None:
     assert work[1].flagged
     row = await cases.get_case(db.conn, "c1")
     assert row is not None
-    assert row.updated_at == to_day(NOW + 11)
+    assert row.updated_at == MIDNIGHT
     await co.set_flagged(db.conn, "c1", False, now=NOW + 12)
     unflagged = await co.work_row_by_code(db.conn, "AAAA")
     assert unflagged is not None
@@ -586,13 +587,13 @@ async def test_counts_by_state_and_week(db: Database) -> None:
 async def test_outbox_round_trip(db: Database) -> None:
     async with db.transaction() as conn:
         first = await co.next_outbox_id(conn)
-        await co.enqueue(conn, id=first, chat=b"chat-1", body=b"body-1", now=NOW)
+        await co.enqueue(conn, id=first, chat=b"chat-1", body=b"body-1", now=NOW + 1_234)
         second = await co.next_outbox_id(conn)
-        await co.enqueue(conn, id=second, chat=b"chat-2", body=b"body-2", now=NOW + HOUR)
+        await co.enqueue(conn, id=second, chat=b"chat-2", body=b"body-2", now=NOW + HOUR + 5)
     assert second == first + 1
     assert await co.outbox_depth(db.conn) == 2
-    # Rows hold a chat id: their times are kept to the hour.
-    start = to_hour(NOW)
+    # Rows hold a chat id: their times are kept to the hour, 08:00 and 09:00.
+    start = 1_800_000_000
     assert await co.due_messages(db.conn, now=start - 1) == []
     assert await co.due_messages(db.conn, now=start + HOUR) == [
         co.OutboxRow(first, b"chat-1", b"body-1", 0, start),
