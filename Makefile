@@ -41,8 +41,8 @@ demo: $(RUNTIME)
 	$(PY) -m bot demo
 
 lint: $(DEV)
-	$(PY) -m ruff check bot tests bench
-	$(PY) -m ruff format --check bot tests bench
+	$(PY) -m ruff check bot tests bench tools
+	$(PY) -m ruff format --check bot tests bench tools
 
 typecheck: $(DEV)
 	$(PY) -m mypy

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.crypto import MasterKey, Vault
@@ -102,6 +103,13 @@ class OnlyCommitted(Recorder):
         return await super().__call__(chat_id, message)
 
 
+async def _round_trips(conn: aiosqlite.Connection, n: int = 20) -> None:
+    """Statements handed to the database thread one after another: whatever another task had
+    to ask of the database meanwhile (a read, the next read) has been answered by then."""
+    for _ in range(n):
+        await conn.execute("SELECT 1")
+
+
 async def test_a_message_is_not_sent_before_its_transaction_commits(db: Database) -> None:
     """A group notice queued by a transaction that then fails must never go out: the worker,
     woken by the queueing, reads only what is committed."""
@@ -112,7 +120,8 @@ async def test_a_message_is_not_sent_before_its_transaction_commits(db: Database
         async with db.transaction() as conn:
             await outbox.put(conn, -100, OutMessage("New case K7QX"))
             flushing = asyncio.create_task(outbox.flush(send))
-            await asyncio.sleep(0)  # the worker starts while the transaction is open
+            await _round_trips(conn)  # the worker, woken, gets as far as it can meanwhile
+            assert send.sent == []
             raise Abandoned
     assert await flushing == 0
     assert send.sent == []
@@ -120,7 +129,8 @@ async def test_a_message_is_not_sent_before_its_transaction_commits(db: Database
     async with db.transaction() as conn:
         await outbox.put(conn, -100, OutMessage("New case K7QX"))
         flushing = asyncio.create_task(outbox.flush(send))
-        await asyncio.sleep(0)
+        await _round_trips(conn)
+        assert send.sent == []  # not before the commit
     assert await flushing == 1
     assert send.uncommitted == []  # when it went out, it was on disk
 

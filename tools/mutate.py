@@ -1,0 +1,263 @@
+"""Put one mutation at a time into a security line and see which tests catch it.
+
+Each mutation finds its line by an exact snippet of source (never a line number) and stops the
+run, loudly, if the snippet is gone or appears more than once: the code moved, and the listed
+mutation must be written again against the new code before its result means anything. The file
+is put back byte for byte after each run, whatever happens.
+
+    .venv/bin/python tools/mutate.py                   # every listed mutation
+    .venv/bin/python tools/mutate.py relay_digest ...  # only these
+    .venv/bin/python tools/mutate.py --list
+
+A mutation is caught when at least one of its tests fails; the report names those tests. Before
+any mutation, the tests named are run once as they are: a test that already fails catches
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PER_RUN_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # relative to the project's root
+    edits: tuple[tuple[str, str], ...]  # (exact snippet, what it becomes); each found once
+    tests: tuple[str, ...]  # pytest node ids or files that should catch it
+    what: str
+
+
+MUTATIONS: tuple[Mutation, ...] = (
+    Mutation(
+        "submission_checkpoint",
+        "bot/services/intake.py",
+        (
+            (
+                '        if not await self.db.checkpoint_or_retry():\n            log.warning("'
+                'checkpoint_incomplete")\n        log.info("case_submitted", case_code=code)',
+                '        log.info("case_submitted", case_code=code)',
+            ),
+        ),
+        ("tests/test_submission_wal.py",),
+        "no WAL checkpoint after a submission",
+    ),
+    Mutation(
+        "outbox_body_unbound",
+        "bot/services/outbox.py",
+        (
+            ('context=f"body:{row_id}"', 'context="body"'),
+            ('context=f"body:{row.id}"', 'context="body"'),
+        ),
+        ("tests/test_outbox.py::test_blobs_swapped_between_rows_reach_nobody",),
+        "an outbox body sealed without its row id",
+    ),
+    Mutation(
+        "outbox_chat_unbound",
+        "bot/services/outbox.py",
+        (
+            ('context=f"chat:{row_id}"', 'context="chat"'),
+            ('context=f"chat:{row.id}"', 'context="chat"'),
+        ),
+        ("tests/test_outbox.py::test_blobs_swapped_between_rows_reach_nobody",),
+        "an outbox chat id sealed without its row id",
+    ),
+    Mutation(
+        "relay_digest",
+        "bot/services/coordination.py",
+        (
+            (
+                'return self._digest(f"{pseudonym.hex()}:{token}", "relay")',
+                'return self._digest(f"{token}", "relay")',
+            ),
+        ),
+        ("tests/test_relay_recipient.py",),
+        "a relay token's digest without the recipient's pseudonym",
+    ),
+    Mutation(
+        "outbox_checkpoint",
+        "bot/services/outbox.py",
+        (
+            (
+                "if removed and not await self.db.checkpoint_or_retry():",
+                "if False and not await self.db.checkpoint_or_retry():",
+            ),
+        ),
+        (
+            "tests/test_outbox.py::test_a_delivered_group_notice_leaves_no_copy_not_even_in_the_wal",
+            "tests/test_outbox.py::test_a_message_refused_for_good_leaves_no_copy_not_even_in_the_wal",
+        ),
+        "no WAL checkpoint after the outbox removed a row",
+    ),
+    Mutation(
+        "outbox_refusal_kept",
+        "bot/services/outbox.py",
+        (
+            (
+                "                    removed = True\n                    continue",
+                "                    continue",
+            ),
+        ),
+        (
+            "tests/test_outbox.py::test_a_message_refused_for_good_leaves_no_copy_not_even_in_the_wal",
+        ),
+        "a refused message's row deleted but the WAL left as it is",
+    ),
+    Mutation(
+        "outbox_no_expiry",
+        "bot/services/outbox.py",
+        (
+            (
+                "created_before=now - self.expiry_seconds",
+                "created_before=0",
+            ),
+        ),
+        ("tests/test_outbox.py::test_a_message_nobody_accepted_expires",),
+        "outbox rows kept past their expiry",
+    ),
+    Mutation(
+        "outbox_reads_uncommitted",
+        "bot/services/outbox.py",
+        (
+            (
+                "async with self.db.settled() as conn:",
+                "async with contextlib.nullcontext(self.db.conn) as conn:",
+            ),
+        ),
+        ("tests/test_outbox.py::test_a_message_is_not_sent_before_its_transaction_commits",),
+        "the outbox reads messages not yet committed",
+    ),
+    Mutation(
+        "secure_delete_off",
+        "bot/store/db.py",
+        (('"PRAGMA secure_delete = ON",', '"PRAGMA secure_delete = OFF",'),),
+        ("tests/test_store.py::test_pragmas_are_set",),
+        "freed pages keep deleted ciphertext",
+    ),
+    Mutation(
+        "times_to_day",
+        "bot/store/times.py",
+        (("    return t - t % DAY\n", "    return t\n"),),
+        ("tests/test_store_coordination.py", "tests/test_retention.py"),
+        "times beside a case kept to the second",
+    ),
+    Mutation(
+        "times_to_hour",
+        "bot/store/times.py",
+        (("    return t - t % HOUR\n", "    return t\n"),),
+        ("tests/test_store_coordination.py",),
+        "times beside a chat kept to the second",
+    ),
+    Mutation(
+        "test_database_left_open",
+        "tests/databases.py",
+        (("    finally:\n        await db.close()\n", "    finally:\n        pass\n"),),
+        ("tests/test_failing_fast.py::test_a_failing_database_test_ends_the_run",),
+        "a test's database not closed when the test fails",
+    ),
+)
+
+
+class SnippetGone(Exception):
+    pass
+
+
+def _apply(mutation: Mutation, source: str) -> str:
+    for old, new in mutation.edits:
+        found = source.count(old)
+        if found != 1:
+            raise SnippetGone(
+                f"{mutation.name}: {mutation.path} holds the snippet {found} times, not once: "
+                f"{old!r}. The code moved; write the mutation again."
+            )
+        source = source.replace(old, new)
+    return source
+
+
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+
+
+def _pytest(tests: Sequence[str]) -> tuple[int, list[str], float]:
+    started = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - our own interpreter, our own test ids
+        [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *tests],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=PER_RUN_SECONDS,
+        check=False,
+    )
+    failed = sorted(set(_FAILED.findall(done.stdout)))
+    return done.returncode, failed, time.monotonic() - started
+
+
+def run(mutations: Sequence[Mutation], out: Path | None) -> int:
+    # Every snippet first: a stale mutation stops the run before anything is changed.
+    for mutation in mutations:
+        _apply(mutation, (ROOT / mutation.path).read_text(encoding="utf-8"))
+    targets = sorted({t for m in mutations for t in m.tests})
+    code, failed, took = _pytest(targets)
+    if code != 0:
+        print(f"the tests fail before any mutation: {failed or code}", file=sys.stderr)
+        return 2
+    print(f"baseline: {len(targets)} targets pass ({took:.0f} s)", file=sys.stderr)
+    lines = [
+        "| mutation | file | what it breaks | caught | by | s |",
+        "|---|---|---|---|---|---|",
+    ]
+    survivors = 0
+    for mutation in mutations:
+        path = ROOT / mutation.path
+        original = path.read_bytes()
+        try:
+            path.write_text(_apply(mutation, original.decode("utf-8")), encoding="utf-8")
+            code, failed, took = _pytest(mutation.tests)
+        finally:
+            path.write_bytes(original)
+        caught = code != 0
+        survivors += not caught
+        by = ", ".join(failed) if failed else (f"(exit {code})" if caught else "")
+        row = f"| {mutation.name} | {mutation.path} | {mutation.what} | "
+        lines.append(row + f"{'yes' if caught else 'NO'} | {by} | {took:.0f} |")
+        print(lines[-1], file=sys.stderr)
+    report = "\n".join(lines) + f"\n\n{len(mutations) - survivors} of {len(mutations)} caught.\n"
+    print(report)
+    if out is not None:
+        out.write_text(report, encoding="utf-8")
+    return 1 if survivors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="only these mutations")
+    parser.add_argument("--list", action="store_true", help="list the mutations and stop")
+    parser.add_argument("--report", type=Path, help="also write the report here")
+    args = parser.parse_args(argv)
+    by_name = {m.name: m for m in MUTATIONS}
+    if args.list:
+        for m in MUTATIONS:
+            print(f"{m.name}: {m.path}: {m.what}")
+        return 0
+    unknown = [n for n in args.names if n not in by_name]
+    if unknown:
+        parser.error(f"no such mutation: {', '.join(unknown)}")
+    chosen = [by_name[n] for n in args.names] if args.names else list(MUTATIONS)
+    try:
+        return run(chosen, args.report)
+    except SnippetGone as gone:
+        print(gone, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
