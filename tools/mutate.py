@@ -139,6 +139,19 @@ MUTATIONS: tuple[Mutation, ...] = (
         "the outbox reads messages not yet committed",
     ),
     Mutation(
+        "checkpoint_not_retried",
+        "bot/store/db.py",
+        (
+            (
+                "        if self._retrying is None or self._retrying.done():\n"
+                "            self._retrying = asyncio.create_task(self._retry_checkpoint())\n",
+                "",
+            ),
+        ),
+        ("tests/test_store.py::test_a_checkpoint_a_reader_holds_up_is_retried_until_done",),
+        "a checkpoint a reader held up is left to the next retention round",
+    ),
+    Mutation(
         "secure_delete_off",
         "bot/store/db.py",
         (('"PRAGMA secure_delete = ON",', '"PRAGMA secure_delete = OFF",'),),
