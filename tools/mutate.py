@@ -321,6 +321,25 @@ def _pytest(tests: Sequence[str]) -> tuple[int, list[str], float]:
     return done.returncode, failed, time.monotonic() - started
 
 
+def _revision() -> str:
+    """The commit the mutations were made against, and whether the tree had other changes."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from the PATH
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{head or 'no commit'}{' with uncommitted changes' if dirty else ''}"
+
+
 def run(mutations: Sequence[Mutation], out: Path | None) -> int:
     # Every snippet first: a stale mutation stops the run before anything is changed.
     for mutation in mutations:
@@ -352,7 +371,8 @@ def run(mutations: Sequence[Mutation], out: Path | None) -> int:
         row = f"| {mutation.name} | {mutation.path} | {mutation.what} | "
         lines.append(row + f"{'yes' if caught else 'NO'} | {by} | {took:.0f} |")
         print(lines[-1], file=sys.stderr)
-    report = "\n".join(lines) + f"\n\n{len(mutations) - survivors} of {len(mutations)} caught.\n"
+    summary = f"{len(mutations) - survivors} of {len(mutations)} caught, on {_revision()}."
+    report = "\n".join(lines) + f"\n\n{summary}\n"
     print(report)
     if out is not None:
         out.write_text(report, encoding="utf-8")
