@@ -18,12 +18,12 @@ from bot.store import cases
 from bot.text import to_zawgyi
 from bot.transport import applicant as applicant_transport
 from tests.conftest import (
-    chat_state,
     GROUP_CHAT_ID,
     QUIET,
     RECOVERY_PRIVATE,
     Applicant,
     RunningBot,
+    chat_state,
     running_bot,
 )
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
