@@ -73,6 +73,13 @@ class Waiting:
     message_ids: list[int] = field(default_factory=list)
     command: Command | None = None
     since: float = 0.0
+    team_ids: list[int] = field(default_factory=list)  # the team's: only a wipe removes them
+
+    def join(self, state: ChatState, now: int) -> None:
+        """Into the chat's trace, once its key is back."""
+        state.trace.add_all(self.message_ids, now)
+        for message_id in self.team_ids:
+            state.trace.add(message_id, now, team=True)
 
 
 class ChatMemory:
@@ -98,12 +105,21 @@ class ChatMemory:
             self._keys.popitem(last=False)
 
     def wait(
-        self, account: int, message_ids: list[int], now: float, command: Command | None = None
+        self,
+        account: int,
+        message_ids: list[int],
+        now: float,
+        command: Command | None = None,
+        *,
+        team: bool = False,
     ) -> None:
         waiting = self._waiting.pop(account, None)
         if waiting is None or now - waiting.since > WAITING_SECONDS:
             waiting = Waiting(since=now)
-        waiting.message_ids = (waiting.message_ids + message_ids)[-MAX_WAITING_IDS:]
+        if team:
+            waiting.team_ids = (waiting.team_ids + message_ids)[-MAX_WAITING_IDS:]
+        else:
+            waiting.message_ids = (waiting.message_ids + message_ids)[-MAX_WAITING_IDS:]
         if command is not None:
             waiting.command = command
         self._waiting[account] = waiting
@@ -115,6 +131,15 @@ class ChatMemory:
         if waiting is None or now - waiting.since > WAITING_SECONDS:
             return None
         return waiting
+
+    def clear_waiting(self, account: int) -> list[int]:
+        """The ids waiting (not the team's) that a new answer in a chat without its key can
+        delete, as any answer clears what came before it."""
+        waiting = self._waiting.get(account)
+        if waiting is None:
+            return []
+        ids, waiting.message_ids = waiting.message_ids, []
+        return ids
 
     def __len__(self) -> int:
         return len(self._keys)

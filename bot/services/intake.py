@@ -270,12 +270,26 @@ class IntakeService:
         brought = ChatKey.from_token(incoming.key) if incoming.key else None
         if brought is not None and brought != held:
             chat = _Chat(incoming.user_id, brought, brought.row_name(incoming.user_id))
-            if held is None or await self._state_exists(chat):
+            if held is None:
+                return await self._take(chat)
+            if await self._state_exists(chat):
+                await self._merge(
+                    _Chat(incoming.user_id, held, held.row_name(incoming.user_id)), chat
+                )
                 return await self._take(chat)
         if held is not None:
             self.memory.hold(incoming.user_id, held, now)
             return _Chat(incoming.user_id, held, held.row_name(incoming.user_id))
         return await self._adopt_legacy(incoming.user_id)
+
+    async def _merge(self, begun: _Chat, found: _Chat) -> None:
+        """The person tapped a message of their earlier chat (after a restart) while another
+        was begun: what the begun one showed joins the found one's trace, so one wipe erases
+        both, and the begun row goes."""
+        ids = sorted((await self._state(begun)).trace.visible)
+        if ids:
+            await self._change(found, lambda state, now: state.trace.add_all(ids, now))
+        await self.db.write(chat_store.state_deletion(begun.name))
 
     async def _take(self, chat: _Chat) -> _Chat:
         self.memory.hold(chat.account, chat.key, self.clock())
@@ -356,10 +370,10 @@ class IntakeService:
         # What came in while the key was not held joins the trace, so it is erased with the
         # rest; a command sent then is carried out now.
         waiting = self.memory.take_waiting(chat.account, self.clock())
-        if waiting is not None and waiting.message_ids:
-            ids = waiting.message_ids
-            await self._change(chat, lambda state, now: state.trace.add_all(ids, now))
-        if waiting is not None and waiting.command is not None:
+        if waiting is not None:
+            await self._change(chat, waiting.join)
+        answered = isinstance(event, Press) and event.data in ("X:y", "X:n")
+        if waiting is not None and waiting.command is not None and not answered:
             if waiting.command.name == "delete":  # asked for before the key was back
                 return await self._wipe(chat, incoming, destroy_draft=True)
             incoming = replace(incoming, event=waiting.command)
@@ -408,10 +422,24 @@ class IntakeService:
         if command is not None and command.name not in _WAITING_COMMANDS:
             command = None
         self.memory.wait(incoming.user_id, [], self.clock(), command)
-        key = "resume_delete" if command is not None and command.name == "delete" else "resume"
         if isinstance(event, Press):
             return Response(toast=self.catalog.text(lang, "resume_tap"))
-        return Response((Reply(self.catalog.text(lang, key)),))
+        if command is None or command.name != "delete":
+            # Like any answer, it clears what came before it that the bot knows of.
+            mine = (incoming.message_id,) if incoming.message_id is not None else ()
+            earlier = self.memory.clear_waiting(incoming.user_id)
+            note = Reply(self.catalog.text(lang, "resume"))
+            return Response((note,), delete=(*earlier, *mine))
+        # /delete: the earlier chat is erased by a tap on one of its messages, which brings its
+        # key; what came since (known here) by the buttons of this new one.
+        chat = self._begin(incoming.user_id)
+        waiting = self.memory.take_waiting(chat.account, self.clock())
+        if waiting is not None:
+            await self._change(chat, waiting.join)
+        self.memory.wait(chat.account, [], self.clock(), command)
+        question = self._delete_question(lang)
+        question = replace(question, text=self.catalog.text(lang, "resume_delete"))
+        return await self._clearing(chat, incoming, (question,))
 
     async def _carry(
         self,
@@ -483,7 +511,7 @@ class IntakeService:
             return
         chat = self._known(chat_id)  # a private chat's id is the user's id
         if chat is None:
-            self.memory.wait(chat_id, [message_id], self.clock())
+            self.memory.wait(chat_id, [message_id], self.clock(), team=team)
             return
         await self._change(chat, lambda state, now: state.trace.add(message_id, now, team=team))
 
