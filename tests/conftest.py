@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +19,16 @@ import pytest
 import structlog
 
 from bot.config import Config, load_config
-from bot.crypto import MasterKey, load_recovery_key
+from bot.crypto import ChatKey, MasterKey, load_recovery_key
 from bot.crypto.recovery import public_text
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
 from bot.runtime import Runtime, open_runtime, serve
-from bot.services.chats import ChatState
+from bot.services.chats import STATE_FIELD, ChatState
 from bot.store import Database, open_database
+from bot.store import chats as chat_store
+from bot.transport import carried
 
 GROUP_CHAT_ID = -1_001_234_567_890
 # The organisation's offline recovery key: the public half goes in every config the suite
@@ -138,6 +141,27 @@ async def chat_state(bot: RunningBot, user_id: int) -> ChatState:
     chat = intake._known(user_id)
     assert chat is not None, "the bot holds no key for this chat"
     return await intake._read_state(chat)
+
+
+async def phone_state(server: DevServer, db: Database, user_id: int) -> ChatState:
+    """A chat's state opened with the key its phone holds (a button's data, or the link on a
+    typed question): what only someone holding both the phone and the database could read."""
+    for message in reversed(await server.messages(user_id)):
+        tokens = [carried.split_callback(d)[1] for d in message.callback_data]
+        tokens += [
+            str(e["url"]).split("start=", 1)[1]
+            for e in message.entities
+            if "start=" in str(e.get("url"))
+        ]
+        for token in tokens:
+            key = ChatKey.from_token(token) if token else None
+            if key is None:
+                continue
+            name = key.row_name(user_id)
+            raw = await chat_store.read_state(db.conn, name, now=int(time.time()))
+            if raw is not None:
+                return ChatState.load(key.open(raw, row=name, field=STATE_FIELD))
+    raise AssertionError("no key on the phone opens a chat's state")
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
