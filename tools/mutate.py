@@ -162,14 +162,19 @@ MUTATIONS: tuple[Mutation, ...] = (
         "times_to_day",
         "bot/store/times.py",
         (("    return t - t % DAY\n", "    return t\n"),),
-        ("tests/test_store_coordination.py", "tests/test_retention.py"),
+        (
+            "tests/test_store_coordination.py::test_a_relay_is_open_until_answered",
+            "tests/test_store_coordination.py::test_dropbox_is_set_once_and_inbox_keeps_every_item",
+            "tests/test_store_coordination.py::test_work_rows_follow_state_flag_and_priority",
+            "tests/test_retention.py::test_each_state_is_shredded_after_its_own_retention",
+        ),
         "times beside a case kept to the second",
     ),
     Mutation(
         "times_to_hour",
         "bot/store/times.py",
         (("    return t - t % HOUR\n", "    return t\n"),),
-        ("tests/test_store_coordination.py",),
+        ("tests/test_store_coordination.py::test_outbox_round_trip",),
         "times beside a chat kept to the second",
     ),
     Mutation(
