@@ -294,7 +294,12 @@ def contradictions(r: dict[str, Any]) -> list[str]:
     """Derived figures that do not follow from the figures they come from."""
     found = []
     for ratio, over, under in DERIVED:
-        value, expected = _at(r, ratio), _at(r, over) / _at(r, under)
+        value, numerator, denominator = _at(r, ratio), _at(r, over), _at(r, under)
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in (numerator, value)):
+            continue  # a figure the run could not measure: shown as n/a, nothing to hold
+        if not isinstance(denominator, int | float) or not denominator:
+            continue
+        expected = numerator / denominator
         if not math.isclose(value, expected, rel_tol=1e-6):
             found.append(f"{'.'.join(ratio)} is {value}, but its figures give {expected:.4g}")
     return found
