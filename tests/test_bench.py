@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import ECHO_FORMS, parse, run
-from bench.readme import BEGIN, END, parse_block, rewrite, rows
+from bench.readme import BEGIN, END, parse_block, rewrite, rows, verify
 
 TOP_KEYS = {
     "applicants",
@@ -98,6 +98,7 @@ async def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
     readme.write_text(f"## Performance\n\n{BEGIN}\n{END}\n", encoding="utf-8")
     rewrite(readme, results)
     assert parse_block(readme.read_text(encoding="utf-8")) == rows(results)
+    verify(readme)  # the run's own figures agree with one another, and with the table
     cost = results["argon2"]
     assert cost["receipt_cpu_ms"] > 0
     assert (tmp_path / "latency-vs-load.png").stat().st_size > 0
