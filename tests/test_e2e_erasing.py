@@ -16,10 +16,13 @@ from typing import TypeVar
 from bot.crypto import MasterKey
 from bot.devserver import DevClient, DevServer
 from bot.devserver.settle import settle
+from bot.intake.events import Command, Text
+from bot.services.intake import Incoming
 from tests.conftest import QUIET, Applicant, RunningBot, running_bot, wait_for_text
 from tests.intake_driver import CATALOG, answer_all, begin, default_questionnaire, default_route
 from tests.test_e2e_applicant_phone import _handlers
 from tests.test_floods import bot_at, telegram_elsewhere
+from tests.test_retention import Clock, Person, services_at
 
 ALICE = 560_000_001
 BOB = 560_000_002
@@ -245,3 +248,20 @@ async def test_a_crowd_flooding_and_erasing_leaves_nothing_and_others_are_answer
         print(f"\ncrowd: {CROWD} flooding and erasing; the other person's waits (s): {waits}")
         assert not {u: n for u, n in left.items() if n}, "chats not empty after the erase"
         assert max(waits) <= ANSWER_WITHIN, waits
+
+
+async def test_a_message_sent_before_delete_and_handled_after_it_is_deleted_unanswered(
+    tmp_path: Path,
+) -> None:
+    """Updates are handled concurrently, so one sent just before /delete can be handled just
+    after it; answering it would put a question back on the phone the person is erasing."""
+    async with services_at(tmp_path, Clock(time.time())) as services:
+        person = Person(services, ALICE)
+        await person.begin()
+        person.message_id = 100
+        await person.send(Command("delete"))  # message 101
+        late = Incoming(ALICE, ALICE, Text("are you there"), message_id=99, key=person.key)
+        response = await services.intake.handle(late)
+        assert response.replies == () and response.delete == (99,)
+        later = Incoming(ALICE, ALICE, Text("hello"), message_id=102, key=person.key)
+        assert (await services.intake.handle(later)).replies != ()  # sent after: answered
