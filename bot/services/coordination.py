@@ -37,6 +37,7 @@ from bot.coordination import (
     approve,
     commands_for,
     decide,
+    locked_queue_lines,
     notice_text,
     order,
     passphrase_problem,
@@ -47,7 +48,7 @@ from bot.coordination import (
 )
 from bot.coordination.access import PERMISSIONS, Rule
 from bot.coordination.approval import ALREADY_APPROVED
-from bot.coordination.audit import entry_line
+from bot.coordination.audit import ViewedEntry, entry_line, team_view
 from bot.coordination.teams import ALL_TEAMS, Teams, may_manage, receives, sees_person
 from bot.coordination.words import Words
 from bot.crypto import (
@@ -431,12 +432,15 @@ class CoordinationService:
             return None
         if denied is Denied.NO_CASE:  # another team's: exactly as for a code that names nothing
             return _say(self._t(me, "no_case", code=code_text))
+        if denied is Denied.LOCKED:
+            # Before anything about the case's state: a locked phone learns nothing from the
+            # refusal, and its holder is told the one thing that would help.
+            return _say(self._denied(me, denied, relation, work))
         if command == "claim" and work is not None and relation == "assignee":
             return _say(self._t(me, "already_yours", code=work.code))
         action = _ACTIONS.get(command)
-        if work is not None and action is not None and denied in (None, Denied.LOCKED):
-            # A move the case's state rules out is refused as such: unlocking would not help,
-            # and the answer names the move that would.
+        if work is not None and action is not None and denied is None:
+            # A move the case's state rules out is refused as such, naming the move that would.
             try:
                 transition(CaseState(work.status), action)
             except IllegalTransition as exc:
@@ -686,6 +690,9 @@ class CoordinationService:
         items = [self._queue_item(row) for row in rows]
         if not items:
             return _say(self._t(me, "queue_empty"))
+        if not self.keys.holds(me.id, self.clock()):
+            lines = locked_queue_lines(items, now=self._now(), words=self._words(me))
+            return _say(self._t(me, "queue_header_locked", count=len(items)), *lines)
         lines = queue_lines(order(items), now=self._now(), words=self._words(me))
         return _say(self._t(me, "queue_header"), *lines)
 
@@ -895,11 +902,11 @@ class CoordinationService:
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: object, arg: str
     ) -> CoordResponse:
         target = await self._known_coordinator(me, arg)
-        lead_key = self.keys.use(me.id, self.clock())
-        if lead_key is None:
-            return _say(self._t(me, "denied_locked"))
         if target is None:
             return _say(self._no_coordinator(me, arg))
+        lead_key = self.keys.peek(me.id, self.clock())
+        if lead_key is None:
+            return _say(self._t(me, "denied_locked"))
         granted = 0
         async with self.db.transaction() as conn:
             member = await store.membership_of(conn, target.id)
@@ -913,6 +920,8 @@ class CoordinationService:
                 await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, [target]))
                 granted += 1
             await self._audit(conn, me.handle, "granted", None)
+        if granted:
+            self.keys.opened(me.id, self.clock())
         return _say(self._t(me, "granted", handle=target.handle, count=granted))
 
     async def _cmd_revoke(
@@ -962,51 +971,58 @@ class CoordinationService:
 
     async def _cmd_audit(self, me: store.CoordinatorRow, *_: object) -> CoordResponse:
         report = await self.verify_audit()
-        rows = await self._audit_rows_for(me, AUDIT_LINES)
-        if report.ok:
-            head = self._t(me, "audit_intact", count=report.checked)
-        else:
-            head = self._t(me, "audit_broken", problem=report.problem or "", count=report.checked)
-        lines = [head]
-        await self.post_audit_head()
-        lines.append(self._t(me, "audit_posted"))
+        view = await self._team_view(me)
         words = self._words(me)
-        for seq, at, actor, action, code, _prev, _hash in rows:
-            lines.append(
+        if view is None:  # a lead of every team (or of the one team) reads the whole log
+            if report.ok:
+                head = self._t(me, "audit_intact", count=report.checked)
+            else:
+                head = self._t(
+                    me, "audit_broken", problem=report.problem or "", count=report.checked
+                )
+            rows = await store.audit_entries(self.db.conn, limit=AUDIT_LINES, newest_first=True)
+            lines = [
                 entry_line(seq=seq, at=at, actor=actor, action=action, case_code=code, words=words)
-            )
-        return _say(*lines)
+                for seq, at, actor, action, code, _prev, _hash in rows
+            ]
+        else:
+            # Neither the whole chain's length nor where it broke: both count the other teams.
+            key = "audit_intact_team" if report.ok else "audit_broken_team"
+            head = self._t(me, key, count=len(view))
+            lines = [
+                entry_line(
+                    seq=e.number,
+                    at=e.at,
+                    actor=e.actor,
+                    action=e.action,
+                    case_code=e.case_code,
+                    words=words,
+                )
+                for e in reversed(view[-AUDIT_LINES:])
+            ]
+        await self.post_audit_head()
+        return _say(head, self._t(me, "audit_posted"), *lines)
 
-    async def _audit_rows_for(self, me: store.CoordinatorRow, count: int) -> list[store.AuditEntry]:
-        """The newest entries this lead may read. A lead of every team (or of the one team)
-        reads the whole log; a team's lead only entries about their teams' cases and by their
-        teams' people, as another team's cases and people do not exist for them."""
+    async def _team_view(self, me: store.CoordinatorRow) -> list[ViewedEntry] | None:
+        """The part of the log a team's lead may read (see ``team_view``), or ``None`` for a
+        lead of every team, who reads it all. Who and which case is theirs is looked up once
+        per handle and per code, so a long log costs one read of each."""
         conn = self.db.conn
         member = await store.membership_of(conn, me.id)
         if not member or ALL_TEAMS in member:
-            return await store.audit_entries(conn, limit=count, newest_first=True)
-        teams_of_actor: dict[str, frozenset[str] | None] = {}
-        case_shown: dict[str, bool] = {}
-        shown: list[store.AuditEntry] = []
-        for entry in await store.audit_entries(conn, newest_first=True):
-            actor, code = entry[2], entry[4]
-            if code is not None:
-                if code not in case_shown:
-                    work = await store.work_row_by_code(conn, code)
-                    case_shown[code] = work is not None and receives(member, work.team)
-                visible = case_shown[code]
-            else:
-                if actor not in teams_of_actor:
-                    row = await store.coordinator_by_handle(conn, actor)
-                    theirs = await store.membership_of(conn, row.id) if row else None
-                    teams_of_actor[actor] = theirs
-                theirs = teams_of_actor[actor]
-                visible = theirs is not None and sees_person(member, theirs)
-            if visible:
-                shown.append(entry)
-                if len(shown) == count:
-                    break
-        return shown
+            return None
+        entries = [e[:5] for e in await store.audit_entries(conn)]
+        case_seen: dict[str, bool] = {}
+        person_known: dict[str, bool] = {}
+        for _seq, _at, actor, _action, code in entries:
+            if code is not None and code not in case_seen:
+                work = await store.work_row_by_code(conn, code)
+                case_seen[code] = work is not None and receives(member, work.team)
+            if actor not in person_known:
+                row = await store.coordinator_by_handle(conn, actor)
+                theirs = await store.membership_of(conn, row.id) if row else None
+                person_known[actor] = theirs is not None and sees_person(member, theirs)
+        return team_view(entries, case_seen=case_seen, person_known=person_known)
 
     async def _cmd_transfer(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
@@ -1142,15 +1158,17 @@ class CoordinationService:
 
     async def _case_key(self, me: store.CoordinatorRow, work: store.WorkRow) -> CaseKey:
         """The case key from this coordinator's sealed copy, or a refusal they read."""
-        key_of_mine = self.keys.use(me.id, self.clock())
+        key_of_mine = self.keys.peek(me.id, self.clock())
         sealed = await store.case_key_for(self.db.conn, work.case_id, me.id)
         refusal = _Refused(self._t(me, "not_yours_key", code=work.code, handle=me.handle))
         if key_of_mine is None or sealed is None:
             raise refusal
         try:
-            return key_of_mine.open_case_key(sealed, case_id=work.case_id)
+            key = key_of_mine.open_case_key(sealed, case_id=work.case_id)
         except CryptoError:
             raise refusal from None
+        self.keys.opened(me.id, self.clock())  # only now: a miss must not keep a key alive
+        return key
 
     async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str, bool]]:
         return await open_inbox(self.db.conn, case_id, key)
