@@ -79,6 +79,7 @@ from bot.intake.events import Button, Reply
 from bot.intake.questionnaire import Questionnaire
 from bot.logs import get_logger
 from bot.ops.rotation import adopt_coordinator, verify_audit_log
+from bot.ops.upgrade import WAITING_HINT, seal_master_wrapped
 from bot.services import audit
 from bot.services.audit_head import head_notice
 from bot.services.case_view import render_case
@@ -86,9 +87,11 @@ from bot.services.intake import Submission
 from bot.services.keyring import KeyRing
 from bot.services.limits import AttemptLimiter
 from bot.services.outbox import Outbox, OutMessage
+from bot.services.sealing import holders_by_team, sealed_copies
 from bot.store import Database
 from bot.store import cases as case_store
 from bot.store import coordination as store
+from bot.store import upgrade as upgrade_store
 from bot.store.writes import apply
 from bot.text import normalize_input
 
@@ -300,7 +303,7 @@ class CoordinationService:
         if holders:
             writes.append(
                 store.case_keys_write(
-                    sub.case_id, _sealed_copies(sub.case_id, sub.case_key, holders)
+                    sub.case_id, sealed_copies(sub.case_id, sub.case_key, holders)
                 )
             )
         await apply(conn, *writes)  # one hand-off: the connection is held by the submission
@@ -317,7 +320,7 @@ class CoordinationService:
         self, conn: aiosqlite.Connection, team: str | None
     ) -> list[store.CoordinatorRow]:
         """The active coordinators who get a sealed copy of a case of ``team``."""
-        return (await _holders_by_team(conn))(team)
+        return (await holders_by_team(conn))(team)
 
     # --- relays: an applicant answers a question from the team -------------------------------
 
@@ -572,6 +575,7 @@ class CoordinationService:
             return CoordResponse((Reply(self._t(me, "unlock_wrong")),), delete=gone)
         self._unlock_limiter.forgive(me.id)
         self.keys.hold(me.id, key, self.clock())
+        await self._make_recovery_copies(me, key)
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "unlocked", None)
         minutes = self.settings.unlock_idle_seconds // 60
@@ -630,24 +634,32 @@ class CoordinationService:
         )
 
     async def _seal_waiting_cases(self, conn: aiosqlite.Connection) -> int:
-        """Cases an older version left under the master key (sent while nobody was enrolled)
-        leave it once somebody is. A case sent now never has a master-key copy: it is sealed
-        to the recovery key, and a coordinator enrolled later gets it by ``/grant`` or the
-        offline ``recover grant``."""
-        waiting = await store.unsealed_case_ids(conn)
-        holders_of = await _holders_by_team(conn)  # read once, for every waiting case
-        for case_id in waiting:
-            case = await case_store.get_case(conn, case_id)
-            if case is None or case.wrapped_key is None:
-                continue
-            key = self.vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
-            holders = holders_of(await store.case_team(conn, case_id))
-            await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, holders))
-            recovery = seal_case_key(key, self.settings.recovery_public_key, case_id=case_id)
-            await apply(conn, store.recovery_key_write(case_id, recovery))
-            await store.drop_wrapped_key(conn, case_id)
-            await self._audit(conn, "system", "sealed", case.code)
-        return len(waiting)
+        """Cases left under the master key (see ``seal_master_wrapped``; the upgrade at start
+        leaves none, but a database restored from an old backup while running may hold some)
+        leave it once somebody is enrolled."""
+        recovery = self.settings.recovery_public_key
+        return await seal_master_wrapped(conn, self.vault, recovery, now=self._now())
+
+    async def _make_recovery_copies(self, me: store.CoordinatorRow, key: UnlockedKey) -> None:
+        """A case an earlier release sealed only to coordinators gets its copy for the offline
+        recovery key when one of its holders unlocks: only their key can open it. The log tells
+        the operator how many cases still wait for one of their holders."""
+        made = 0
+        async with self.db.transaction() as conn:
+            for case_id, sealed in await upgrade_store.without_recovery_sealed_to(conn, me.id):
+                try:
+                    case_key = key.open_case_key(sealed, case_id=case_id)
+                except CryptoError:
+                    continue  # a damaged copy: another holder's unlock may still make it
+                recovery = seal_case_key(
+                    case_key, self.settings.recovery_public_key, case_id=case_id
+                )
+                await apply(conn, store.recovery_key_write(case_id, recovery))
+                case_key.destroy()
+                made += 1
+            waiting = await upgrade_store.without_recovery_copy(conn) if made else 0
+        if made:
+            log.info("recovery_copies_made", count=made, remaining=waiting, hint=WAITING_HINT)
 
     # --- commands ---------------------------------------------------------------------------------
 
@@ -917,7 +929,7 @@ class CoordinationService:
                 if sealed is None or await store.case_key_for(conn, case_id, target.id):
                     continue
                 key = lead_key.open_case_key(sealed, case_id=case_id)
-                await store.add_case_keys(conn, case_id, _sealed_copies(case_id, key, [target]))
+                await store.add_case_keys(conn, case_id, sealed_copies(case_id, key, [target]))
                 granted += 1
             await self._audit(conn, me.handle, "granted", None)
         if granted:
@@ -1052,7 +1064,7 @@ class CoordinationService:
             await self._rekey(conn, work.case_id, old_key, key, fields)
             removed = await store.drop_case_keys_except(conn, work.case_id, keep)
             await store.add_case_keys(  # replaces the kept holders' copies of the old key
-                conn, work.case_id, _sealed_copies(work.case_id, key, holders)
+                conn, work.case_id, sealed_copies(work.case_id, key, holders)
             )
             if work.assignee is not None and work.assignee not in keep:
                 released = CaseState(work.status) is CaseState.CLAIMED
@@ -1303,26 +1315,6 @@ async def open_inbox(
         data = json.loads(private.open_sealed(sealed, context=case_id))
         answers.append((int(data["at"]), data["text"], bool(data.get("uncertain"))))
     return sorted(answers)  # stored in no order (random ids): the sealed time orders them
-
-
-async def _holders_by_team(
-    conn: aiosqlite.Connection,
-) -> Callable[[str | None], list[store.CoordinatorRow]]:
-    """Who gets a sealed copy of a case of a given team, from one read of the coordinators and
-    their teams."""
-    members = await store.memberships(conn)
-    active = await store.active_coordinators(conn)
-
-    def holders_of(team: str | None) -> list[store.CoordinatorRow]:
-        return [c for c in active if receives(members.get(c.id, frozenset()), team)]
-
-    return holders_of
-
-
-def _sealed_copies(
-    case_id: str, key: CaseKey, holders: list[store.CoordinatorRow]
-) -> dict[str, bytes]:
-    return {c.id: seal_case_key(key, c.public_key, case_id=case_id) for c in holders}
 
 
 def _new_handle() -> str:
