@@ -64,6 +64,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
+from bot.coordination.access import PERMISSIONS
 from bot.crypto import MasterKey, Vault, open_case_dropbox, unlock
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
@@ -279,8 +280,11 @@ class CrashLoop:
         """Send until the bot answers; ``effect`` is what the database must show from then on.
 
         With ``again``, send once more after that answer, as someone unsure it went through,
-        and expect the clear refusal ``done`` and no change.
+        and expect the clear refusal ``done`` and no change. A command the access table says
+        needs an unlocked key is sent only with one, as its holder would after a restart.
         """
+        rule = PERMISSIONS.get(text.split()[0].lstrip("/"))
+        needs_key = needs_key or (rule is not None and rule.needs_unlock)
         for _ in range(MAX_TRIES):
             if needs_key and self.unlocked.get(who) != self.epoch:
                 await self.unlock(who)
