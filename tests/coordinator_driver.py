@@ -77,5 +77,6 @@ def snapshot(database: Path) -> dict[str, list[tuple[object, ...]]]:
             for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         ]
         return {
-            t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables
+            t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)  # noqa: S608
+            for t in tables
         }

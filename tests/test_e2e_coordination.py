@@ -92,6 +92,16 @@ async def _unlock(
     assert await coordinator.last_text() == team("unlocked", lang, minutes=15, hours=8)
 
 
+async def _handle(bot: RunningBot, user: int) -> str:
+    """A coordinator's handle, found by who they are: enrolment times are kept to the day, so
+    the order of enrolment is not the order of the rows."""
+    pseudonym = bot.runtime.vault.pseudonym(user)
+    for row in await coord_store.active_coordinators(bot.runtime.db.conn):
+        if row.pseudonym == pseudonym:
+            return row.handle
+    raise AssertionError(f"{user} is not enrolled")
+
+
 async def _group_texts(server: DevServer) -> list[str]:
     return [m.text or "" for m in await server.messages(GROUP_CHAT_ID) if m.from_bot]
 
@@ -224,7 +234,7 @@ async def test_unlock_attempts_are_limited_even_for_the_right_passphrase(
 ) -> None:
     """Someone holding a coordinator's phone gets five guesses; then even the right passphrase
     is refused for a while, and every guess leaves the chat at once."""
-    monkeypatch.setattr("bot.services.coordination.WRONG_PASSPHRASE_DELAY", 0.0)
+    monkeypatch.setattr("bot.services.coordination.enrolment.WRONG_PASSPHRASE_DELAY", 0.0)
     lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
     for guess in [f"wrong guess number {n}" for n in range(5)] + [PASSPHRASE]:
         await lead.send("/unlock")
@@ -328,7 +338,7 @@ async def test_reject_reassign_grant_purge_stats_and_audit(
         # Enrolled after the case was sealed: nothing to read until an unlocked lead grants it.
         await _unlock(bot, lead, PASSPHRASE)
         await lead.send(f"/claim {code}")
-        handle = (await coord_store.active_coordinators(bot.runtime.db.conn))[1].handle
+        handle = await _handle(bot, SECOND)
         await lead.send(f"/reassign {code} {handle}")
         assert await lead.last_text() == team("reassigned", code=code, handle=handle)
         await wait_for_text(server, SECOND, team("assigned_to_you", code=code))
