@@ -31,7 +31,7 @@ from bot.ops.recovery import RecoveryError, show_case
 from bot.ops.rotation import verify_audit_log
 from bot.runtime import Services, open_services
 from bot.store import upgrade as upgrade_store
-from tests.conftest import RECOVERY_PRIVATE, write_config
+from tests.conftest import RECOVERY_PRIVATE, Configure, write_config
 from tests.coordinator_driver import Coordinator
 from tests.test_retention import Clock
 
@@ -206,3 +206,23 @@ async def test_a_second_start_finds_nothing_left_to_upgrade(tmp_path: Path, rele
             recovery_public_key=services.config.security.recovery_public_key,
         )
     assert (again.sealed, again.removed, again.moved, again.waiting) == (0, 0, 0, 2)
+
+
+@pytest.mark.parametrize("release", RELEASE_DIRS, ids=lambda p: p.name)
+async def test_the_log_tells_the_operator_how_many_cases_still_wait(
+    tmp_path: Path, release: Path, configure: Configure
+) -> None:
+    facts = _facts(release)["coordinated"]
+    _copy(release, "coordinated.sqlite3", tmp_path)
+    stream = configure()
+    async with _started(tmp_path, str(facts["master_key"]), Clock(LATER)) as services:
+        lead_facts = facts["lead"]
+        assert isinstance(lead_facts, dict)
+        lead = Coordinator(services, int(lead_facts["user"]), str(lead_facts["passphrase"]))
+        await lead.unlock()
+    events = {e["event"]: e for e in map(json.loads, stream.getvalue().splitlines())}
+    assert events["recovery_copies_waiting"]["count"] == 2
+    assert "unlocks" in events["recovery_copies_waiting"]["hint"]
+    assert events["recovery_copies_made"]["count"] == 2
+    assert events["recovery_copies_made"]["remaining"] == 0
+    assert events["database_upgraded"]["moved"] > 0
