@@ -31,6 +31,13 @@ async def _code(services: Services, case_id: str) -> str:
     return case.code
 
 
+async def _lead_and_case(services: Services) -> tuple[Coordinator, str]:
+    """An enrolled lead, locked, and the code of a case sent after they enrolled."""
+    lead = Coordinator(services, LEAD, PASSPHRASES[LEAD])
+    await lead.enrol("lead")
+    return lead, await _code(services, await Person(services, 700_000_001).submit())
+
+
 # command -> (state the lead puts the case in while unlocked, what follows the code)
 COMMANDS: dict[str, tuple[str, str]] = {
     "claim": ("unclaimed", ""),
@@ -54,11 +61,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 async def test_a_locked_key_decides_nothing(tmp_path: Path, command: str) -> None:
     clock = Clock()
     async with services_at(tmp_path, clock) as services:
-        lead = Coordinator(services, LEAD, PASSPHRASES[LEAD])
         member = Coordinator(services, MEMBER, PASSPHRASES[MEMBER])
-        await lead.enrol("lead")
         await member.enrol()
-        code = await _code(services, await Person(services, 700_000_001).submit())
+        lead, code = await _lead_and_case(services)
         state, rest = COMMANDS[command]
         if state == "claimed":
             await lead.unlock()
@@ -80,9 +85,7 @@ async def test_a_locked_idle_key_is_as_locked_as_one_never_unlocked(tmp_path: Pa
     """The idle time passed is the same as a /lock: an approval from the pocket does nothing."""
     clock = Clock()
     async with services_at(tmp_path, clock) as services:
-        lead = Coordinator(services, LEAD, PASSPHRASES[LEAD])
-        await lead.enrol("lead")
-        code = await _code(services, await Person(services, 700_000_001).submit())
+        lead, code = await _lead_and_case(services)
         await lead.unlock()
         await lead.say(f"/claim {code}")
         clock.now += 15 * 60 + 1  # the default idle time
@@ -94,9 +97,7 @@ async def test_a_locked_idle_key_is_as_locked_as_one_never_unlocked(tmp_path: Pa
 async def test_a_locked_queue_shows_codes_and_ages_but_no_triage(tmp_path: Path) -> None:
     clock = Clock()
     async with services_at(tmp_path, clock) as services:
-        lead = Coordinator(services, LEAD, PASSPHRASES[LEAD])
-        await lead.enrol("lead")
-        first = await _code(services, await Person(services, 700_000_001).submit())
+        lead, first = await _lead_and_case(services)
         clock.now += 2 * 86_400
         second = await _code(services, await Person(services, 700_000_002).submit())
 
@@ -129,9 +130,7 @@ async def test_the_configured_idle_time_and_cap_reach_the_key_ring(tmp_path: Pat
     8 hours) would lock the key where these tests expect it locked."""
     clock = Clock(T0)
     async with services_at(tmp_path, clock, _settings(2, 1)) as services:
-        lead = Coordinator(services, LEAD, PASSPHRASES[LEAD])
-        await lead.enrol("lead")
-        code = await _code(services, await Person(services, 700_000_001).submit())
+        lead, code = await _lead_and_case(services)
         await lead.unlock()
         unlocked_at = clock.now
         # Each /show opens the case and renews the idle time, every 100 s, for the hour.
@@ -152,9 +151,7 @@ async def test_the_configured_idle_time_and_cap_reach_the_key_ring(tmp_path: Pat
 async def test_a_command_that_opens_nothing_does_not_renew_the_idle_time(tmp_path: Path) -> None:
     clock = Clock(T0)
     async with services_at(tmp_path, clock, _settings(2, 1)) as services:
-        lead = Coordinator(services, LEAD, PASSPHRASES[LEAD])
-        await lead.enrol("lead")
-        code = await _code(services, await Person(services, 700_000_001).submit())
+        lead, code = await _lead_and_case(services)
         later = Coordinator(services, LATER, PASSPHRASES[LATER])
         await later.enrol("lead")  # after the case: no copy of it is sealed to them
 

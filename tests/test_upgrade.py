@@ -29,6 +29,7 @@ from bot.intake.questionnaire import load_questionnaire
 from bot.ops.health import check_health
 from bot.ops.recovery import RecoveryError, show_case
 from bot.ops.rotation import verify_audit_log
+from bot.ops.upgrade import upgrade
 from bot.runtime import Services, open_services
 from bot.store import upgrade as upgrade_store
 from tests.conftest import RECOVERY_PRIVATE, Configure, write_config
@@ -91,6 +92,28 @@ def _copy(release: Path, name: str, folder: Path) -> Path:
     return database
 
 
+@pytest.fixture(params=RELEASE_DIRS, ids=lambda p: p.name)
+def release(request: pytest.FixtureRequest) -> Path:
+    """Each earlier release's folder: a test using it runs once per release."""
+    return Path(request.param)
+
+
+Old = tuple[dict[str, object], Path]
+
+
+@pytest.fixture
+def coordinated(release: Path, tmp_path: Path) -> Old:
+    """What is known of the release's coordinated database, and a copy of it to upgrade."""
+    return _facts(release)["coordinated"], _copy(release, "coordinated.sqlite3", tmp_path)
+
+
+def _holder(services: Services, facts: dict[str, object], who: str) -> Coordinator:
+    """A coordinator enrolled under the old release, with the passphrase they chose then."""
+    person = facts[who]
+    assert isinstance(person, dict)
+    return Coordinator(services, int(person["user"]), str(person["passphrase"]))
+
+
 async def _recovered(database: Path, code: str) -> str:
     questionnaire = load_questionnaire(None, languages=list(LANGUAGES))
     return await show_case(
@@ -102,18 +125,14 @@ async def _recovered(database: Path, code: str) -> str:
     )
 
 
-@pytest.mark.parametrize("release", RELEASE_DIRS, ids=lambda p: p.name)
 async def test_an_upgraded_database_loses_no_case_and_keeps_no_old_weakness(
-    tmp_path: Path, release: Path
+    tmp_path: Path, coordinated: Old
 ) -> None:
-    facts = _facts(release)["coordinated"]
-    database = _copy(release, "coordinated.sqlite3", tmp_path)
+    facts, database = coordinated
     old_audit = _audit_rows(database)
     posted_head = (int(str(old_audit[-1][0])), str(old_audit[-1][5]))  # in the group, before
     assert _off_grid(database), "the fixture should hold times to the second"
     held, waiting = str(facts["held"]), str(facts["waiting"])
-    lead_facts, member_facts = facts["lead"], facts["member"]
-    assert isinstance(lead_facts, dict) and isinstance(member_facts, dict)
     clock = Clock(LATER)
 
     async with _started(tmp_path, str(facts["master_key"]), clock) as services:
@@ -123,8 +142,7 @@ async def test_an_upgraded_database_loses_no_case_and_keeps_no_old_weakness(
         with pytest.raises(RecoveryError, match="no copy for the recovery key"):
             await _recovered(database, held)
 
-        lead = Coordinator(services, int(lead_facts["user"]), str(lead_facts["passphrase"]))
-        member = Coordinator(services, int(member_facts["user"]), str(member_facts["passphrase"]))
+        lead, member = _holder(services, facts, "lead"), _holder(services, facts, "member")
         await lead.unlock()  # the holder's unlock makes the recovery copies
         assert await upgrade_store.without_recovery_copy(services.db.conn) == 0
 
@@ -151,7 +169,6 @@ async def test_an_upgraded_database_loses_no_case_and_keeps_no_old_weakness(
     assert str(facts["note"]) in await _recovered(database, held)
 
 
-@pytest.mark.parametrize("release", RELEASE_DIRS, ids=lambda p: p.name)
 async def test_a_case_left_under_the_master_key_is_sealed_to_the_recovery_key_at_start(
     tmp_path: Path, release: Path
 ) -> None:
@@ -170,12 +187,10 @@ async def test_a_case_left_under_the_master_key_is_sealed_to_the_recovery_key_at
     assert str(facts["answer"]) in await _recovered(database, str(facts["case"]))
 
 
-@pytest.mark.parametrize("release", RELEASE_DIRS, ids=lambda p: p.name)
 async def test_health_counts_the_cases_still_waiting_for_a_recovery_copy(
-    tmp_path: Path, release: Path
+    tmp_path: Path, coordinated: Old
 ) -> None:
-    facts = _facts(release)["coordinated"]
-    _copy(release, "coordinated.sqlite3", tmp_path)
+    facts, _ = coordinated
     clock = Clock(LATER)
     async with _started(tmp_path, str(facts["master_key"]), clock) as services:
         config = services.config
@@ -185,20 +200,15 @@ async def test_health_counts_the_cases_still_waiting_for_a_recovery_copy(
     assert any(line.startswith("warning: 2 case(s) have no copy") for line in report.lines)
 
     async with _started(tmp_path, str(facts["master_key"]), clock) as services:
-        lead_facts = facts["lead"]
-        assert isinstance(lead_facts, dict)
-        lead = Coordinator(services, int(lead_facts["user"]), str(lead_facts["passphrase"]))
-        await lead.unlock()
+        await _holder(services, facts, "lead").unlock()
     report = await check_health(config, now=LATER)
     assert "ok: every case has a copy for the recovery key" in report.lines
 
 
-@pytest.mark.parametrize("release", RELEASE_DIRS, ids=lambda p: p.name)
-async def test_a_second_start_finds_nothing_left_to_upgrade(tmp_path: Path, release: Path) -> None:
-    from bot.ops.upgrade import upgrade
-
-    facts = _facts(release)["coordinated"]
-    _copy(release, "coordinated.sqlite3", tmp_path)
+async def test_a_second_start_finds_nothing_left_to_upgrade(
+    tmp_path: Path, coordinated: Old
+) -> None:
+    facts, _ = coordinated
     async with _started(tmp_path, str(facts["master_key"]), Clock(LATER)) as services:
         again = await upgrade(
             services.db,
@@ -208,18 +218,13 @@ async def test_a_second_start_finds_nothing_left_to_upgrade(tmp_path: Path, rele
     assert (again.sealed, again.removed, again.moved, again.waiting) == (0, 0, 0, 2)
 
 
-@pytest.mark.parametrize("release", RELEASE_DIRS, ids=lambda p: p.name)
 async def test_the_log_tells_the_operator_how_many_cases_still_wait(
-    tmp_path: Path, release: Path, configure: Configure
+    tmp_path: Path, coordinated: Old, configure: Configure
 ) -> None:
-    facts = _facts(release)["coordinated"]
-    _copy(release, "coordinated.sqlite3", tmp_path)
+    facts, _ = coordinated
     stream = configure()
     async with _started(tmp_path, str(facts["master_key"]), Clock(LATER)) as services:
-        lead_facts = facts["lead"]
-        assert isinstance(lead_facts, dict)
-        lead = Coordinator(services, int(lead_facts["user"]), str(lead_facts["passphrase"]))
-        await lead.unlock()
+        await _holder(services, facts, "lead").unlock()
     events = {e["event"]: e for e in map(json.loads, stream.getvalue().splitlines())}
     assert events["recovery_copies_waiting"]["count"] == 2
     assert "unlocks" in events["recovery_copies_waiting"]["hint"]
