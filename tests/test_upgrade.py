@@ -49,6 +49,7 @@ GRIDDED = (
     ("coordinators", "created_at", 86_400, "1"),
     ("case_inbox", "created_at", 86_400, "1"),
     ("relays", "created_at", 86_400, "1"),
+    ("outbox", "created_at", 3_600, "1"),
 )
 
 
