@@ -10,10 +10,11 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import Catalog
-from bot.intake.events import Event, Press, Reply, Unsupported
+from bot.intake.events import Command, Event, Press, Reply, Unsupported
 from bot.logs import get_logger
 from bot.services.intake import Incoming, IntakeService, Response
 from bot.services.limits import AttemptLimiter
+from bot.transport import carried
 from bot.transport.delivery import deliver, send
 from bot.transport.updates import message_event
 
@@ -59,7 +60,14 @@ class ApplicantHandlers:
         if message is None or update.effective_user is None:
             return
         event: Event = Unsupported.EDITED if update.edited_message else message_event(message)
-        await self._run(update, context, event, message_id=message.message_id)
+        key = None
+        if isinstance(event, Command) and event.name == "start":
+            key = carried.token_in_start(event.arg)  # the question's link, tapped
+            if key is not None:
+                event = Command("start")
+        if key is None and not update.edited_message:
+            key = _replied_key(message, context.bot.id)
+        await self._run(update, context, event, message_id=message.message_id, key=key)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -68,14 +76,16 @@ class ApplicantHandlers:
         if query.message.chat.type != "private":
             await query.answer()  # no buttons of ours live outside private chats
             return
+        data, key = carried.split_callback(query.data or "")
         await self._run(
             update,
             context,
-            Press(query.data or ""),
+            Press(data),
             pressed_message_id=query.message.message_id,
             pressed_protected=isinstance(query.message, Message)
             and bool(query.message.has_protected_content),
             pressed_text=query.message.text if isinstance(query.message, Message) else None,
+            key=key,
         )
 
     async def _run(
@@ -88,6 +98,7 @@ class ApplicantHandlers:
         pressed_message_id: int | None = None,
         pressed_protected: bool = False,
         pressed_text: str | None = None,
+        key: str | None = None,
     ) -> None:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
@@ -102,6 +113,7 @@ class ApplicantHandlers:
             pressed_protected=pressed_protected,
             pressed_text=pressed_text,
             language_hint=language_hint(update),
+            key=key,
         )
         if not self._flood.allow(user.id, self.clock()):
             await self._slow_down(update, context, incoming)
@@ -183,3 +195,12 @@ class ApplicantHandlers:
             )
         except Exception:  # noqa: BLE001 - the error path must not raise again
             log.error("error_reply_failed")
+
+
+def _replied_key(message: Message, bot_id: int) -> str | None:
+    """The chat's key in the bot's question this message replies to (sent with ForceReply,
+    Telegram returns it with the reply: its text and entities)."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != bot_id:
+        return None
+    return carried.token_in_entities(replied.entities)
