@@ -13,6 +13,7 @@ side; here only cases, coordinators and the audit log are asserted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -23,7 +24,15 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.crypto import MasterKey, load_recovery_key
+from bot.crypto import (
+    CaseKey,
+    CryptoError,
+    MasterKey,
+    Vault,
+    WrongPassphrase,
+    load_recovery_key,
+    unlock,
+)
 from bot.i18n import LANGUAGES, Catalog
 from bot.intake.questionnaire import load_questionnaire
 from bot.ops.health import check_health
@@ -63,6 +72,39 @@ def _audit_rows(database: Path) -> list[tuple[object, ...]]:
         return conn.execute(
             "SELECT seq, at, actor, action, case_code, hash FROM audit_log"
         ).fetchall()
+
+
+def _old_key(database: Path, code: str, passphrase: str) -> CaseKey:
+    """The case key as the earlier release left it, from the copy of the holder whose
+    passphrase this is."""
+    with sqlite3.connect(database) as conn:
+        copies = conn.execute(
+            "SELECT c.id, k.sealed_key, p.protected_private_key FROM cases c"
+            " JOIN case_keys k ON k.case_id = c.id JOIN coordinators p ON p.id = k.coordinator_id"
+            " WHERE c.code = ?",
+            (code,),
+        ).fetchall()
+    for case_id, sealed, protected in copies:
+        with contextlib.suppress(WrongPassphrase):
+            holder = unlock(bytes(protected), passphrase)
+            return holder.open_case_key(bytes(sealed), case_id=case_id)
+    raise AssertionError(f"no copy of {code} opens with that passphrase")
+
+
+def _opens_any_field(database: Path, code: str, key: CaseKey) -> bool:
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT f.case_id, f.name, f.value FROM case_fields f JOIN cases c ON c.id = f.case_id"
+            " WHERE c.code = ?",
+            (code,),
+        ).fetchall()
+    assert rows
+    opened = 0
+    for case_id, name, value in rows:
+        with contextlib.suppress(CryptoError):
+            key.decrypt(bytes(value), case_id=case_id, field=name)
+            opened += 1
+    return opened > 0
 
 
 def _off_grid(database: Path) -> list[tuple[str, str, int]]:
@@ -134,6 +176,14 @@ async def test_an_upgraded_database_loses_no_case_and_keeps_no_old_weakness(
     posted_head = (int(str(old_audit[-1][0])), str(old_audit[-1][5]))  # in the group, before
     assert _off_grid(database), "the fixture should hold times to the second"
     held, waiting = str(facts["held"]), str(facts["waiting"])
+    member_facts = facts["member"]
+    assert isinstance(member_facts, dict)
+    # The key the old release kept: under the master key while the form was filled in, so
+    # every backup of those days holds it.
+    old_keys = {
+        code: _old_key(database, code, str(member_facts["passphrase"])) for code in (held, waiting)
+    }
+    assert all(_opens_any_field(database, code, key) for code, key in old_keys.items())
     clock = Clock(LATER)
 
     async with _started(tmp_path, str(facts["master_key"]), clock) as services:
@@ -167,6 +217,8 @@ async def test_an_upgraded_database_loses_no_case_and_keeps_no_old_weakness(
     assert _off_grid(database) == []
     for code in (held, waiting):
         assert str(facts["answer"]) in await _recovered(database, code)
+        # Moved to a fresh key at the holder's unlock: the old key opens none of it.
+        assert not _opens_any_field(database, code, old_keys[code])
     assert str(facts["note"]) in await _recovered(database, held)
 
 
@@ -175,8 +227,12 @@ async def test_a_case_left_under_the_master_key_is_sealed_to_the_recovery_key_at
 ) -> None:
     facts = _facts(release)["unattended"]
     database = _copy(release, "unattended.sqlite3", tmp_path)
+    vault = Vault(MasterKey.from_text(str(facts["master_key"])))
     with sqlite3.connect(database) as conn:
-        assert conn.execute("SELECT count(*) FROM cases WHERE wrapped_key IS NOT NULL").fetchone()
+        case_id, wrapped = conn.execute(
+            "SELECT id, wrapped_key FROM cases WHERE code = ?", (str(facts["case"]),)
+        ).fetchone()
+    old_key = vault.unwrap_case_key(bytes(wrapped), case_id=case_id)
     async with _started(tmp_path, str(facts["master_key"]), Clock(LATER)) as services:
         assert await upgrade_store.without_recovery_copy(services.db.conn) == 0
     with sqlite3.connect(database) as conn:
@@ -186,6 +242,8 @@ async def test_a_case_left_under_the_master_key_is_sealed_to_the_recovery_key_at
     assert left == (0,)
     assert _off_grid(database) == []
     assert str(facts["answer"]) in await _recovered(database, str(facts["case"]))
+    # The master key held the old key, as does every backup: the case moved to a fresh one.
+    assert not _opens_any_field(database, str(facts["case"]), old_key)
 
 
 async def test_health_counts_the_cases_still_waiting_for_a_recovery_copy(

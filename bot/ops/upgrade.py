@@ -5,15 +5,17 @@ master key and the recovery key's public half, so it runs here, after the migrat
 the bot starts (every step finds nothing to do on a database already upgraded):
 
 - a submitted case whose key is still under the master key (sent before anyone enrolled, under a
-  release that kept it there) is sealed to its team and to the recovery key, and the master-key
-  copy is destroyed;
+  release that kept it there) moves to a fresh key, sealed to its team and to the recovery key,
+  and the master-key copy is destroyed;
 - sealed copies the rules forbid (a revoked coordinator's, one outside the case's team) go;
 - times stored beside cases, coordinators, relays and messages move to the grids this release
   writes (``bot.store.times``), so no old second can be matched against another row.
 
-A case whose key the server cannot open (only coordinators' sealed copies exist) gets its
-recovery copy when one of its holders next unlocks (``CoordinationService``); until then a log
-line at start and ``python -m bot health`` say how many are waiting.
+A case whose key the server cannot open (only coordinators' sealed copies exist) was sent under a
+release that kept its key under the master key while the form was filled in, so backups of those
+days open it. When one of its holders next unlocks (``CoordinationService``), it moves to a fresh
+key sealed to its holders and to the recovery key; until then a log line at start and
+``python -m bot health`` say how many are waiting.
 
 Audit entries keep the times they were written with. Each entry's hash is a keyed MAC over its
 time, and the posted heads vouch for those hashes: rounding an old entry's time would break the
@@ -32,15 +34,14 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.crypto import Vault, seal_case_key
+from bot.crypto import Vault
 from bot.logs import get_logger
 from bot.services import audit
-from bot.services.sealing import holders_by_team, sealed_copies
+from bot.services.sealing import holders_by_team, renew_key
 from bot.store import Database
 from bot.store import cases as case_store
 from bot.store import coordination as store
 from bot.store import upgrade as upgrade_store
-from bot.store.writes import apply
 
 log = get_logger(__name__)
 
@@ -58,9 +59,10 @@ class UpgradeReport:
 async def seal_master_wrapped(
     conn: aiosqlite.Connection, vault: Vault, recovery_public_key: bytes, *, now: int
 ) -> int:
-    """Cases left under the master key leave it: sealed to their team's active coordinators (if
-    any) and to the recovery key, and the master-key copy destroyed. A coordinator enrolled
-    later gets such a case by ``/grant`` or the offline ``recover grant``."""
+    """Cases left under the master key leave it: moved to a fresh key (the master key held the
+    old one, and so does every backup), sealed to their team's active coordinators (if any) and
+    to the recovery key, and the master-key copy destroyed. A coordinator enrolled later gets
+    such a case by ``/grant`` or the offline ``recover grant``."""
     waiting = await store.unsealed_case_ids(conn)
     holders_of = await holders_by_team(conn)  # read once, for every waiting case
     for case_id in waiting:
@@ -69,10 +71,9 @@ async def seal_master_wrapped(
             continue
         key = vault.unwrap_case_key(case.wrapped_key, case_id=case_id)
         holders = holders_of(await store.case_team(conn, case_id))
-        if holders:
-            await store.add_case_keys(conn, case_id, sealed_copies(case_id, key, holders))
-        recovery = seal_case_key(key, recovery_public_key, case_id=case_id)
-        await apply(conn, store.recovery_key_write(case_id, recovery))
+        await renew_key(
+            conn, case_id, key, holders, recovery_public_key=recovery_public_key, now=now
+        )
         await store.drop_wrapped_key(conn, case_id)
         key.destroy()
         await audit.record(

@@ -22,7 +22,6 @@ from bot.crypto import (
     UnlockedKey,
     WrongPassphrase,
     canonical_code,
-    seal_case_key,
     unlock,
 )
 from bot.i18n import COORDINATOR_LANGUAGES, coordinator_language
@@ -39,10 +38,9 @@ from bot.services.coordination.base import (
     ServiceBase,
     say,
 )
-from bot.services.sealing import sealed_copies
+from bot.services.sealing import renew_key, sealed_copies
 from bot.store import coordination as store
 from bot.store import upgrade as upgrade_store
-from bot.store.writes import apply
 
 log = get_logger(__name__)
 
@@ -177,7 +175,7 @@ class EnrolmentMixin(ServiceBase):
             return CoordResponse((Reply(self._t(me, "unlock_wrong")),), delete=gone)
         self._unlock_limiter.forgive(me.id)
         self.keys.hold(me.id, key, self.clock())
-        await self._make_recovery_copies(me, key)
+        await self._renew_old_cases(me, key)
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "unlocked", None)
         minutes = self.settings.unlock_idle_seconds // 60
@@ -242,25 +240,34 @@ class EnrolmentMixin(ServiceBase):
         recovery = self.settings.recovery_public_key
         return await seal_master_wrapped(conn, self.vault, recovery, now=self._now())
 
-    async def _make_recovery_copies(self, me: store.CoordinatorRow, key: UnlockedKey) -> None:
-        """A case an earlier release sealed only to coordinators gets its copy for the offline
-        recovery key when one of its holders unlocks: only their key can open it. The log tells
-        the operator how many cases still wait for one of their holders."""
+    async def _renew_old_cases(self, me: store.CoordinatorRow, key: UnlockedKey) -> None:
+        """A case an earlier release sent has no copy for the offline recovery key, and its key
+        was once under the master key (the draft's, in every backup of those days). Only a
+        holder's key opens it, so when one unlocks, each such case moves to a fresh key, sealed
+        to its holders and to the recovery key. The log tells the operator how many cases still
+        wait for one of their holders."""
         made = 0
         async with self.db.transaction() as conn:
+            active = {c.id: c for c in await store.active_coordinators(conn)}
             for case_id, sealed in await upgrade_store.without_recovery_sealed_to(conn, me.id):
                 try:
-                    case_key = key.open_case_key(sealed, case_id=case_id)
+                    old = key.open_case_key(sealed, case_id=case_id)
                 except CryptoError:
-                    continue  # a damaged copy: another holder's unlock may still make it
-                recovery = seal_case_key(
-                    case_key, self.settings.recovery_public_key, case_id=case_id
+                    continue  # a damaged copy: another holder's unlock may still renew it
+                holders = [active[i] for i in await store.holders(conn, case_id) if i in active]
+                await renew_key(
+                    conn,
+                    case_id,
+                    old,
+                    holders,
+                    recovery_public_key=self.settings.recovery_public_key,
+                    now=self._now(),
                 )
-                await apply(conn, store.recovery_key_write(case_id, recovery))
-                case_key.destroy()
+                old.destroy()
                 made += 1
             waiting = await upgrade_store.without_recovery_copy(conn) if made else 0
         if made:
+            await self.db.checkpoint_or_retry()  # the old ciphertext must not linger in the WAL
             log.info("recovery_copies_made", count=made, remaining=waiting, hint=WAITING_HINT)
 
     async def _cmd_unlock(

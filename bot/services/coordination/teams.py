@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import aiosqlite
-
 from bot.coordination import CaseState
-from bot.crypto import CaseKey, new_case_dropbox, open_case_dropbox, seal, seal_case_key
+from bot.crypto import CaseKey
 from bot.logs import get_logger
 from bot.services.coordination.base import CoordIncoming, CoordResponse, ServiceBase, say
 from bot.services.outbox import OutMessage
-from bot.services.sealing import sealed_copies
+from bot.services.sealing import rekey, sealed_copies
 from bot.store import coordination as store
 from bot.store.writes import apply
 
@@ -50,7 +46,15 @@ class TeamsMixin(ServiceBase):
             holders = await self._team_holders(conn, name)
             keep = frozenset(c.id for c in holders)
             await apply(conn, store.case_team_write(work.case_id, name))
-            await self._rekey(conn, work.case_id, old_key, key, fields)
+            await rekey(
+                conn,
+                work.case_id,
+                old_key,
+                key,
+                fields,
+                recovery_public_key=self.settings.recovery_public_key,
+                now=self._now(),
+            )
             removed = await store.drop_case_keys_except(conn, work.case_id, keep)
             await store.add_case_keys(  # replaces the kept holders' copies of the old key
                 conn, work.case_id, sealed_copies(work.case_id, key, holders)
@@ -77,28 +81,3 @@ class TeamsMixin(ServiceBase):
         await self.db.checkpoint_or_retry()
         log.info("case_transferred", count=removed)
         return say(self._t(me, "transferred", code=work.code, team=name, count=removed))
-
-    async def _rekey(
-        self,
-        conn: aiosqlite.Connection,
-        case_id: str,
-        old: CaseKey,
-        new: CaseKey,
-        fields: Mapping[str, bytes],
-    ) -> None:
-        """Everything of the case that the old key opened, under the new key instead."""
-        await self._write_fields(conn, case_id, new, fields)
-        box = await store.get_dropbox(conn, case_id)
-        if box is not None:
-            old_private = open_case_dropbox(old, box[1], case_id=case_id)
-            fresh = new_case_dropbox(new, case_id=case_id)
-            await store.replace_dropbox(
-                conn, case_id, fresh.public_key, fresh.protected_private_key
-            )
-            for item_id, sealed, _at in await store.inbox(conn, case_id):
-                body = old_private.open_sealed(sealed, context=case_id)
-                await store.reseal_inbox(
-                    conn, item_id, seal(body, fresh.public_key, context=case_id)
-                )
-        recovery = seal_case_key(new, self.settings.recovery_public_key, case_id=case_id)
-        await apply(conn, store.recovery_key_write(case_id, recovery))
