@@ -53,7 +53,7 @@ def new_handle() -> str:
 
 
 class EnrolmentMixin(ServiceBase):
-    """Invites, enrolment, unlocking, the recovery copies an unlock makes, /grant and /revoke."""
+    """Invites, enrolment, unlocking (and the old cases an unlock renews), /grant, /revoke."""
 
     async def create_invite(self, role: str, teams: tuple[str, ...] = ()) -> str:
         """A one-time code for ``/enroll``; only its keyed digest is stored. ``teams``: those
