@@ -15,6 +15,7 @@ applicant's next tap or reply; until then the chat is asked for that one tap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import re
@@ -49,7 +50,9 @@ from bot.intake.events import Button, Command, Event, Press, Reply, Text, Unsupp
 from bot.intake.questionnaire import ROUTABLE_KINDS, Questionnaire
 from bot.logs import get_logger
 from bot.services.chats import STATE_FIELD, ChatMemory, ChatState
+from bot.services.erasures import SWEEP_SECONDS, Erase, Erasures, Unanswered
 from bot.services.limits import AttemptLimiter
+from bot.services.outbox import OutMessage
 from bot.services.trace import ChatTrace
 from bot.store import Database
 from bot.store import cases as store
@@ -181,6 +184,8 @@ class IntakeService:
         self.on_submit = on_submit
         self.relay = relay
         self.memory = ChatMemory()
+        self.erasures = Erasures(clock=lambda: self.clock())
+        self.sweep_now = asyncio.Event()  # set to sweep at once (a test that moved the clock)
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # The row's own short lock: the applicant's lock is held while Telegram is called
         # (rate-limit waits included), and the outbox must not wait behind that.
@@ -233,6 +238,7 @@ class IntakeService:
             ids = [m for m in (*shown, *sent) if m is not None]
             if ids:
                 self.memory.wait(incoming.user_id, ids, self.clock())
+                self.erasures.add(incoming.user_id, ids, self._now())
             return
 
         def note(state: ChatState, now: int) -> None:
@@ -346,6 +352,7 @@ class IntakeService:
             await self.db.write(self._state_write(chat, state))
             row.changes += 1
             row.state, row.seen = state, row.changes
+            self.erasures.track(chat.account, state.trace.times)
 
     def _state_write(self, chat: _Chat, state: ChatState) -> Write:
         expires = state.expires_at(self.settings.draft_ttl_seconds)
@@ -500,20 +507,34 @@ class IntakeService:
             return Response((Reply(self.catalog.text(lang, "reply_thanks")),), delete=gone)
         return None
 
-    async def note_sent(self, chat_id: int, message_id: int, *, team: bool = True) -> None:
+    async def note_sent(
+        self, chat_id: int, message_id: int, *, team: bool = True, token: str = ""
+    ) -> None:
         """A message sent outside an answer joins the chat's trace, so it can be wiped.
 
         The team's messages (from the outbox) stay until a wipe; others (an apology after a
         failure) go with the next question, like any reply. A chat whose key is not held
-        keeps the id in memory until the key comes back.
+        keeps the id in memory until the key comes back. ``token``: the relay token of a
+        team's question, so the team hears if it is erased unanswered.
         """
         if chat_id <= 0:
             return
         chat = self._known(chat_id)  # a private chat's id is the user's id
         if chat is None:
             self.memory.wait(chat_id, [message_id], self.clock(), team=team)
+            self.erasures.add(chat_id, [message_id], self._now(), token)
             return
+        if token:
+            self.erasures.add(chat_id, [message_id], self._now(), token)
         await self._change(chat, lambda state, now: state.trace.add(message_id, now, team=team))
+
+    async def note_delivered(self, chat_id: int, message_id: int, message: OutMessage) -> None:
+        """A message from the outbox reached a chat: the team's, kept until a wipe; a question
+        (its reply button's relay token) is noted so the team hears if it goes unanswered."""
+        token = next(
+            (b.data[2:] for row in message.buttons for b in row if b.data.startswith("Q:")), ""
+        )
+        await self.note_sent(chat_id, message_id, team=True, token=token)
 
     async def _clearing(
         self,
@@ -622,6 +643,7 @@ class IntakeService:
                     await self.on_submit(conn, Submission(case_id, code, key, triage, routing))
             row.changes += 1
             row.state, row.seen = state, row.changes
+            self.erasures.track(chat.account, state.trace.times)
         key.destroy()
         if not await self.db.checkpoint_or_retry():
             log.warning("checkpoint_incomplete")
@@ -693,6 +715,7 @@ class IntakeService:
                 await self.db.write(self._state_write(chat, kept))
             row.changes += 1
             row.state, row.seen = kept, row.changes
+            self.erasures.forget(chat.account)
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
         log.info("chat_wiped", count=len(delete))
@@ -745,6 +768,7 @@ class IntakeService:
         chat = self._known(chat_id)  # a private chat's id is the user's id
         if chat is None:
             self.memory.wait(chat_id, message_ids, self.clock())
+            self.erasures.add(chat_id, message_ids, self._now())
             return
         await self._change(chat, lambda state, now: state.trace.add_all(message_ids, now))
 
@@ -823,6 +847,27 @@ class IntakeService:
             log.info("drafts_expired", count=len(ids) + states)
         return len(ids) + states
 
+    async def erase_due(self, erase: Erase, unanswered: Unanswered | None = None) -> int:
+        """Erase every message whose time is up before Telegram's window closes; a chat whose
+        key is held forgets them in its trace. Returns how many messages were erased."""
+        erased = await self.erasures.sweep(erase, unanswered)
+        for chat_id, ids in erased:
+            chat = self._known(chat_id)
+            if chat is not None:
+                await self._change(chat, _forgetting(ids))
+        return sum(len(ids) for _, ids in erased)
+
+    async def run_erasures(self, erase: Erase, unanswered: Unanswered | None = None) -> None:
+        """Erase what falls due, every ``SWEEP_SECONDS``, for as long as the bot runs."""
+        while True:
+            self.sweep_now.clear()
+            try:
+                await self.erase_due(erase, unanswered)
+            except Exception as exc:  # noqa: BLE001 - the sweeper must outlive one bad round
+                log.error("erasing_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sweep_now.wait(), timeout=SWEEP_SECONDS)
+
     def _now(self) -> int:
         return int(self.clock())
 
@@ -832,6 +877,13 @@ _RECEIPT_SHAPE = re.compile(f"[{ALPHABET}]{{4}}(?:-[{ALPHABET}]{{4}}){{3}}")
 
 def _drop_draft(state: ChatState, now: int) -> None:
     state.draft = None
+
+
+def _forgetting(message_ids: list[int]) -> Callable[[ChatState, int], None]:
+    def forget(state: ChatState, now: int) -> None:
+        state.trace.forget(message_ids)
+
+    return forget
 
 
 def _one_message(replies: tuple[Reply, ...]) -> tuple[Reply, ...]:

@@ -21,6 +21,10 @@ from bot.transport.updates import message_event
 log = get_logger(__name__)
 
 FLOOD_WINDOW_SECONDS = 60.0
+# Erasing is never throttled by the flood limit: right after a flood (panic, a paste) is when
+# someone is most likely to be interrupted. It has its own limit, generous for a person and
+# small enough that erasing cannot be used to load the server.
+ERASE_PER_MINUTE = 20
 # How often, at most, what a flood left in a chat is written to its trace: a flood costs a
 # database write a second per person, not one per message.
 NOTE_INTERVAL_SECONDS = 1.0
@@ -48,12 +52,14 @@ class ApplicantHandlers:
         self.catalog = catalog
         self.clock = clock
         self._flood = AttemptLimiter(flood_per_minute, FLOOD_WINDOW_SECONDS)
+        self._erasing = AttemptLimiter(ERASE_PER_MINUTE, FLOOD_WINDOW_SECONDS)
         self._warned = AttemptLimiter(1, FLOOD_WINDOW_SECONDS)
         # Messages left unread in a chat (and the word to slow down), by chat, until they are
         # noted in its trace: one task notes them all, so memory holds only what came in
         # since the last write.
         self._unread: dict[int, list[int]] = {}
         self._noter: asyncio.Task[None] | None = None
+        self._noting: dict[int, asyncio.Future[None]] = {}  # a chat's batch being written
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -115,7 +121,12 @@ class ApplicantHandlers:
             language_hint=language_hint(update),
             key=key,
         )
-        if not self._flood.allow(user.id, self.clock()):
+        if _erases(event):
+            if not self._erasing.allow(user.id, self.clock()):
+                await self._slow_down(update, context, incoming)
+                return
+            await self._note_now(chat.id)  # a flood's unread messages go with the rest
+        elif not self._flood.allow(user.id, self.clock()):
             await self._slow_down(update, context, incoming)
             return
 
@@ -165,8 +176,27 @@ class ApplicantHandlers:
             batch, self._unread = self._unread, {}
             # All at once: their writes share the database's group commits, so a crowd of
             # flooders costs a few commits a second, not one each, and nothing piles up here.
-            await asyncio.gather(*(self._note(chat, ids) for chat, ids in batch.items()))
+            writes = {
+                chat: asyncio.ensure_future(self._note(chat, ids)) for chat, ids in batch.items()
+            }
+            self._noting.update(writes)
+            try:
+                await asyncio.gather(*writes.values())
+            finally:
+                for chat, write in writes.items():
+                    if self._noting.get(chat) is write:
+                        del self._noting[chat]
             await asyncio.sleep(NOTE_INTERVAL_SECONDS)
+
+    async def _note_now(self, chat_id: int) -> None:
+        """Before an erase: what a flood left in this chat, noted now (and a batch being
+        written, finished), so the erase finds every message."""
+        writing = self._noting.get(chat_id)
+        if writing is not None:
+            await asyncio.shield(writing)
+        ids = self._unread.pop(chat_id, [])
+        if ids:
+            await self._note(chat_id, ids)
 
     async def _note(self, chat_id: int, message_ids: list[int]) -> None:
         try:
@@ -204,3 +234,10 @@ def _replied_key(message: Message, bot_id: int) -> str | None:
     if replied is None or replied.from_user is None or replied.from_user.id != bot_id:
         return None
     return carried.token_in_entities(replied.entities)
+
+
+def _erases(event: Event) -> bool:
+    """The events that erase the chat, or answer the question whether to."""
+    if isinstance(event, Command):
+        return event.name == "delete"
+    return isinstance(event, Press) and event.data in ("X:y", "X:n", "W:y")
