@@ -7,8 +7,8 @@ for its holders and with the recovery key (after a holder's unlock where only co
 copies existed), no stored time may be finer than this release's grid, and the audit chain,
 with a head posted before the upgrade, must still verify.
 
-The half-filled form's own upgrade (the draft and the chat trace) belongs to the applicant
-side; here only cases, coordinators and the audit log are asserted.
+The half-filled form of an earlier release goes on under a chat key at its owner's next
+message, and its old rows go from every file.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pytest
 from bot.config import load_config
 from bot.crypto import (
     CaseKey,
+    ChatKey,
     CryptoError,
     MasterKey,
     Vault,
@@ -34,16 +35,19 @@ from bot.crypto import (
     unlock,
 )
 from bot.i18n import LANGUAGES, Catalog
+from bot.intake.events import Command
 from bot.intake.questionnaire import load_questionnaire
 from bot.ops.health import check_health
 from bot.ops.recovery import RecoveryError, show_case
 from bot.ops.rotation import verify_audit_log
 from bot.ops.upgrade import upgrade
 from bot.runtime import Services, open_services
+from bot.services.chats import STATE_FIELD, ChatState
+from bot.store import chats as chat_store
 from bot.store import upgrade as upgrade_store
 from tests.conftest import RECOVERY_PRIVATE, Configure, write_config
 from tests.coordinator_driver import Coordinator
-from tests.test_retention import Clock
+from tests.test_retention import Clock, Person
 
 RELEASES = Path(__file__).parent / "releases"
 RELEASE_DIRS = sorted(p for p in RELEASES.iterdir() if (p / "facts.json").is_file())
@@ -290,3 +294,32 @@ async def test_the_log_tells_the_operator_how_many_cases_still_wait(
     assert events["recovery_copies_made"]["count"] == 2
     assert events["recovery_copies_made"]["remaining"] == 0
     assert events["database_upgraded"]["moved"] > 0
+
+
+async def test_the_half_filled_form_goes_on_under_a_chat_key_and_leaves_nothing_behind(
+    tmp_path: Path, coordinated: Old
+) -> None:
+    """The earlier release kept a form under way under a pseudonym of the account id, which a
+    seizer with the master key can test a list of ids against. Its owner's next message moves
+    it under a new chat key, and the old rows go from every file."""
+    facts, database = coordinated
+    user = int(str(facts["half_filled_user"]))
+    master = str(facts["master_key"])
+    pseudonym = Vault(MasterKey.from_text(master)).pseudonym(user)
+    assert pseudonym in database.read_bytes()  # the old release's weakness, for the teeth
+    async with _started(tmp_path, master, Clock(LATER)) as services:
+        person = Person(services, user)
+        welcome = await person.send(Command("start"))
+        assert welcome.replies[0].text == services.catalog.text("en", "welcome_back")
+        key = ChatKey.from_token(person.key or "")
+        assert key is not None
+        name = key.row_name(user)
+        raw = await chat_store.read_state(services.db.conn, name, now=int(services.intake.clock()))
+        assert raw is not None
+        draft = ChatState.load(key.open(raw, row=name, field=STATE_FIELD)).draft
+        assert draft is not None and services.intake.questionnaire.first in draft.answers
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM cases WHERE status = 'draft'").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM chat_traces").fetchone() == (0,)
+    files = b"".join(p.read_bytes() for p in database.parent.glob("bot.sqlite3*"))
+    assert pseudonym not in files
