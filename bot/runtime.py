@@ -177,7 +177,9 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
             asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
             asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_delivered)),
-            asyncio.create_task(runtime.intake.run_erasures(erase)),
+            asyncio.create_task(
+                runtime.intake.run_erasures(erase, runtime.coordination.relay_unanswered)
+            ),
             asyncio.create_task(
                 _every(AUDIT_HEAD_INTERVAL_SECONDS, runtime.coordination.post_audit_head)
             ),

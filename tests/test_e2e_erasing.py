@@ -121,6 +121,8 @@ async def test_a_team_question_left_unanswered_is_erased_in_time(bot: RunningBot
     await wait_for_text(bot.server, ALICE, "Which town are you near?")
     await _pass(bot, 47.5)
     assert await person.visible() == []
+    told = await wait_for_text(bot.server, LEAD, "went unanswered")
+    assert told.startswith(f"Case {code}:")
 
 
 async def test_after_a_restart_erasing_resumes_when_the_person_next_writes(

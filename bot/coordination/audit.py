@@ -45,6 +45,7 @@ AUDIT_ACTIONS: frozenset[str] = frozenset(
         "noted",
         "asked",
         "answered",
+        "unanswered",
         "flagged",
         "approved",
         "approval_pending",

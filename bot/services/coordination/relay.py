@@ -65,6 +65,24 @@ class RelayMixin(ServiceBase):
         await self.db.checkpoint_or_retry()
         return True
 
+    async def relay_unanswered(self, chat_id: int, tokens: list[str]) -> None:
+        """Questions erased from an applicant's phone before Telegram's window closed, with no
+        answer: the case's holder hears of it, so silence is not taken for an answer. The
+        relay is closed, and the audit entry, like an answer's, names no case."""
+        pseudonym = self.vault.pseudonym(chat_id)
+        for token in tokens:
+            token_hash = self._relay_hash(pseudonym, token)
+            async with self.db.transaction() as conn:
+                case_id = await store.open_relay(conn, token_hash)
+                if case_id is None:  # answered meanwhile
+                    continue
+                await store.answer_relay(conn, token_hash, now=self._now())
+                work = await self._work_by_id(conn, case_id)
+                await self._audit(conn, "system", "unanswered", None)
+                if work is not None and work.assignee is not None:
+                    await self._notify(conn, work.assignee, "unanswered", code=work.code)
+        await self.db.checkpoint_or_retry()
+
     async def _cmd_ask(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
