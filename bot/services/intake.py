@@ -15,6 +15,7 @@ applicant's next tap or reply; until then the chat is asked for that one tap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import re
@@ -183,7 +184,8 @@ class IntakeService:
         self.on_submit = on_submit
         self.relay = relay
         self.memory = ChatMemory()
-        self.erasures = Erasures(clock=clock)
+        self.erasures = Erasures(clock=lambda: self.clock())
+        self.sweep_now = asyncio.Event()  # set to sweep at once (a test that moved the clock)
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # The row's own short lock: the applicant's lock is held while Telegram is called
         # (rate-limit waits included), and the outbox must not wait behind that.
@@ -204,6 +206,14 @@ class IntakeService:
         """
         lock = self._locks.setdefault(incoming.user_id, asyncio.Lock())
         async with lock:
+            if incoming.message_id is not None and self.memory.superseded(
+                incoming.user_id, incoming.message_id
+            ):
+                # Sent before the person asked to erase the chat: deleted, never answered.
+                response = Response(delete=(incoming.message_id,))
+                if deliver is not None:
+                    await deliver(response, [])
+                return response
             chat = await self._chat(incoming)
             row = self._row(chat) if chat is not None else None  # held while answering
             response = await self._handle(chat, incoming)
@@ -365,6 +375,8 @@ class IntakeService:
         event = incoming.event
         if isinstance(event, Command) and event.name == "status":
             return await self._status(chat, incoming, event.arg)
+        if isinstance(event, Command) and event.name == "delete" and incoming.message_id:
+            self.memory.erasing_from(incoming.user_id, incoming.message_id)
         relayed = await self._relay(chat, incoming)
         if relayed is not None:
             return relayed
@@ -858,11 +870,13 @@ class IntakeService:
     async def run_erasures(self, erase: Erase, unanswered: Unanswered | None = None) -> None:
         """Erase what falls due, every ``SWEEP_SECONDS``, for as long as the bot runs."""
         while True:
+            self.sweep_now.clear()
             try:
                 await self.erase_due(erase, unanswered)
             except Exception as exc:  # noqa: BLE001 - the sweeper must outlive one bad round
                 log.error("erasing_failed", error=type(exc).__name__)
-            await asyncio.sleep(SWEEP_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sweep_now.wait(), timeout=SWEEP_SECONDS)
 
     def _now(self) -> int:
         return int(self.clock())

@@ -66,20 +66,22 @@ class ChatTrace:
             self.kept.add(message_id)
 
     def fresh(self, now: int) -> ChatTrace:
-        """Forget everything once Telegram will no longer let us delete even the newest."""
+        """A copy without what Telegram no longer lets the bot delete: every message once the
+        newest is past the window, else those older than it."""
         if now >= self.expires:
             return ChatTrace()
-        past = [m for m, t in self.times.items() if now - t >= DELETABLE_SECONDS]
-        return ChatTrace(
-            set(self.visible) - set(past),
+        copy = ChatTrace(
+            set(self.visible),
             self.prompt,
             set(self.kept),
             self.expires,
             self.lang,
             self.sent,
             self.receipt,
-            {m: t for m, t in self.times.items() if m in self.visible},
+            dict(self.times),
         )
+        copy.forget([m for m, t in self.times.items() if now - t >= DELETABLE_SECONDS])
+        return copy
 
     def take_all(self, *, keep: int | None = None, wipe: bool = False) -> list[int]:
         """Ids to delete to clear the chat (all but ``keep``, and the kept messages unless
