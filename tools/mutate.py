@@ -75,7 +75,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "relay_digest",
-        "bot/services/coordination.py",
+        "bot/services/coordination/relay.py",
         (
             (
                 'return self._digest(f"{pseudonym.hex()}:{token}", "relay")',
@@ -297,6 +297,15 @@ class SnippetGone(Exception):
     pass
 
 
+def _source(mutation: Mutation) -> str:
+    path = ROOT / mutation.path
+    if not path.is_file():
+        raise SnippetGone(
+            f"{mutation.name}: {mutation.path} is gone. The code moved; write the mutation again."
+        )
+    return path.read_text(encoding="utf-8")
+
+
 def _apply(mutation: Mutation, source: str) -> str:
     for old, new in mutation.edits:
         found = source.count(old)
@@ -348,7 +357,7 @@ def _revision() -> str:
 def run(mutations: Sequence[Mutation], out: Path | None) -> int:
     # Every snippet first: a stale mutation stops the run before anything is changed.
     for mutation in mutations:
-        _apply(mutation, (ROOT / mutation.path).read_text(encoding="utf-8"))
+        _apply(mutation, _source(mutation))
     targets = sorted({t for m in mutations for t in m.tests})
     code, failed, took = _pytest(targets)
     if code != 0:
