@@ -230,7 +230,10 @@ MUTATIONS: tuple[Mutation, ...] = (
                 "            if False:",
             ),
         ),
-        ("tests/test_coordination_rules.py",),
+        (
+            "tests/test_coordination_rules.py::test_an_edited_entry_is_found",
+            "tests/test_coordination_rules.py::test_a_hash_forged_without_the_key_is_found",
+        ),
         "an audit entry edited in place passes",
     ),
     Mutation(
@@ -249,7 +252,10 @@ MUTATIONS: tuple[Mutation, ...] = (
         "locked_key_allowed",
         "bot/coordination/access.py",
         (("    if rule.needs_unlock and not unlocked:", "    if False:"),),
-        ("tests/test_coordination_rules.py",),
+        (
+            "tests/test_coordination_rules.py::test_access_table",
+            "tests/test_coordination_rules.py::test_spot_checks_read_from_the_design",
+        ),
         "a command that needs an unlocked key runs while it is locked",
     ),
     Mutation(
