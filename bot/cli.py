@@ -401,15 +401,16 @@ def _group_id(value: str | None, timeout: float | None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        print(
-            "waiting: add the bot to your coordinators' group in Telegram (Ctrl-C to give up)",
-            file=sys.stderr,
-        )
         found = await wait_for_group(
             telegram.token.get_secret_value(),
             telegram.base_url,
             stop=stop,
             give_up_after=timeout,
+            ready=lambda: print(
+                "waiting: add the bot to your coordinators' group in Telegram (Ctrl-C to give up)",
+                file=sys.stderr,
+                flush=True,
+            ),
         )
         if found is None:
             print("error: no group added the bot; nothing found", file=sys.stderr)

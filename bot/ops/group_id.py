@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import Update
@@ -49,9 +50,11 @@ async def wait_for_group(
     *,
     stop: asyncio.Event | None = None,
     give_up_after: float | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> FoundGroup | None:
     """The first group the bot is added to (or hears a message in), which it then leaves;
-    ``None`` if ``stop`` is set or ``give_up_after`` seconds pass first."""
+    ``None`` if ``stop`` is set or ``give_up_after`` seconds pass first. ``ready`` is called once
+    Telegram has accepted the token and the wait begins."""
     app = new_application(token, base_url, rate_limit=False)
     found: asyncio.Future[FoundGroup] = asyncio.get_running_loop().create_future()
 
@@ -67,22 +70,29 @@ async def wait_for_group(
     app.add_handler(ChatMemberHandler(seen, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(~filters.ChatType.PRIVATE, seen))
     stopped = stop or asyncio.Event()
-    async with app:
-        updater = app.updater
-        if updater is None:
-            raise RuntimeError("the application was built without an updater")
-        await app.start()
-        await updater.start_polling(allowed_updates=GROUP_UPDATES, timeout=10)
-        found.add_done_callback(lambda _: stopped.set())
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopped.wait(), give_up_after)
-        finally:
-            await updater.stop()
-            await app.stop()
-        if not found.done():
-            found.cancel()
-            return None
-        group = found.result()
-        await app.bot.leave_chat(group.chat_id)
-        return group
+    try:
+        async with app:
+            updater = app.updater
+            if updater is None:
+                raise RuntimeError("the application was built without an updater")
+            await app.start()
+            await updater.start_polling(allowed_updates=GROUP_UPDATES, timeout=10)
+            if ready is not None:
+                ready()
+            found.add_done_callback(lambda _: stopped.set())
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopped.wait(), give_up_after)
+            finally:
+                await updater.stop()
+                await app.stop()
+            if not found.done():
+                found.cancel()
+                return None
+            group = found.result()
+            await app.bot.leave_chat(group.chat_id)
+            return group
+    finally:
+        # When the first call (getMe) fails the Application never counts as started and leaves
+        # its HTTP sessions open; a no-op after a clean stop.
+        await app.bot.shutdown()
