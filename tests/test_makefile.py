@@ -73,3 +73,61 @@ def test_the_license_is_an_spdx_expression() -> None:
     """setuptools warns on every install about a license table; the string form is the standard."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["license"] == "AGPL-3.0-or-later"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_help_lists_every_target_with_what_it_does(tmp_path: Path) -> None:
+    _plan(tmp_path, "help")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    for goal in (["help"], []):  # `make` alone says the same
+        shown = subprocess.run(
+            ["make", "--no-print-directory", *goal],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert shown.returncode == 0, shown.stderr
+        listed = {line.split()[1] for line in shown.stdout.splitlines()}
+        assert {"install", "demo", "test", "bench", "help", "clean"} <= listed, shown.stdout
+    assert not (tmp_path / ".venv").exists()  # help installs nothing
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_install_takes_hashed_wheels_only_and_builds_nothing(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, "install")
+    assert "--only-binary :all: --require-hashes -r requirements.lock" in plan
+    assert "exit_intake_bot.pth" in plan
+    assert "install ." not in plan and DEV_LOCK not in plan
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_after_make_install_the_bot_runs_from_any_folder(tmp_path: Path) -> None:
+    """The README's commands ran only inside the clone ("No module named bot" elsewhere)."""
+    venv = tmp_path / "venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    env = {k: v for k, v in env.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
+    installed = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), "install", f"VENV={venv}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    key = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "bot", "keygen"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert key.returncode == 0, key.stderr
+    assert len(key.stdout.strip()) == 43

@@ -223,7 +223,12 @@ def test_a_route_to_a_missing_option_lists_the_options(tmp_path: Path) -> None:
     )
     config = write_config(tmp_path, "http://127.0.0.1:9/bot", extra=teams)
     result = _bot("check-config", "--config", str(config), env=_secrets())
-    _one_line(result, "route.service", "'navy' is not an option", "its options: armed_forces, police, other")
+    _one_line(
+        result,
+        "route.service",
+        "'navy' is not an option",
+        "its options: armed_forces, police, other",
+    )
 
 
 # --- keys and the database, the owner's alone ---------------------------------------------------
