@@ -615,6 +615,14 @@ def _offline(args: argparse.Namespace) -> int:
     except RecoveryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (sqlite3.Error, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(
+            f"error: --database {args.database} cannot be read as the bot's database "
+            f"({type(exc).__name__}: {reason})",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _write_new(path: Path, text: str, if_exists: str) -> bool:

@@ -307,3 +307,12 @@ def test_ctrl_c_in_the_demo_ends_it_at_once() -> None:
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+
+
+def test_recover_from_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    key, junk = tmp_path / "recovery.key", tmp_path / "copy.sqlite3"
+    key.write_text(RECOVERY_PRIVATE + "\n")
+    junk.write_bytes(b"not a database at all " * 100)
+    for step in (["show", "K7QX"], ["grant", "C-AAAA", "--out", str(tmp_path / "g.json")]):
+        result = _bot("recover", *step, "--key", str(key), "--database", str(junk), env=_env())
+        _one_line(result, "--database", str(junk), "DatabaseError")
