@@ -560,21 +560,8 @@ def _load(
     path: Path | None, environ: Mapping[str, str] | None, problems: _Problems
 ) -> tuple[Config | None, list[str]]:
     env = os.environ if environ is None else environ
-    text = ""
-    data: dict[str, Any] = {}
-    if path is not None:
-        text = _read_config_text(path)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(_toml_problem(path, text, str(exc))) from None
-        except (ValueError, RecursionError):
-            raise ConfigError(
-                f"{path.name}: a number is too large or values are nested too deeply"
-            ) from None
-        base_dir = path.absolute().parent
-    else:
-        base_dir = Path.cwd()
+    text, data = _read_toml(path)
+    base_dir = path.absolute().parent if path is not None else Path.cwd()
 
     unknown = _unknown_names(data, text, path)
     for line in unknown:
@@ -670,15 +657,8 @@ def load_telegram(path: Path | None, environ: Mapping[str, str] | None = None) -
     ``group-id`` needs before the rest of the config (the group's id above all) can be filled in.
     """
     env = os.environ if environ is None else environ
-    data: dict[str, Any] = {}
-    base_dir = Path.cwd()
-    if path is not None:
-        text = _read_config_text(path)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(_toml_problem(path, text, str(exc))) from None
-        base_dir = path.absolute().parent
+    _, data = _read_toml(path)
+    base_dir = path.absolute().parent if path is not None else Path.cwd()
     section = data.get("telegram", {})
     if not isinstance(section, dict):
         raise ConfigError("telegram: must be a table ([telegram])")
@@ -693,6 +673,21 @@ def load_telegram(path: Path | None, environ: Mapping[str, str] | None = None) -
         error = exc.errors()[0]
         loc: tuple[str | int, ...] = ("telegram", *error["loc"])
         raise ConfigError(f"{_dotted(loc)}: {_reason(error, loc, data)}") from None
+
+
+def _read_toml(path: Path | None) -> tuple[str, dict[str, Any]]:
+    """The config file's text and its TOML (nothing for no file); a syntax error is one line."""
+    if path is None:
+        return "", {}
+    text = _read_config_text(path)
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_problem(path, text, str(exc))) from None
+    except (ValueError, RecursionError):
+        raise ConfigError(
+            f"{path.name}: a number is too large or values are nested too deeply"
+        ) from None
 
 
 def _read_config_text(path: Path) -> str:

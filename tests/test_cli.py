@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.cli import _parser
@@ -26,10 +27,11 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _bot(
-    *args: str, env: dict[str, str], stdin: str | None = None
+    *args: str, env: dict[str, str], stdin: str | None = None, prefix: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ARGS`` as a process of its own (behind ``prefix``: another user, say)."""
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [*prefix, sys.executable, "-m", "bot", *args],
         cwd=ROOT,
         env=env,
         input=stdin,

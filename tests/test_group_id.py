@@ -16,7 +16,9 @@ OPERATOR = 777_001
 STRANGER = 777_002
 
 
-async def _group_id(server: DevServer, tmp_path: Path) -> asyncio.subprocess.Process:
+async def _group_id(
+    server: DevServer, tmp_path: Path, token: str | None = None
+) -> asyncio.subprocess.Process:
     # No config yet: the group's id is what it lacks. The token and the server are all it needs.
     config = tmp_path / "config.toml"
     config.write_text(f'[telegram]\nbase_url = "{server.base_url}"\n')
@@ -28,7 +30,7 @@ async def _group_id(server: DevServer, tmp_path: Path) -> asyncio.subprocess.Pro
         "--config",
         str(config),
         cwd=ROOT,
-        env=_env(BOT_TOKEN=server.token),
+        env=_env(BOT_TOKEN=token or server.token),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -56,21 +58,8 @@ async def test_group_id_prints_the_groups_id_alone_and_leaves(tmp_path: Path) ->
 
 async def test_group_id_with_a_token_telegram_refuses_is_one_line(tmp_path: Path) -> None:
     async with DevServer() as server:
-        config = tmp_path / "config.toml"
-        config.write_text(f'[telegram]\nbase_url = "{server.base_url}"\n')
         wrong = server.token.split(":")[0] + ":" + "B" * 35
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "group-id",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            env=_env(BOT_TOKEN=wrong),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await _group_id(server, tmp_path, wrong)
         out, err = await asyncio.wait_for(process.communicate(), timeout=30)
         lines = err.decode().splitlines()
         assert process.returncode == 2 and out == b""

@@ -83,15 +83,7 @@ def unprivileged(*, read_only: tuple[Path, ...] = (), writable: tuple[Path, ...]
 
 
 def _as(prefix: list[str], *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return _bot(*args, env=env, prefix=prefix)
 
 
 # --- 1. the container's database beside a config mounted read-only -----------------------------
@@ -234,16 +226,23 @@ def test_a_route_to_a_missing_option_lists_the_options(tmp_path: Path) -> None:
 # --- keys and the database, the owner's alone ---------------------------------------------------
 
 
-def test_keygen_into_a_file_leaves_it_readable_by_its_owner_alone(tmp_path: Path) -> None:
-    key = tmp_path / "master_key"
-    done = subprocess.run(
-        ["sh", "-c", 'umask 022 && exec "$0" -m bot keygen > "$1"', sys.executable, str(key)],
+def _with_umask_022(
+    script: str, arg: str, *, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot …`` from a shell whose umask lets anyone read new files, as is common."""
+    return subprocess.run(
+        ["sh", "-c", f"umask 022 && exec {script}", sys.executable, arg],
         cwd=ROOT,
-        env=_env(),
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_keygen_into_a_file_leaves_it_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    key = tmp_path / "master_key"
+    done = _with_umask_022('"$0" -m bot keygen > "$1"', str(key), env=_env())
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     MasterKey.from_text(key.read_text())
@@ -251,20 +250,7 @@ def test_keygen_into_a_file_leaves_it_readable_by_its_owner_alone(tmp_path: Path
 
 def test_the_database_and_its_wal_are_the_owners_alone(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9/bot")
-    made = subprocess.run(
-        [
-            "sh",
-            "-c",
-            'umask 022 && exec "$0" -m bot invite --config "$1"',
-            sys.executable,
-            str(config),
-        ],
-        cwd=ROOT,
-        env=_secrets(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    made = _with_umask_022('"$0" -m bot invite --config "$1"', str(config), env=_secrets())
     assert made.returncode == 0, made.stderr
     database = tmp_path / "bot.sqlite3"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
