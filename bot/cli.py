@@ -342,9 +342,10 @@ def _check_config(path: Path) -> int:
             problems.append(str(ConfigError(str(exc))))
         else:
             problems.extend(route_problems(config.coordination, questionnaire))
+        sound = not problems  # else a secret may be a stand-in: no key to check the file with
         storage = storage_problems(config)
         problems.extend(storage)
-        if not storage:
+        if sound and not storage:
             try:
                 database = _database_key_line(config)
             except ConfigError as exc:

@@ -531,8 +531,10 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
 def check_config(
     path: Path | None, environ: Mapping[str, str] | None = None
 ) -> tuple[Config | None, list[str]]:
-    """Every problem of the config at once, one line each (``check-config``), and the config if
-    there were none: a fresh copy should not take one round per mistake."""
+    """Every problem of the config at once, one line each (``check-config``): a fresh copy
+    should not take one round per mistake. With the problems comes the config whenever its
+    settings could be read; a secret that could not is a stand-in there, so a config that comes
+    with problems is for checking the rest (the database's folder), never for use."""
     return _load(path, environ, _Problems(collect=True))
 
 
@@ -644,8 +646,6 @@ def _load(
             problems.add(f"{name}: the key in {key_path} {exc}")
         except ConfigError as exc:
             problems.add(exc)
-    if problems.lines:
-        return None, problems.lines
     config.security._previous_master_keys = tuple(previous)
     config._path = path.absolute() if path is not None else None
     config._sources = sources

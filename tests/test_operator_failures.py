@@ -302,3 +302,31 @@ def test_recover_from_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) 
     for step in (["show", "K7QX"], ["grant", "C-AAAA", "--out", str(tmp_path / "g.json")]):
         result = _bot("recover", *step, "--key", str(key), "--database", str(junk), env=_env())
         _one_line(result, "--database", str(junk), "DatabaseError")
+
+
+def test_secrets_the_bots_user_cannot_read_are_named_with_the_rest(tmp_path: Path) -> None:
+    """Secrets mounted unreadable by the image's user, and a database folder in a file's place:
+    check-config names both in one run; run names the first, in one line."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    token = secrets / "bot_token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o000)
+    (tmp_path / "not-a-folder").write_text("")
+    config = write_config(tmp_path, "http://127.0.0.1:9/bot")
+    config.write_text(
+        config.read_text().replace(
+            str(tmp_path / "bot.sqlite3"), str(tmp_path / "not-a-folder" / "bot.sqlite3")
+        )
+    )
+    env = _secrets(BOT_TOKEN="", BOT_TOKEN_FILE=str(token))
+    prefix = unprivileged()
+    checked = _as(prefix, "check-config", "--config", str(config), env=env)
+    assert checked.returncode == 2 and "Traceback" not in checked.stderr
+    lines = checked.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"config error: BOT_TOKEN_FILE: cannot read {token}")
+    assert "Permission denied" in lines[0] and TOKEN not in checked.stderr
+    assert lines[1].startswith("config error: storage.database: ")
+    assert "not-a-folder is not a folder" in lines[1]
+    assert _one_line(_as(prefix, "run", "--config", str(config), env=env)) == lines[0]
