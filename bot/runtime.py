@@ -166,10 +166,14 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
         async def forget(chat_id: int, message_id: int) -> None:
             await delete(bot, chat_id, [message_id])
 
+        async def erase(chat_id: int, message_ids: list[int]) -> None:
+            await delete(bot, chat_id, message_ids)
+
         workers = [
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
             asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
-            asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_sent)),
+            asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_delivered)),
+            asyncio.create_task(runtime.intake.run_erasures(erase)),
             asyncio.create_task(
                 _every(AUDIT_HEAD_INTERVAL_SECONDS, runtime.coordination.post_audit_head)
             ),

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,16 @@ import pytest
 import structlog
 
 from bot.config import Config, load_config
-from bot.crypto import MasterKey, load_recovery_key
+from bot.crypto import ChatKey, MasterKey, load_recovery_key
 from bot.crypto.recovery import public_text
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.logs import configure_logging
 from bot.runtime import Runtime, open_runtime, serve
+from bot.services.chats import STATE_FIELD, ChatState
 from bot.store import Database, open_database
+from bot.store import chats as chat_store
+from bot.transport import carried
 
 GROUP_CHAT_ID = -1_001_234_567_890
 # The organisation's offline recovery key: the public half goes in every config the suite
@@ -131,6 +135,35 @@ async def running_bot(
             await task
 
 
+async def chat_state(bot: RunningBot, user_id: int) -> ChatState:
+    """What the bot keeps of a chat whose key it holds, read back through that key."""
+    intake = bot.runtime.intake
+    chat = intake._known(user_id)
+    assert chat is not None, "the bot holds no key for this chat"
+    return await intake._read_state(chat)
+
+
+async def phone_state(server: DevServer, db: Database, user_id: int) -> ChatState:
+    """A chat's state opened with the key its phone holds (a button's data, or the link on a
+    typed question): what only someone holding both the phone and the database could read."""
+    for message in reversed(await server.messages(user_id)):
+        tokens = [carried.split_callback(d)[1] for d in message.callback_data]
+        tokens += [
+            str(e["url"]).split("start=", 1)[1]
+            for e in message.entities
+            if "start=" in str(e.get("url"))
+        ]
+        for token in tokens:
+            key = ChatKey.from_token(token) if token else None
+            if key is None:
+                continue
+            name = key.row_name(user_id)
+            raw = await chat_store.read_state(db.conn, name, now=int(time.time()))
+            if raw is not None:
+                return ChatState.load(key.open(raw, row=name, field=STATE_FIELD))
+    raise AssertionError("no key on the phone opens a chat's state")
+
+
 async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
     """Poll a condition the local server's waiters cannot see change (a fault's count, the
     bot's own state) until it holds; fail with ``what`` if it never does."""
@@ -194,18 +227,39 @@ async def bot(
 
 
 class Applicant:
-    """A simulated person in a private chat with the bot, acting as a phone would."""
+    """A simulated person in a private chat with the bot, acting as a phone would.
 
-    def __init__(self, server: DevServer, user_id: int, language_code: str | None = None) -> None:
+    Like Telegram's phone apps, it answers a message sent with ForceReply in the reply field,
+    so what it types next is a reply to that message; ``drops_force_reply`` plays a client that
+    ignores the request (some desktop and web clients)."""
+
+    def __init__(
+        self,
+        server: DevServer,
+        user_id: int,
+        language_code: str | None = None,
+        *,
+        drops_force_reply: bool = False,
+    ) -> None:
         self.server = server
         self.user_id = user_id
         self.language_code = language_code
+        self.drops_force_reply = drops_force_reply
         self.last_toast: str | None = None
 
     async def send(self, text: str) -> None:
         """Type a message and wait for the bot's answer to it (every message gets one)."""
+        reply_to = None
+        if not self.drops_force_reply:
+            shown = [m for m in await self.visible() if m.from_bot]
+            if shown and shown[-1].force_reply:
+                reply_to = shown[-1].message_id
         sent = await self.server.send_text(
-            self.user_id, text, first_name="Test", language_code=self.language_code
+            self.user_id,
+            text,
+            first_name="Test",
+            language_code=self.language_code,
+            reply_to_message_id=reply_to,
         )
         await self.server.wait_for_bot_message(
             self.user_id, after_id=sent["message_id"], timeout=10.0
@@ -221,6 +275,17 @@ class Applicant:
         answer = await self.server.wait_for_callback_answer(query, timeout=10.0)
         await self.at_rest()
         self.last_toast = answer.text
+
+    async def tap_link(self) -> None:
+        """Tap the link on the first line of the bot's newest message that has one: the bot's
+        own deep link, which a phone turns into ``/start`` and the link's parameter."""
+        for message in reversed(await self.visible()):
+            links = [e for e in message.entities if e.get("type") == "text_link"]
+            if message.from_bot and links:
+                start = str(links[0]["url"]).split("start=", 1)[1]
+                await self.send(f"/start {start}")
+                return
+        raise AssertionError("no message of the bot carries a link")
 
     async def press_data(self, message_id: int, data: str) -> None:
         query = await self.server.forge_callback(self.user_id, message_id, data)

@@ -771,3 +771,82 @@ def _short(value: object, size: int = 60) -> str:
         value = text
     shown = repr(value)
     return shown if len(shown) <= size else shown[: size - 1] + "…"
+
+
+# --- telling an account apart from one that never wrote -----------------------------------------
+
+
+def derived_values(vault: Vault, user_id: int, purposes: Iterable[str]) -> dict[bytes, str]:
+    """Everything the server could compute from an account id and the master key alone: each
+    pseudonym (under every held key) and a keyed digest of the id under every purpose named in
+    the source. A seizer holding a list of ids computes these and looks for them."""
+    values: dict[bytes, str] = {}
+    for pseudonym in vault.pseudonyms(user_id):
+        values[pseudonym] = "pseudonym"
+    for purpose in purposes:
+        for form in id_forms(user_id):
+            values[vault.mac(form, purpose=purpose)] = f"mac(purpose={purpose!r})"
+    return values
+
+
+def told_apart(
+    vault: Vault,
+    copies: Iterable[Copy],
+    opened: Sequence[Opened],
+    user_ids: Iterable[int],
+    *,
+    purposes: Iterable[str],
+    literals: Iterable[str] = (),
+) -> dict[int, list[str]]:
+    """Every way each guessed account can be recognised in the copies.
+
+    A value the server could compute from its id and the master key (a pseudonym, or a keyed
+    digest of the id under every purpose the source names and every word-like literal in it),
+    as bytes or hex, stored in any row; the pseudonyms and the named purposes' digests also
+    anywhere in a file's raw bytes (free pages, WAL frames); the id itself in a row, whole or
+    written inside a text; a plaintext the master key opens that holds the id.
+    """
+    copies = list(copies)
+    named = sorted(set(purposes))
+    every = sorted(set(named) | set(literals))
+    stored: set[object] = set()
+    texts: set[str] = set()
+    numbers: set[int] = set()
+    files: dict[bytes, str] = {}
+    for copy in copies:
+        for name, data in copy.files.items():
+            files.setdefault(data, f"{name} ({copy.label})")
+        for row in copy.rows:
+            for value in row.values.values():
+                if isinstance(value, bytes):
+                    stored.add(value)
+                elif isinstance(value, str):
+                    stored.add(value)
+                    texts.add(value)
+                elif isinstance(value, int):
+                    numbers.add(value)
+    joined = "\n".join(sorted(texts)).encode()
+    found: dict[int, list[str]] = {}
+    for uid in user_ids:
+        reasons: list[str] = []
+        for value, what in derived_values(vault, uid, every).items():
+            if value in stored or value.hex() in stored:
+                reasons.append(f"{what} stored in a row")
+        raw = derived_values(vault, uid, named)
+        for data, where in files.items():
+            for value, what in raw.items():
+                if value in data or value.hex().encode() in data:
+                    reasons.append(f"{what} in the raw bytes of {where}")
+        if uid in numbers or holds_id(joined, uid):
+            reasons.append("the id in a row")
+        for item in opened:
+            if holds_id(item.plaintext, uid):
+                reasons.append(f"the id inside {item.describe()}")
+        if reasons:
+            found[uid] = sorted(set(reasons))
+    return found
+
+
+def stored_values(copies: Iterable[Copy]) -> set[object]:
+    """Every value of every row of the copies, for comparing databases by what they hold."""
+    return {value for copy in copies for row in copy.rows for value in row.values.values()}

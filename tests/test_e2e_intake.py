@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.crypto import MasterKey, Vault, load_recovery_key
+from bot.crypto import MasterKey, load_recovery_key
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.i18n import ZAWGYI
@@ -23,6 +23,7 @@ from tests.conftest import (
     RECOVERY_PRIVATE,
     Applicant,
     RunningBot,
+    chat_state,
     running_bot,
 )
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
@@ -195,8 +196,10 @@ async def test_a_restart_mid_questionnaire_resumes_the_same_draft(
         await answer_one(person, q, "family", "en", "7")
         await answer_one(person, q, "when", "en")
         conn = second.runtime.db.conn
+        async with conn.execute("SELECT count(*) FROM chat_states") as cur:
+            assert await cur.fetchone() == (1,)  # the same chat's row, not a second one
         async with conn.execute("SELECT count(*) FROM cases WHERE status = 'draft'") as cur:
-            assert await cur.fetchone() == (1,)
+            assert await cur.fetchone() == (0,)
         await person.send("/back")
         await person.send("/back")
         assert "Your answer so far: 7" in await person.last_text()
@@ -372,12 +375,11 @@ async def test_the_outbox_does_not_wait_behind_an_applicants_reply(bot: RunningB
     message the outbox sent to that applicant must not wait for it, or every group notice
     queued behind would wait too."""
     intake = bot.runtime.intake
-    pseudonym = Vault(bot.master_key).pseudonym(ALICE)
-    held = intake._locks.setdefault(pseudonym, asyncio.Lock())
+    await Applicant(bot.server, ALICE).send("/start")  # the chat's key is held
+    held = intake._locks.setdefault(ALICE, asyncio.Lock())
     async with held:  # the applicant's reply is still with Telegram
         await asyncio.wait_for(intake.note_sent(ALICE, 4242), timeout=10.0)
-    async with bot.runtime.db.conn.execute("SELECT count(*) FROM chat_traces") as cur:
-        assert await cur.fetchone() == (1,)
+    assert 4242 in (await chat_state(bot, ALICE)).trace.visible
 
 
 async def test_a_team_message_noted_during_an_applicants_reply_stays_in_the_trace(
@@ -399,7 +401,64 @@ async def test_a_team_message_noted_during_an_applicants_reply_stays_in_the_trac
     await answer_one(person, Q, Q.first, "en")
     monkeypatch.undo()
 
-    pseudonym = Vault(bot.master_key).pseudonym(ALICE)
-    trace = await intake._trace(pseudonym, intake._now())
+    trace = (await chat_state(bot, ALICE)).trace
     assert 4242 in trace.visible and 4242 in trace.team
     assert len(trace.visible) == 2  # the team's message and the next question, nothing more
+
+
+# --- the chat's key: it lives in the chat, and comes back with a tap or a reply ---------------
+
+
+async def test_after_a_restart_a_reply_brings_the_form_back_with_no_extra_tap(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """A typed question asks the phone for a reply: the answer comes back with the question,
+    whose link holds the chat's key, so the process that lost it in a restart finds the form."""
+    q = default_questionnaire()
+    person = Applicant(server, ALICE)
+    async with running_bot(server, tmp_path, master_key):
+        await begin(person)
+        await answer_all(person, "en", stop_before="family")
+    [question] = [m for m in await person.visible() if m.from_bot]
+    assert question.force_reply and question.entities[0]["type"] == "text_link"
+    async with running_bot(server, tmp_path, master_key):
+        await answer_one(person, q, "family", "en", "7")  # a reply: no word about a restart
+        texts = await person.bot_texts()
+        assert CATALOG.text("en", "resume") not in texts
+        assert "Your answer so far" not in texts[-1]
+
+
+async def test_after_a_restart_a_client_that_drops_force_reply_needs_one_tap(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    q = default_questionnaire()
+    person = Applicant(server, ALICE, drops_force_reply=True)
+    async with running_bot(server, tmp_path, master_key):
+        await begin(person)
+        await answer_all(person, "en", stop_before="family")
+    async with running_bot(server, tmp_path, master_key):
+        await person.send("7")
+        assert await person.last_text() == CATALOG.text("en", "resume")
+        await person.tap_link()  # the blue first line of the question
+        await answer_one(person, q, "family", "en", "7")
+        await answer_one(person, q, "when", "en")
+        shown = [m.text or "" for m in await person.visible()]
+        # The word about the restart, the unread "7" and the old question are gone.
+        assert len(shown) == 1 and "Question" in shown[0], shown
+
+
+async def test_after_a_restart_delete_erases_everything_with_one_tap(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    person = Applicant(server, ALICE, drops_force_reply=True)
+    async with running_bot(server, tmp_path, master_key):
+        await begin(person)
+        await answer_all(person, "en", stop_before="rank")
+    async with running_bot(server, tmp_path, master_key) as bot:
+        await person.send("/delete")
+        assert await person.last_text() == CATALOG.text("en", "resume_delete")
+        [question] = [m for m in await person.visible() if m.buttons]
+        await person.tap(question.buttons[0]["text"])  # any button of the last question
+        assert await person.visible() == []
+        async with bot.runtime.db.conn.execute("SELECT count(*) FROM chat_states") as cur:
+            assert await cur.fetchone() == (0,)

@@ -9,10 +9,10 @@ copy, the config and the master key, the attacker (``tests/seizure.py``) tries e
 master-derived key on every blob, every case key so recovered on every field, every guessed
 Telegram id against every row, blob and time, and greps every file for what the applicants typed.
 
-What must hold (DESIGN.md, "Keys"): no field of a submitted case opens and no opened plaintext
-holds a submitted applicant's words, chat id or verification phrase (a draft still being filled
-in may open: that is by design); no Telegram id is linked to a submitted case; no canary is in
-the raw bytes of any file.
+What must hold (DESIGN.md, "Keys"): no field of a submitted case and no answer of a form under
+way opens, and no opened plaintext holds an applicant's words, chat id or verification phrase;
+no account that used the bot, in any way, can be told apart from one that never did; no
+Telegram id is linked to a submitted case; no canary is in the raw bytes of any file.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from bot.crypto import (
+    ChatKey,
     CryptoError,
     MasterKey,
     UnlockedKey,
@@ -34,9 +35,10 @@ from bot.crypto import (
     open_case_dropbox,
     unlock,
 )
-from bot.devserver import DevServer
+from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.store import Database
+from bot.transport import carried
 from tests import seizure
 from tests import test_e2e_teams as teams
 from tests.conftest import (
@@ -54,9 +56,14 @@ EARLY = 5_912_345_601  # sends a case before any coordinator exists
 FINISHER = 5_912_345_602  # finishes, is asked a question and answers, is handed off
 DRAFTER = 5_912_345_603  # stops half-way: the draft stays
 BLOCKER = 5_912_345_604  # finishes, then blocks the bot before the team's question reaches them
+KEEPER = 5_912_345_606  # finishes and keeps the receipt
+ERASER = 5_912_345_607  # finishes and clears the chat
+DELETER = 5_912_345_608  # stops half-way and deletes everything
+FLOODER = 5_912_345_609  # floods past the limit half-way through the form
 LEAD = 5_912_345_700
-DECOYS = (5_912_345_600, 5_912_345_605, 6_000_000_123, 777_000, 424_242_424)
-APPLICANTS = (EARLY, FINISHER, DRAFTER, BLOCKER)
+DECOYS = (5_912_345_600, 5_912_345_605, 5_912_345_610, 6_000_000_123, 777_000, 424_242_424)
+APPLICANTS = (EARLY, FINISHER, DRAFTER, BLOCKER, KEEPER, ERASER, DELETER, FLOODER)
+FLOOD = 45
 PASSPHRASE = "harbour lantern copper eleven"
 
 
@@ -96,6 +103,10 @@ PEOPLE_TEXT = {
     FINISHER: ("Ma Finisher Canary8rt", "ဥက္ကာပျံ FinisherNote canary 4hd9"),
     DRAFTER: ("Drafter Canary2mz", None),
     BLOCKER: ("Blocker Canary6vv", "BlockerNote canary 1pq0"),
+    KEEPER: ("Keeper Canary4kk", "KeeperNote canary 2kk5"),
+    ERASER: ("Eraser Canary9ee", "EraserNote canary 3ee8"),
+    DELETER: ("Deleter Canary5dd", None),
+    FLOODER: ("Flooder Canary7ff", None),
 }
 ANSWER = "Near Monywa AnswerCanary5tt"
 NOTE = "NoteCanary story holds 9ee"
@@ -172,11 +183,11 @@ class Stages:
 
 async def _whole_life(folder: Path) -> Haul:
     master_key = MasterKey.generate()
-    people = {
-        uid: Person(uid, name)
-        for uid, name in zip(APPLICANTS, ("early", "finisher", "drafter", "blocker"), strict=True)
-    }
-    early, finisher, drafter, blocker = (people[uid] for uid in APPLICANTS)
+    names = ("early", "finisher", "drafter", "blocker", "keeper", "eraser", "deleter", "flooder")
+    people = {uid: Person(uid, name) for uid, name in zip(APPLICANTS, names, strict=True)}
+    early, finisher, drafter, blocker, keeper, eraser, deleter, flooder = (
+        people[uid] for uid in APPLICANTS
+    )
     started = int(time.time())
     async with DevServer() as server, running_bot(server, folder / "live", master_key) as bot:
         (folder / "backups").mkdir()
@@ -212,6 +223,31 @@ async def _whole_life(folder: Path) -> Haul:
         await _send(phone, blocker)
         await server.block_bot(BLOCKER)
         blocker.sent_at_stage = await stages.take("blocker's case sent, bot blocked")
+
+        for who, choice in ((keeper, "wipe_keep"), (eraser, "wipe_now")):
+            phone = Applicant(server, who.uid)
+            await _form_until_notes(phone, who)
+            await _notes(phone, who)
+            await _send(phone, who)
+            await phone.tap(CATALOG.text("en", choice))
+        keeper.sent_at_stage = eraser.sent_at_stage = await stages.take(
+            "receipt kept, chat cleared"
+        )
+
+        phone = Applicant(server, DELETER)
+        await _form_until_notes(phone, deleter)
+        await stages.take("deleter mid-draft")
+        await phone.send("/delete")
+        await phone.tap(CATALOG.text("en", "delete_yes"))
+        assert await phone.visible() == []
+
+        phone = Applicant(server, FLOODER)
+        await _form_until_notes(phone, flooder)
+        for n in range(FLOOD):  # faster than anyone reads: most are never read
+            await server.send_text(FLOODER, f"hello {n} FloodCanary", first_name="T")
+        flooder.typed.append("FloodCanary")
+        await settle(server, quiet=0.3)
+        await stages.take("after a form deleted and a flood")
 
         code = finisher.code
         await lead.send(f"/claim {code}")
@@ -330,21 +366,12 @@ def _report(problems: list[str], limit: int = 40) -> str:
 
 
 def _plaintext_leaks(item: seizure.Opened, people: dict[int, Person]) -> Iterator[str]:
-    """What an opened plaintext gives away about a submitted applicant, judged by content.
-
-    Words typed into the form count only where the blob sits in a copy taken after that person
-    sent the form (before, it was a draft, which the master key may open by design); whatever
-    exists only once a case is sent (its chat id, verification phrase, the team's words and the
-    applicant's answers) counts anywhere.
-    """
+    """What an opened plaintext gives away about an applicant, judged by content: anything
+    they wrote, in a form under way or after it was sent, their chat id, their phrase."""
     for person in people.values():
-        if not person.submitted:
-            continue
-        after = [p for p in item.places if p.copy.stage >= (person.sent_at_stage or 0)]
-        words = [w for w in person.typed if after and _holds_text(item.plaintext, w)]
-        words += [w for w in person.later if _holds_text(item.plaintext, w)]
+        words = [w for w in (*person.typed, *person.later) if _holds_text(item.plaintext, w)]
         for word in words:
-            where = after[0] if after and word in person.typed else item.places[0]
+            where = item.places[0]
             yield f"{person.name}'s words {word!r} via {item.how} from {where.describe()}"
         if seizure.holds_id(item.plaintext, person.uid):
             yield f"{person.name}'s chat id via {item.how} from {item.places[0].describe()}"
@@ -359,13 +386,17 @@ def _holds_text(data: bytes, text: str) -> bool:
     return any(form in data for form in seizure.text_forms(text))
 
 
-def test_no_submitted_case_opens_with_the_master_key(haul: Haul, attack: Attack) -> None:
+def test_no_case_and_no_form_under_way_opens_with_the_master_key(
+    haul: Haul, attack: Attack
+) -> None:
     people = haul.people
-    # The attack has teeth: the draft left half-way opens with the master key, as designed.
-    drafter_words = PEOPLE_TEXT[DRAFTER][0]
-    assert any(_holds_text(o.plaintext, drafter_words) for o in attack.opened), (
-        "the attacker could not open the drafter's draft: the key search is broken"
-    )
+    # The attack has teeth: what the master key protects by design (each case's triage, for
+    # the group's notice) opens, so the key search works.
+    assert any(
+        p.row.table == "cases" and p.column == "triage" for o in attack.opened for p in o.places
+    ), "the attacker could not open a case's triage: the key search is broken"
+    drafts = [c for c in haul.copies if any(r.table == "chat_states" for r in c.rows)]
+    assert drafts, "no copy holds a chat's state: nothing was attacked"
     found: dict[str, list[str]] = {}  # what opened, how -> the copies it opened in
     for item in attack.opened:
         for place in item.places:
@@ -386,8 +417,8 @@ def test_no_submitted_case_opens_with_the_master_key(haul: Haul, attack: Attack)
         f"seizure: {len(haul.copies)} copies ({replays} of them read back from a WAL's history), "
         f"{len(attack.places)} distinct blobs, "
         f"{len(attack.purposes)} purposes tried, {len(attack.opened)} plaintexts opened "
-        f"(drafts, traces, waiting messages), {len(attack.keys)} case keys recovered, "
-        f"{len(problems)} of them from a sent case"
+        f"(triage, waiting messages), {len(attack.keys)} case keys recovered, "
+        f"{len(problems)} leaks of a case or a form under way"
     )
     if problems:
         pytest.fail("a seizure opens what was sent:" + _report(problems))
@@ -398,10 +429,10 @@ def test_no_telegram_id_is_linked_to_a_submitted_case(haul: Haul, attack: Attack
     submitted = seizure.Submitted.from_copies(haul.copies)
     codes = {p.code for p in haul.people.values() if p.submitted}
     assert codes <= submitted.codes, (codes, submitted.codes)
-    # The guesses have teeth: the drafter's pseudonym is found in the copies.
-    drafter = vault.pseudonym(DRAFTER)
-    assert any(drafter in r.values.values() for c in haul.copies for r in c.rows), (
-        "the drafter's pseudonym is nowhere: the id guessing is broken"
+    # The guesses have teeth: the lead's pseudonym (coordinators stay known) is found.
+    lead = vault.pseudonym(LEAD)
+    assert any(lead in r.values.values() for c in haul.copies for r in c.rows), (
+        "the lead's pseudonym is nowhere: the id guessing is broken"
     )
     links = seizure.find_links(
         vault,
@@ -432,7 +463,11 @@ _CASE_TIMES = {
     "relays": ("created_at", "answered_at"),
     "case_inbox": ("created_at",),
 }
-_PERSON_TIMES = {"chat_traces": ("expires_at",), "outbox": ("created_at",)}
+_PERSON_TIMES = {
+    "chat_states": ("expires_at",),
+    "chat_traces": ("expires_at",),
+    "outbox": ("created_at",),
+}
 
 
 def _fine_times(haul: Haul, attack: Attack) -> Iterator[str]:
@@ -463,7 +498,38 @@ def test_no_stored_time_is_finer_than_its_grid(haul: Haul, attack: Attack) -> No
     assert not problems, "a time finer than its grid:" + _report(problems)
     # The check sees times at all: drafts, traces and cases were in the copies.
     tables = {row.table for copy in haul.copies for row in copy.rows}
-    assert {"cases", "chat_traces", "audit_log"} <= tables
+    assert {"cases", "chat_states", "audit_log"} <= tables
+
+
+def test_no_account_is_told_apart_from_one_that_never_wrote(haul: Haul, attack: Attack) -> None:
+    """The seizer holds a list of Telegram ids. For each, every value the server could compute
+    from the id and the master key is looked for in every row and every file of every copy (WAL
+    readings included), and every plaintext the master key opens is searched for the id. An
+    account that used the bot, in any way, must look exactly like one that never did."""
+    found = seizure.told_apart(
+        attack.vault,
+        haul.copies,
+        attack.opened,
+        (*APPLICANTS, *DECOYS, LEAD),
+        purposes=attack.purposes,
+        literals=seizure.literals_in_source(),
+    )
+    # Teeth: the coordinator, whose id stays known by design, is recognised.
+    assert LEAD in found, "the lead is not recognised: the search is broken"
+    names = {uid: p.name for uid, p in haul.people.items()}
+    told = {uid: reasons for uid, reasons in found.items() if uid != LEAD}
+    print(
+        f"accounts: {len(APPLICANTS)} that used the bot (under way, sent, kept, cleared, "
+        f"deleted, flooded, blocked, answered the team) and {len(DECOYS)} that never did, "
+        f"{len(haul.copies)} copies: {len(told)} told apart"
+    )
+    if told:
+        problems = [
+            f"{names.get(uid, 'decoy')} ({uid}): {reason}"
+            for uid, reasons in sorted(told.items())
+            for reason in reasons
+        ]
+        pytest.fail("a seizure tells accounts apart:" + _report(problems))
 
 
 def test_no_canary_in_the_raw_bytes_of_any_copy(haul: Haul) -> None:
@@ -494,7 +560,18 @@ def test_the_raw_search_sees_a_plaintext_leak() -> None:
 # --- one backup, mid-draft ----------------------------------------------------------------------
 
 
-async def test_a_backup_taken_mid_draft_opens_nothing_of_the_submitted_case(
+def _chat_key_on_the_phone(messages: list[MessageRecord]) -> ChatKey:
+    """What someone holding the phone could read off it: the key a button of the bot carries."""
+    for message in messages:
+        for data in message.callback_data:
+            _, token = carried.split_callback(data)
+            key = ChatKey.from_token(token) if token else None
+            if key is not None:
+                return key
+    raise AssertionError("no button on the phone carries the chat's key")
+
+
+async def test_a_backup_taken_mid_draft_opens_nothing_of_the_draft_or_the_case(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     who = Person(FINISHER, "finisher")
@@ -507,6 +584,7 @@ async def test_a_backup_taken_mid_draft_opens_nothing_of_the_submitted_case(
             for c in await seizure.seize(bot.runtime.db, tmp_path, 0, "mid-draft")
             if c.kind == "backup"
         ]
+        on_the_phone = _chat_key_on_the_phone(await phone.visible())
         await _notes(phone, who)
         await _send(phone, who)
         db_path = bot.runtime.db.path
@@ -515,26 +593,56 @@ async def test_a_backup_taken_mid_draft_opens_nothing_of_the_submitted_case(
     mid, now = seizure.load([mid, now])
     vault = Vault(master_key)
     case_ids = seizure.case_ids_seen([mid, now])
-    places = seizure.blob_places([mid])
-    _, keys = seizure.open_with_master(
+    opened, keys = seizure.open_with_master(
         vault,
-        places,
+        seizure.blob_places([mid, now]),
         case_ids=case_ids,
         purposes=seizure.purposes_in_source(),
         contexts=seizure.contexts_seen([mid, now]),
     )
-    assert keys, "the backup holds the draft's wrapped key: the master key should open it"
+    assert not keys, [k.how for k in keys]
+    leaks = [o.describe() for o in opened for w in who.typed if _holds_text(o.plaintext, w)]
+    assert not leaks, "the master key opens the form under way:" + _report(leaks)
+    # Teeth: the form is in that backup, and the key the phone holds opens it.
+    name = on_the_phone.row_name(FINISHER)
+    [row] = [r for r in mid.table("chat_states") if r.values["name"] == name]
+    state = on_the_phone.open(bytes(row.values["body"]), row=name, field="state")
+    assert PEOPLE_TEXT[FINISHER][0] in state.decode("utf-8")
     sent = {str(r.values["id"]) for r in now.table("cases") if r.values.get("code")}
-    assert sent, "no case was sent"
     fields = [r for r in now.table("case_fields") if r.values.get("case_id") in sent]
-    opened = seizure.open_with_case_keys(keys, [now], seizure.blob_places([now]), case_ids=case_ids)
-    assert fields, "the sent case has no fields to attack"
-    if opened:
-        pytest.fail(
-            f"a backup taken mid-draft, with the master key, opens {len(opened)} of the "
-            f"{len(fields)} fields of the case sent later:"
-            + _report([o.describe() for o in opened])
-        )
+    assert sent and fields, "no case was sent"
+
+
+# --- the same account in two databases ----------------------------------------------------------
+
+
+async def test_one_account_in_two_databases_leaves_nothing_another_account_lacks(
+    tmp_path: Path,
+) -> None:
+    """The black-box test of "cannot be told apart": the same account half-way through the
+    same form in two fresh databases under one master key, and another account in a third
+    (made between them, so a time shared by the two is shared by the third too). Nothing stored
+    in both of the first is missing from the third."""
+    master_key = MasterKey.generate()
+
+    async def half_way(folder: Path, uid: int) -> list[seizure.Copy]:
+        (folder / "copies").mkdir(parents=True)
+        async with DevServer() as server, running_bot(server, folder, master_key) as bot:
+            phone = Applicant(server, uid)
+            await begin(phone)
+            await answer_all(phone, "en", {"call_name": "Same Name"}, stop_before="notes")
+            taken = await seizure.seize(bot.runtime.db, folder / "copies", 0, "half-way")
+        return seizure.load(taken)
+
+    first = await half_way(tmp_path / "first", DRAFTER)
+    other = await half_way(tmp_path / "other", DECOYS[0])
+    second = await half_way(tmp_path / "second", DRAFTER)
+    assert any(r.table == "chat_states" for c in first for r in c.rows)
+    common = seizure.stored_values(first) & seizure.stored_values(second)
+    telling = common - seizure.stored_values(other)
+    assert not telling, (
+        f"{len(telling)} stored values name the account: {sorted(map(repr, telling))[:5]}"
+    )
 
 
 # --- teams: a sealed copy only for the routed team ---------------------------------------------

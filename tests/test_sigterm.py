@@ -12,13 +12,12 @@ import asyncio
 import signal
 from pathlib import Path
 
-from bot.crypto import MasterKey, Vault
+from bot.crypto import MasterKey
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
 from bot.intake.draft import Draft
 from bot.store import Database
-from bot.store import cases as store
-from tests.conftest import QUIET, Applicant, running_bot, write_config
+from tests.conftest import QUIET, Applicant, phone_state, running_bot, write_config
 from tests.intake_driver import CATALOG, answer_one, default_questionnaire, default_route
 from tests.test_cli import start_bot_process
 
@@ -27,14 +26,11 @@ USER = 530_000_001
 FAMILY = "3"
 
 
-async def _draft(db: Database, vault: Vault) -> Draft:
-    row = await store.find_draft(db.conn, vault.pseudonym(USER))
-    assert row is not None, "the draft is gone"
-    key = vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
-    encrypted = await store.read_fields(db.conn, row.case_id)
-    return Draft.from_fields(
-        {n: key.decrypt(v, case_id=row.case_id, field=n) for n, v in encrypted.items()}
-    )
+async def _draft(server: DevServer, db: Database) -> Draft:
+    """The form under way, opened with the key the phone holds, as only that chat can."""
+    state = await phone_state(server, db, USER)
+    assert state.draft is not None, "the draft is gone"
+    return state.draft
 
 
 async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path) -> None:
@@ -73,8 +69,7 @@ async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path
 
         async with running_bot(server, tmp_path, master_key) as bot:
             await settle(server, quiet=QUIET)  # an unconfirmed update is delivered again
-            vault = Vault(master_key)
-            draft = await _draft(bot.runtime.db, vault)
+            draft = await _draft(server, bot.runtime.db)
             for qid in before:
                 assert qid in draft.answers, f"acknowledged answer {qid!r} was lost"
             first_option = q.question("region").options[0].id
@@ -87,9 +82,12 @@ async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path
             prompts = [m for m in everything if m.from_bot and question("when") in (m.text or "")]
             assert len(prompts) == 1, "the in-flight answer was handled twice"
 
-            await person.send("/start")
-            assert question("when") in await person.last_text()
+            # The new process holds no key for the chat: /back waits for one tap on the
+            # question still on the phone, which brings the key, and is then carried out.
             await person.send("/back")
+            assert await person.last_text() == CATALOG.text("en", "resume")
+            when = CATALOG.localize("en", q.question("when").options[0].text)
+            await person.tap(when)
             back = await person.last_text()
             assert question("family") in back
             assert CATALOG.text("en", "current_answer", answer=FAMILY) in back

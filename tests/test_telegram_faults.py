@@ -15,14 +15,21 @@ from typing import Any
 
 import pytest
 
-from bot.crypto import MasterKey, Vault
+from bot.crypto import MasterKey
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
 from bot.intake.draft import Draft
 from bot.intake.questionnaire import QuestionKind
 from bot.store import Database
-from bot.store import cases as store
-from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot, running_bot, until
+from tests.conftest import (
+    GROUP_CHAT_ID,
+    QUIET,
+    Applicant,
+    RunningBot,
+    phone_state,
+    running_bot,
+    until,
+)
 from tests.intake_driver import (
     CATALOG,
     answer_all,
@@ -40,14 +47,11 @@ def _question(qid: str) -> str:
     return CATALOG.localize("en", Q.question(qid).text)
 
 
-async def _draft(db: Database, vault: Vault) -> Draft:
-    row = await store.find_draft(db.conn, vault.pseudonym(USER))
-    assert row is not None, "the draft is gone"
-    key = vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
-    encrypted = await store.read_fields(db.conn, row.case_id)
-    return Draft.from_fields(
-        {n: key.decrypt(v, case_id=row.case_id, field=n) for n, v in encrypted.items()}
-    )
+async def _draft(server: DevServer, db: Database) -> Draft:
+    """The form under way, opened with the key the phone holds, as only that chat can."""
+    state = await phone_state(server, db, USER)
+    assert state.draft is not None, "the draft is gone"
+    return state.draft
 
 
 async def _to_family(person: Applicant) -> None:
@@ -90,7 +94,7 @@ async def test_a_fault_loses_no_answer_and_the_bot_keeps_answering(
         await settle(server, quiet=QUIET, timeout=30.0)
         await server.clear_faults()
 
-        draft = await _draft(bot.runtime.db, Vault(master_key))
+        draft = await _draft(server, bot.runtime.db)
         assert draft.answers["family"].value == 7, "a saved answer was lost"
         if method == "editMessageText":
             assert draft.answers["when"].value == Q.question("when").options[0].id
@@ -99,7 +103,7 @@ async def test_a_fault_loses_no_answer_and_the_bot_keeps_answering(
         await person.send("/start")
         assert _question(draft.step or "") in await person.last_text()
         await answer_one(person, Q, draft.step or "", "en")
-        later = await _draft(bot.runtime.db, Vault(master_key))
+        later = await _draft(server, bot.runtime.db)
         assert draft.step in later.answers
 
 
@@ -238,7 +242,7 @@ async def test_a_request_hanging_past_the_read_timeout_loses_nothing(
         await asyncio.sleep(hang)  # the server sleeps as long, then performs the request
         await settle(server, quiet=QUIET, timeout=30.0)
 
-        draft = await _draft(bot.runtime.db, Vault(master_key))
+        draft = await _draft(server, bot.runtime.db)
         assert draft.answers[step].value == _expected(step), "a saved answer was lost"
         # Performed once, late; the bot did not send the next question a second time.
         following = ROUTE[ROUTE.index(step) + 1]
@@ -254,7 +258,7 @@ async def test_a_request_hanging_past_the_read_timeout_loses_nothing(
         await person.send("/start")
         assert _question(following) in await person.last_text()
         await answer_one(person, Q, following, "en")
-        later = await _draft(bot.runtime.db, Vault(master_key))
+        later = await _draft(server, bot.runtime.db)
         assert following in later.answers
 
 

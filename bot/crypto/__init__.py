@@ -12,6 +12,10 @@ Keys
         small records the running bot reads back (one HKDF subkey per ``purpose``, bound to a
         ``context``), ``pseudonym`` / ``pseudonyms`` (HMAC-SHA256 of a Telegram user id under an
         HKDF subkey), ``key_id`` / ``key_ids``.
+    ``ChatKey``
+        One random key per applicant chat, never on disk: it travels in the chat (``token``)
+        and comes back with every tap and reply. ``row_name(account_id)`` names the chat's
+        stored state, ``seal`` / ``open`` protect it, bound to that row and a field name.
     ``CaseKey``
         One random key per case. ``encrypt`` / ``decrypt`` (and ``_text`` variants) bind every
         ciphertext to its case id and field name.
@@ -56,6 +60,7 @@ No ``repr`` or ``str`` of any object here shows key material.
 """
 
 from bot.crypto.case_key import CaseKey
+from bot.crypto.chat_key import ChatKey
 from bot.crypto.codes import (
     ALPHABET,
     canonical_code,
@@ -79,6 +84,7 @@ __all__ = [
     "Argon2Cost",
     "CaseDropbox",
     "CaseKey",
+    "ChatKey",
     "CoordinatorKeys",
     "CryptoError",
     "DecryptionError",

@@ -34,6 +34,7 @@ class MessageRecord:
     deleted: bool = False
     entities: list[dict[str, Any]] = field(default_factory=list)
     reply_to_message_id: int | None = None
+    force_reply: bool = False
 
     @property
     def buttons(self) -> list[ButtonRecord]:

@@ -84,6 +84,9 @@ class Message:
     edit_date: int | None = None
     deleted: bool = False
     link_preview_options: dict[str, Any] | None = None
+    # Sent with ForceReply: a client that honours it opens the reply field on this message, so
+    # what the person types next comes back as a reply to it.
+    force_reply: bool = False
 
 
 @dataclass

@@ -44,6 +44,7 @@ def message_record(message: Message) -> MessageRecord:
         deleted=message.deleted,
         entities=[dict(e) for e in message.entities],
         reply_to_message_id=message.reply_to,
+        force_reply=message.force_reply,
     )
 
 

@@ -26,6 +26,9 @@ LANGUAGE_LABELS = {"en": "English", "my": "မြန်မာ", "my-zawgyi": "�
 YES, NO = "yes", "no"
 REVIEW_LABEL_CHARS = 48
 REVIEW_ANSWER_CHARS = 200
+TYPED_KINDS = frozenset(
+    {QuestionKind.TEXT, QuestionKind.NUMBER, QuestionKind.YEAR, QuestionKind.DATE}
+)
 
 
 class Effect(StrEnum):
@@ -132,7 +135,9 @@ def _question_prompt(ctx: Context, draft: Draft, q: Question) -> Reply:
     if previous is not None and previous.value is not None and not q.sensitive:
         shown = _shown_answer(ctx, draft.language, q, previous.value)
         lines += ["", _t(ctx, draft, "current_answer", answer=shown)]
-    return Reply("\n".join(lines), _question_buttons(ctx, draft, q), prompt=True, protect=True)
+    typed = q.kind in TYPED_KINDS
+    buttons = _question_buttons(ctx, draft, q)
+    return Reply("\n".join(lines), buttons, prompt=True, protect=True, typed=typed)
 
 
 def _hint(ctx: Context, draft: Draft, q: Question) -> str | None:

@@ -62,10 +62,18 @@ class Reply:
     forwarding and saving, for anything that echoes answers, and for every prompt: protection
     cannot be added by an edit, so a question sent unprotected could not become the review (or
     the review the receipt) in place, and each of those steps would cost a message and a
-    deletion instead of one edit.
+    deletion instead of one edit. ``typed`` marks a question answered by typing: the phone is
+    asked to open the reply field on it, which an edit cannot do either.
     """
 
     text: str
     buttons: Keyboard = ()
     prompt: bool = False
     protect: bool = False
+    typed: bool = False
+
+    @property
+    def asks_reply(self) -> bool:
+        """Whether the phone is asked to answer this message in its reply field (a typed
+        question with no buttons: a message carries buttons or that request, not both)."""
+        return self.typed and not self.buttons

@@ -1,13 +1,21 @@
-"""The applicant's side: run the intake engine over a draft that lives only as ciphertext.
+"""The applicant's side: run the intake engine over a chat whose state only its key opens.
 
-Each update is handled under a per-applicant lock: load and decrypt the draft, let the pure
-engine decide, write what changed in one transaction, and only then hand replies back. A crash
-at any point leaves either the old draft or the new one, never half of each.
+Each chat's state (the form under way and the messages still on the phone) is one row, named
+and sealed by the chat's key (``bot.crypto.ChatKey``). The key is never written to disk: it
+travels in the chat, returned by every tap and reply, and the process holds it in memory while
+the chat is active. A seizer holding every file, the master key and a list of Telegram ids
+cannot find an account's row, read a form under way, or tell whether an account ever wrote.
+
+Each update is handled under a per-applicant lock: read and open the state, let the pure engine
+decide, write what changed, and only then hand replies back. A crash at any point leaves either
+the old state or the new one, never half of each. After a restart the key comes back with the
+applicant's next tap or reply; until then the chat is asked for that one tap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import re
@@ -24,6 +32,7 @@ import aiosqlite
 from bot.crypto import (
     ALPHABET,
     CaseKey,
+    ChatKey,
     DecryptionError,
     Vault,
     canonical_code,
@@ -40,16 +49,23 @@ from bot.intake.engine import Context, Effect, Outcome
 from bot.intake.events import Button, Command, Event, Press, Reply, Text, Unsupported
 from bot.intake.questionnaire import ROUTABLE_KINDS, Questionnaire
 from bot.logs import get_logger
-from bot.ops.rotation import adopt_draft
+from bot.services.chats import STATE_FIELD, ChatMemory, ChatState
+from bot.services.erasures import SWEEP_SECONDS, Erase, Erasures, Unanswered
 from bot.services.limits import AttemptLimiter
+from bot.services.outbox import OutMessage
 from bot.services.trace import ChatTrace
 from bot.store import Database
 from bot.store import cases as store
+from bot.store import chats as chat_store
+from bot.store.times import to_hour
 from bot.store.writes import Write, apply
 
 log = get_logger(__name__)
 
 STATUS_DELAY_SECONDS = 1.0
+# Commands a chat without its key may send that are carried out once the key is back: the
+# form's own commands, which need the form.
+_WAITING_COMMANDS = frozenset({"delete", "back", "cancel", "language"})
 
 
 @dataclass(frozen=True)
@@ -64,18 +80,20 @@ class Incoming:
     pressed_protected: bool = False  # whether that message is protected from forwarding
     pressed_text: str | None = None  # that message's text, as Telegram shows it
     language_hint: str | None = None  # Telegram's language code, for users with no draft
+    key: str | None = None  # the chat's key, as the tap or the reply brought it back
 
 
 @dataclass(frozen=True)
 class Response:
     """What the transport must do: send ``replies`` (the first by editing ``edit_message_id``
     instead, when set), delete ``delete`` and answer a tap with ``toast``; then call
-    ``remember``."""
+    ``remember``. ``key`` is the chat's key, to be written into what is sent."""
 
     replies: tuple[Reply, ...] = ()
     toast: str | None = None
     edit_message_id: int | None = None
     delete: tuple[int, ...] = ()
+    key: str | None = None
     # For the chat trace only: the chat's language now, and that the first reply is the
     # receipt of a form just sent.
     language: str | None = None
@@ -123,29 +141,25 @@ class IntakeSettings:
     next_steps: Mapping[str, str] = field(default_factory=dict)
 
 
-class _TraceLock(asyncio.Lock):
-    """A chat trace's lock, counting the changes saved under it."""
+class _Row(asyncio.Lock):
+    """One chat's row: its lock, the state as last read or written under it, and a count of
+    the changes, so a read while answering is reused unless something changed the row since.
+
+    Held weakly: it lives while an update or a note is at work on the chat, and the state it
+    keeps goes with it."""
 
     changes = 0
+    seen = -1
+    state: ChatState | None = None
 
 
 @dataclass(frozen=True)
-class _ReadTrace:
-    """A trace as read while answering, and the change count at that moment: if nothing
-    changed the trace since, noting the delivered messages needs no second read. The lock is
-    kept so the count is that lock's, not a fresh one's."""
+class _Chat:
+    """A chat whose key is known: the account, the key and the name of its row."""
 
-    lock: _TraceLock
-    changes: int
-    trace: ChatTrace
-
-
-@dataclass
-class _Loaded:
-    case_id: str
-    key: CaseKey
-    draft: Draft
-    fields: dict[str, bytes] = field(default_factory=dict)
+    account: int
+    key: ChatKey
+    name: bytes
 
 
 class IntakeService:
@@ -169,16 +183,16 @@ class IntakeService:
         self.clock = clock
         self.on_submit = on_submit
         self.relay = relay
-        self._locks: weakref.WeakValueDictionary[bytes, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
-        # The chat trace's own short lock: the applicant's lock is held while Telegram is
-        # called (rate-limit waits included), and the outbox must not wait behind that.
-        self._trace_locks: weakref.WeakValueDictionary[bytes, _TraceLock] = (
-            weakref.WeakValueDictionary()
-        )
-        self._read_traces: dict[bytes, _ReadTrace] = {}  # only while an update is answered
+        self.memory = ChatMemory()
+        self.erasures = Erasures(clock=lambda: self.clock())
+        self.sweep_now = asyncio.Event()  # set to sweep at once (a test that moved the clock)
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        # The row's own short lock: the applicant's lock is held while Telegram is called
+        # (rate-limit waits included), and the outbox must not wait behind that.
+        self._rows: weakref.WeakValueDictionary[bytes, _Row] = weakref.WeakValueDictionary()
         self._status_limiter = AttemptLimiter(settings.status_attempts_per_hour, 3600.0)
+        # Drafts and traces an earlier release wrote under a pseudonym, until none is left.
+        self._legacy: int | None = None
 
     # --- entry points used by the transport --------------------------------------------------
 
@@ -190,15 +204,14 @@ class IntakeService:
         question the moment it appears must find it in the trace, or it is neither edited in
         place nor ever cleared.
         """
-        pseudonym = self.vault.pseudonym(incoming.user_id)
-        lock = self._locks.setdefault(pseudonym, asyncio.Lock())
+        lock = self._locks.setdefault(incoming.user_id, asyncio.Lock())
         async with lock:
-            if len(self.vault.key_ids) > 1:  # a key rotation is under way
-                await adopt_draft(self.db, self.vault, incoming.user_id)
-            try:
-                response = await self._handle(pseudonym, incoming)
-            finally:
-                read = self._read_traces.pop(pseudonym, None)
+            chat = await self._chat(incoming)
+            row = self._row(chat) if chat is not None else None  # held while answering
+            response = await self._handle(chat, incoming)
+            chat = self._known(incoming.user_id)  # begun while answering, or the same
+            if chat is not None:
+                response = replace(response, key=chat.key.token)
             if deliver is not None:
                 sent: list[int] = []
                 try:
@@ -206,31 +219,35 @@ class IntakeService:
                 except Exception:
                     # The applicant's own message, and whatever was sent before the failure
                     # (a receipt, say), are on their phone: note them, so /delete finds them.
-                    # The trace read while answering has already forgotten what this
+                    # The state read while answering has already forgotten what this
                     # response was to delete, which may still be there: read it afresh.
-                    await self._remember(pseudonym, incoming, Response(), sent, None)
+                    if chat is not None:
+                        self._row(chat).state = None
+                    await self._remember(chat, incoming, Response(), sent)
                     raise
-                await self._remember(pseudonym, incoming, response, sent, read)
+                await self._remember(chat, incoming, response, sent)
+            del row
             return response
 
     async def _remember(
-        self,
-        pseudonym: bytes,
-        incoming: Incoming,
-        response: Response,
-        sent: list[int],
-        read: _ReadTrace | None,
+        self, chat: _Chat | None, incoming: Incoming, response: Response, sent: list[int]
     ) -> None:
         """Record which messages are now visible in the chat, after the transport acted."""
+        shown = [] if incoming.message_id in response.delete else [incoming.message_id]
+        if chat is None:  # no key: the ids wait in memory for it
+            ids = [m for m in (*shown, *sent) if m is not None]
+            if ids:
+                self.memory.wait(incoming.user_id, ids, self.clock())
+                self.erasures.add(incoming.user_id, ids, self._now())
+            return
 
-        def note(trace: ChatTrace, now: int) -> None:
+        def note(state: ChatState, now: int) -> None:
+            trace = state.trace
             if response.language is not None:
                 trace.lang = response.language
             for gone in response.delete:
                 trace.visible.discard(gone)
-            if not response.delete or incoming.message_id not in response.delete:
-                trace.add(incoming.message_id, now)
-            for message_id in sent:
+            for message_id in (*shown, *sent):
                 trace.add(message_id, now)
             replies = _sent_replies(response)
             prompts = [m for m, r in zip(sent, replies, strict=False) if r.prompt]
@@ -243,54 +260,146 @@ class IntakeService:
                 trace.sent = True
                 trace.receipt = edited if edited is not None else (sent[0] if sent else None)
 
-        await self._change_trace(pseudonym, note, read)
+        await self._change(chat, note)
 
-    async def _change_trace(
-        self,
-        pseudonym: bytes,
-        change: Callable[[ChatTrace, int], None],
-        read: _ReadTrace | None = None,
-    ) -> None:
-        """Read (unless ``read`` is still current), change and save the chat trace under its
-        own lock."""
-        lock = self._trace_lock(pseudonym)
-        async with lock:
-            now = self._now()
-            if read is not None and read.lock is lock and read.changes == lock.changes:
-                trace = read.trace.fresh(now)
-            else:
-                trace = await self._trace(pseudonym, now)
-            change(trace, now)
-            await self.db.write(self._trace_write(pseudonym, trace))
-            lock.changes += 1
+    # --- the chat's key and row --------------------------------------------------------------
 
-    def _trace_lock(self, pseudonym: bytes) -> _TraceLock:
-        return self._trace_locks.setdefault(pseudonym, _TraceLock())
+    async def _chat(self, incoming: Incoming) -> _Chat | None:
+        """The chat, if its key is known: brought back by this update, or held in memory.
+
+        A key brought back that opens a row wins over one held (the person tapped an older
+        message of the same chat after a restart began another); a key with no row behind it
+        is taken only if none is held. Without a key, a chat an earlier release kept under a
+        pseudonym is moved under a new one."""
+        now = self.clock()
+        held = self.memory.key(incoming.user_id, now)
+        brought = ChatKey.from_token(incoming.key) if incoming.key else None
+        if brought is not None and brought != held:
+            chat = _Chat(incoming.user_id, brought, brought.row_name(incoming.user_id))
+            if held is None:
+                return await self._take(chat)
+            if await self._state_exists(chat):
+                await self._merge(
+                    _Chat(incoming.user_id, held, held.row_name(incoming.user_id)), chat
+                )
+                return await self._take(chat)
+        if held is not None:
+            self.memory.hold(incoming.user_id, held, now)
+            return _Chat(incoming.user_id, held, held.row_name(incoming.user_id))
+        return await self._adopt_legacy(incoming.user_id)
+
+    async def _merge(self, begun: _Chat, found: _Chat) -> None:
+        """The person tapped a message of their earlier chat (after a restart) while another
+        was begun: what the begun one showed joins the found one's trace, so one wipe erases
+        both, and the begun row goes."""
+        ids = sorted((await self._state(begun)).trace.visible)
+        if ids:
+            await self._change(found, lambda state, now: state.trace.add_all(ids, now))
+        await self.db.write(chat_store.state_deletion(begun.name))
+
+    async def _take(self, chat: _Chat) -> _Chat:
+        self.memory.hold(chat.account, chat.key, self.clock())
+        return chat
+
+    def _begin(self, account: int) -> _Chat:
+        """A new chat key, for a chat that starts (or starts again) with no key known."""
+        key = ChatKey.generate()
+        self.memory.hold(account, key, self.clock())
+        return _Chat(account, key, key.row_name(account))
+
+    def _known(self, account: int) -> _Chat | None:
+        key = self.memory.key(account, self.clock())
+        return _Chat(account, key, key.row_name(account)) if key is not None else None
+
+    def _row(self, chat: _Chat) -> _Row:
+        return self._rows.setdefault(chat.name, _Row())
+
+    async def _state_exists(self, chat: _Chat) -> bool:
+        return await chat_store.read_state(self.db.conn, chat.name, now=self._now()) is not None
+
+    async def _state(self, chat: _Chat) -> ChatState:
+        """The chat's state, read once per update: a second read while answering reuses the
+        first unless the row has changed since."""
+        row = self._row(chat)
+        if row.state is not None and row.seen == row.changes:
+            return row.state
+        seen = row.changes
+        state = await self._read_state(chat)
+        row.state, row.seen = state, seen
+        return state
+
+    async def _read_state(self, chat: _Chat) -> ChatState:
+        now = self._now()
+        raw = await chat_store.read_state(self.db.conn, chat.name, now=now)
+        if raw is None:
+            return ChatState()
+        try:
+            state = ChatState.load(chat.key.open(raw, row=chat.name, field=STATE_FIELD))
+        except (DecryptionError, ValueError, KeyError):
+            return ChatState()
+        state.trace = state.trace.fresh(now)
+        if state.draft is not None and state.touched < now - self.settings.draft_ttl_seconds:
+            state.draft = None
+            log.info("draft_expired")
+        return state
+
+    async def _change(self, chat: _Chat, change: Callable[[ChatState, int], None]) -> None:
+        """Change the chat's state and write it, under the row's own lock."""
+        row = self._row(chat)
+        async with row:
+            state = await self._state(chat)
+            change(state, self._now())
+            await self.db.write(self._state_write(chat, state))
+            row.changes += 1
+            row.state, row.seen = state, row.changes
+            self.erasures.track(chat.account, state.trace.times)
+
+    def _state_write(self, chat: _Chat, state: ChatState) -> Write:
+        expires = state.expires_at(self.settings.draft_ttl_seconds)
+        if expires <= self._now():
+            return chat_store.state_deletion(chat.name)
+        body = chat.key.seal(state.dump(), row=chat.name, field=STATE_FIELD)
+        return chat_store.state_write(chat.name, body, expires_at=expires)
 
     # --- the work ----------------------------------------------------------------------------
 
-    async def _handle(self, pseudonym: bytes, incoming: Incoming) -> Response:
+    async def _handle(self, chat: _Chat | None, incoming: Incoming) -> Response:
         event = incoming.event
         if isinstance(event, Command) and event.name == "status":
-            return await self._status(pseudonym, incoming, event.arg)
-        if isinstance(event, Command) and event.name == "delete":
-            lang = await self._language(pseudonym, incoming.language_hint)
-            return await self._clearing(pseudonym, incoming, (self._delete_question(lang),))
-        if isinstance(event, Press) and event.data in ("W:y", "X:y"):
-            return await self._wipe(pseudonym, incoming, destroy_draft=event.data == "X:y")
-        if isinstance(event, Press) and event.data == "W:n":
-            return await self._keep(pseudonym, incoming)
-        relayed = await self._relay(pseudonym, incoming)
+            return await self._status(chat, incoming, event.arg)
+        relayed = await self._relay(chat, incoming)
         if relayed is not None:
             return relayed
+        if chat is None:
+            if not (isinstance(event, Command) and event.name == "start"):
+                return await self._without_key(incoming)
+            chat = self._begin(incoming.user_id)
+        # What came in while the key was not held joins the trace, so it is erased with the
+        # rest; a command sent then is carried out now.
+        waiting = self.memory.take_waiting(chat.account, self.clock())
+        if waiting is not None:
+            await self._change(chat, waiting.join)
+        answered = isinstance(event, Press) and event.data in ("X:y", "X:n")
+        if waiting is not None and waiting.command is not None and not answered:
+            if waiting.command.name == "delete":  # asked for before the key was back
+                return await self._wipe(chat, incoming, destroy_draft=True)
+            incoming = replace(incoming, event=waiting.command)
+            event = waiting.command
+        if isinstance(event, Command) and event.name == "delete":
+            lang = await self._language(chat, incoming.language_hint)
+            return await self._clearing(chat, incoming, (self._delete_question(lang),))
+        if isinstance(event, Press) and event.data in ("W:y", "X:y"):
+            return await self._wipe(chat, incoming, destroy_draft=event.data == "X:y")
+        if isinstance(event, Press) and event.data == "W:n":
+            return await self._keep(chat, incoming)
 
         now = self._now()
-        loaded = await self._load(pseudonym, now)
-        draft = loaded.draft if loaded else None
+        state = await self._state(chat)
+        draft = state.draft
         ctx = self._context(now)
         if draft is None:  # the chat, not a draft, remembers the language and a sent form
-            chat = await self._read_trace(pseudonym)
-            ctx = replace(ctx, language=chat.lang or incoming.language_hint, sent=chat.sent)
+            ctx = replace(ctx, language=state.trace.lang or incoming.language_hint)
+            ctx = replace(ctx, sent=state.trace.sent)
         if isinstance(event, Press) and event.data == "X:n":
             if draft is None:
                 return Response(toast=self.catalog.text(ctx.language, "kept"))
@@ -302,14 +411,48 @@ class IntakeService:
             if outcome.draft is not None
             else outcome.language or (draft.language if draft else None)
         )
-        response = await self._carry(pseudonym, incoming, loaded, outcome, now)
+        response = await self._carry(chat, incoming, draft, outcome, now)
         return replace(response, language=language)
+
+    async def _without_key(self, incoming: Incoming) -> Response:
+        """A chat whose key the process does not hold: a new person who did not start with
+        /start, or anyone after a restart. Nothing can be read of their form until the key
+        comes back, so the answer asks for the one tap (or reply) that brings it; a form
+        command waits in memory and is carried out then. A file is still refused and
+        deleted; /help still answers."""
+        event, lang = incoming.event, incoming.language_hint
+        if isinstance(event, Unsupported) or (isinstance(event, Command) and event.name == "help"):
+            outcome = engine.handle(replace(self._context(self._now()), language=lang), None, event)
+            mine = (incoming.message_id,) if _is_media(event) and incoming.message_id else ()
+            return Response(outcome.replies, outcome.toast, delete=mine)
+        command = event if isinstance(event, Command) else None
+        if command is not None and command.name not in _WAITING_COMMANDS:
+            command = None
+        self.memory.wait(incoming.user_id, [], self.clock(), command)
+        if isinstance(event, Press):
+            return Response(toast=self.catalog.text(lang, "resume_tap"))
+        if command is None or command.name != "delete":
+            # Like any answer, it clears what came before it that the bot knows of.
+            mine = (incoming.message_id,) if incoming.message_id is not None else ()
+            earlier = self.memory.clear_waiting(incoming.user_id)
+            note = Reply(self.catalog.text(lang, "resume"))
+            return Response((note,), delete=(*earlier, *mine))
+        # /delete: the earlier chat is erased by a tap on one of its messages, which brings its
+        # key; what came since (known here) by the buttons of this new one.
+        chat = self._begin(incoming.user_id)
+        waiting = self.memory.take_waiting(chat.account, self.clock())
+        if waiting is not None:
+            await self._change(chat, waiting.join)
+        self.memory.wait(chat.account, [], self.clock(), command)
+        question = self._delete_question(lang)
+        question = replace(question, text=self.catalog.text(lang, "resume_delete"))
+        return await self._clearing(chat, incoming, (question,))
 
     async def _carry(
         self,
-        pseudonym: bytes,
+        chat: _Chat,
         incoming: Incoming,
-        loaded: _Loaded | None,
+        draft: Draft | None,
         outcome: Outcome,
         now: int,
     ) -> Response:
@@ -317,34 +460,44 @@ class IntakeService:
         event = incoming.event
 
         if outcome.effect is Effect.SAVE and outcome.draft is not None:
-            await self._save(pseudonym, loaded, outcome.draft, now)
-        elif outcome.effect is Effect.DISCARD and loaded is not None:
-            async with self.db.transaction() as conn:
-                await store.delete_case(conn, loaded.case_id)
+            saved = outcome.draft
+
+            def save(state: ChatState, now: int) -> None:
+                state.draft, state.touched = saved, to_hour(now)
+
+            await self._change(chat, save)
+            if draft is None:
+                log.info("draft_created")
+        elif outcome.effect is Effect.DISCARD and draft is not None:
+            await self._change(chat, _drop_draft)
             log.info("draft_discarded")
-        elif outcome.effect is Effect.SUBMIT and loaded is not None:
-            replies = _one_message(await self._submit(loaded, incoming, now))
-            cleared = await self._clearing(pseudonym, incoming, replies, receipt=True)
+        elif outcome.effect is Effect.SUBMIT and draft is not None:
+            replies = _one_message(await self._submit(chat, draft, incoming, now))
+            cleared = await self._clearing(chat, incoming, replies, receipt=True)
             return replace(cleared, form_sent=True)
 
         clears = any(r.prompt for r in outcome.replies) or outcome.effect is Effect.DISCARD
         if clears:
-            return await self._clearing(pseudonym, incoming, outcome.replies, outcome.toast)
+            return await self._clearing(chat, incoming, outcome.replies, outcome.toast)
         delete = (incoming.message_id,) if _is_media(event) and incoming.message_id else ()
         return Response(outcome.replies, outcome.toast, delete=delete)
 
-    async def _relay(self, pseudonym: bytes, incoming: Incoming) -> Response | None:
-        """An answer to a question the team relayed: it goes into the case, not the draft."""
+    async def _relay(self, chat: _Chat | None, incoming: Incoming) -> Response | None:
+        """An answer to a question the team relayed: it goes into the case, not the draft.
+
+        The relay knows the person by a pseudonym computed in memory for this update only; it
+        is never stored (a relay's digest mixes it with a random token the chat holds)."""
         event, relay = incoming.event, self.relay
         if relay is None:
             return None
+        pseudonym = self.vault.pseudonym(incoming.user_id)
         if isinstance(event, Press) and event.data.startswith("Q:"):
-            lang = await self._language(pseudonym, incoming.language_hint)
+            lang = await self._language(chat, incoming.language_hint)
             if await relay.start_reply(pseudonym, event.data[2:]):
                 return Response((Reply(self.catalog.text(lang, "reply_prompt")),))
             return Response(toast=self.catalog.text(lang, "stale_button"))
         if isinstance(event, Text) and relay.awaiting_reply(pseudonym):
-            lang = await self._language(pseudonym, incoming.language_hint)
+            lang = await self._language(chat, incoming.language_hint)
             limit = self.settings.max_text_length
             if len(event.text) > limit:
                 note = self.catalog.text(lang, "too_long", max=limit, length=len(event.text))
@@ -354,22 +507,38 @@ class IntakeService:
             return Response((Reply(self.catalog.text(lang, "reply_thanks")),), delete=gone)
         return None
 
-    async def note_sent(self, chat_id: int, message_id: int, *, team: bool = True) -> None:
+    async def note_sent(
+        self, chat_id: int, message_id: int, *, team: bool = True, token: str = ""
+    ) -> None:
         """A message sent outside an answer joins the chat's trace, so it can be wiped.
 
         The team's messages (from the outbox) stay until a wipe; others (an apology after a
-        failure) go with the next question, like any reply.
+        failure) go with the next question, like any reply. A chat whose key is not held
+        keeps the id in memory until the key comes back. ``token``: the relay token of a
+        team's question, so the team hears if it is erased unanswered.
         """
         if chat_id <= 0:
             return
-        pseudonym = self.vault.pseudonym(chat_id)  # a private chat's id is the user's id
-        await self._change_trace(
-            pseudonym, lambda trace, now: trace.add(message_id, now, team=team)
+        chat = self._known(chat_id)  # a private chat's id is the user's id
+        if chat is None:
+            self.memory.wait(chat_id, [message_id], self.clock(), team=team)
+            self.erasures.add(chat_id, [message_id], self._now(), token)
+            return
+        if token:
+            self.erasures.add(chat_id, [message_id], self._now(), token)
+        await self._change(chat, lambda state, now: state.trace.add(message_id, now, team=team))
+
+    async def note_delivered(self, chat_id: int, message_id: int, message: OutMessage) -> None:
+        """A message from the outbox reached a chat: the team's, kept until a wipe; a question
+        (its reply button's relay token) is noted so the team hears if it goes unanswered."""
+        token = next(
+            (b.data[2:] for row in message.buttons for b in row if b.data.startswith("Q:")), ""
         )
+        await self.note_sent(chat_id, message_id, team=True, token=token)
 
     async def _clearing(
         self,
-        pseudonym: bytes,
+        chat: _Chat,
         incoming: Incoming,
         replies: tuple[Reply, ...],
         toast: str | None = None,
@@ -381,16 +550,18 @@ class IntakeService:
         A tap on the current prompt that yields one new prompt edits that message in place,
         which costs the applicant less data than a new message, and Telegram one call less (a
         message and a deletion). So does the tap on Send: the review becomes the receipt with
-        the offer to clear the chat.
+        the offer to clear the chat. A question answered by typing is always a new message:
+        only a new message can ask the phone to open its reply field.
         """
-        trace = await self._read_trace(pseudonym)
+        trace = (await self._state(chat)).trace
         edit = None
         if (
             incoming.pressed_message_id is not None
             and replies
             and ((len(replies) == 1 and replies[0].prompt) or receipt)
-            # protection cannot be added by an edit
+            # protection, and the request for a reply, cannot be added by an edit
             and (not replies[0].protect or incoming.pressed_protected)
+            and not replies[0].asks_reply
             and incoming.pressed_message_id in trace.visible
         ):
             edit = incoming.pressed_message_id
@@ -398,18 +569,6 @@ class IntakeService:
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
         return Response(replies, toast, edit_message_id=edit, delete=tuple(delete))
-
-    async def _read_trace(self, pseudonym: bytes) -> ChatTrace:
-        """The trace, read once per update: a second read while answering reuses the first
-        unless the trace has changed since."""
-        lock = self._trace_lock(pseudonym)
-        read = self._read_traces.get(pseudonym)
-        if read is not None and read.lock is lock and read.changes == lock.changes:
-            return read.trace
-        changes = lock.changes
-        trace = await self._trace(pseudonym, self._now())
-        self._read_traces[pseudonym] = _ReadTrace(lock, changes, trace)
-        return trace
 
     def _context(self, now: int) -> Context:
         return Context(
@@ -421,55 +580,17 @@ class IntakeService:
             next_steps=self.settings.next_steps,
         )
 
-    async def _load(self, pseudonym: bytes, now: int) -> _Loaded | None:
-        found = await store.draft_with_fields(self.db.conn, pseudonym)
-        if found is None:
-            return None
-        row, encrypted = found
-        if row.updated_at < now - self.settings.draft_ttl_seconds:
-            async with self.db.transaction() as conn:
-                await store.delete_case(conn, row.case_id)
-            log.info("draft_expired")
-            return None
-        key = self.vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
-        plain = {
-            name: key.decrypt(value, case_id=row.case_id, field=name)
-            for name, value in encrypted.items()
-        }
-        return _Loaded(row.case_id, key, Draft.from_fields(plain), plain)
-
-    async def _save(self, pseudonym: bytes, loaded: _Loaded | None, draft: Draft, now: int) -> None:
-        fields = draft.to_fields()
-        writes: list[Write] = []
-        if loaded is None:
-            case_id = secrets.token_hex(16)
-            key = CaseKey.generate()
-            wrapped = self.vault.wrap_case_key(key, case_id=case_id)
-            writes.append(
-                store.new_draft(case_id=case_id, pseudonym=pseudonym, wrapped_key=wrapped, now=now)
-            )
-            changed = fields
-        else:
-            case_id, key = loaded.case_id, loaded.key
-            changed = {n: v for n, v in fields.items() if loaded.fields.get(n) != v}
-        sealed = {
-            name: key.encrypt(value, case_id=case_id, field=name) for name, value in changed.items()
-        }
-        await self.db.write(*writes, *store.field_writes(case_id, sealed, now=now))
-        if loaded is None:
-            log.info("draft_created")
-
-    async def _submit(self, loaded: _Loaded, incoming: Incoming, now: int) -> tuple[Reply, ...]:
+    async def _submit(
+        self, chat: _Chat, draft: Draft, incoming: Incoming, now: int
+    ) -> tuple[Reply, ...]:
         """The draft becomes a case that nothing on the server can open.
 
-        The case is born again: a fresh id and a fresh key that never touch the master key,
-        every answer encrypted anew, the key sealed to the recovery key (and, by ``on_submit``,
-        to the team), the draft row and its wrapped key deleted. The draft's key and id were on
-        disk for days (in backups and WAL frames too), so reusing either would leave the case
-        open to whoever kept a copy. The WAL is then folded and truncated before the applicant
-        is told the form was sent.
+        The case is born: a fresh id and a fresh key that never touch the master key, every
+        answer encrypted under it, the key sealed to the recovery key (and, by ``on_submit``,
+        to the team). In the same transaction the chat's row is written anew without the
+        draft, marked as having sent a form. The WAL is then folded and truncated before the
+        applicant is told the form was sent, so the draft's frames are gone from every file.
         """
-        draft = loaded.draft
         answers = engine.submitted_answers(self.questionnaire, draft)
         kept = replace(draft, answers=answers).to_fields()
         kept.pop("progress", None)
@@ -495,27 +616,35 @@ class IntakeService:
             json.dumps(triage).encode(), purpose="triage", context=case_id
         )
         recovery = seal_case_key(key, self.settings.recovery_public_key, case_id=case_id)
-        async with self.db.transaction() as conn:
-            code = new_case_code()
-            while await store.code_in_use(conn, code):
+        row = self._row(chat)
+        async with row:
+            state = await self._state(chat)
+            state.draft = None
+            state.trace.sent = True
+            state.trace.lang = draft.language
+            async with self.db.transaction() as conn:
                 code = new_case_code()
-            await apply(
-                conn,
-                store.new_case(
-                    case_id=case_id,
-                    code=code,
-                    receipt_hash=self._receipt_hash(code, secret),
-                    triage=sealed_triage,
-                    recovery_key=recovery,
-                    now=now,
-                ),
-                *store.field_writes(case_id, sealed, now=now),
-                store.case_deletion(loaded.case_id),
-            )
-            if self.on_submit is not None:
-                await self.on_submit(conn, Submission(case_id, code, key, triage, routing))
+                while await store.code_in_use(conn, code):
+                    code = new_case_code()
+                await apply(
+                    conn,
+                    store.new_case(
+                        case_id=case_id,
+                        code=code,
+                        receipt_hash=self._receipt_hash(code, secret),
+                        triage=sealed_triage,
+                        recovery_key=recovery,
+                        now=now,
+                    ),
+                    *store.field_writes(case_id, sealed, now=now),
+                    self._state_write(chat, state),
+                )
+                if self.on_submit is not None:
+                    await self.on_submit(conn, Submission(case_id, code, key, triage, routing))
+            row.changes += 1
+            row.state, row.seen = state, row.changes
+            self.erasures.track(chat.account, state.trace.times)
         key.destroy()
-        loaded.key.destroy()
         if not await self.db.checkpoint_or_retry():
             log.warning("checkpoint_incomplete")
         log.info("case_submitted", case_code=code)
@@ -540,22 +669,22 @@ class IntakeService:
         code in the input keeps a hash from vouching for another case."""
         return self.vault.mac(f"{code}-{secret}".encode(), purpose="receipt").hex()
 
-    async def _status(self, pseudonym: bytes, incoming: Incoming, arg: str) -> Response:
-        lang = await self._language(pseudonym, incoming.language_hint)
+    async def _status(self, chat: _Chat | None, incoming: Incoming, arg: str) -> Response:
+        lang = await self._language(chat, incoming.language_hint)
         receipt = canonical_code(arg)
         if not _RECEIPT_SHAPE.fullmatch(receipt):
             # A code of the wrong shape cannot match any case: show the right shape, and do
             # not count it as a guess.
             return Response((Reply(self.catalog.text(lang, "status_usage")),))
         code, _, secret = receipt.partition("-")
-        if not self._status_limiter.allow(pseudonym, self.clock()):
+        if not self._status_limiter.allow(incoming.user_id, self.clock()):
             return Response((Reply(self.catalog.text(lang, "status_limited")),))
         case = await store.get_case_by_code(self.db.conn, code)
         stored = case.receipt_hash if case else None
         if stored is None or case is None or not self._receipt_matches(code, secret, stored):
             await asyncio.sleep(STATUS_DELAY_SECONDS)
             return Response((Reply(self.catalog.text(lang, "status_unknown")),))
-        self._status_limiter.forgive(pseudonym)
+        self._status_limiter.forgive(incoming.user_id)
         return Response((Reply(self.catalog.text(lang, f"status_{case.status}")),))
 
     def _receipt_matches(self, code: str, secret: str, stored: str) -> bool:
@@ -563,48 +692,51 @@ class IntakeService:
             return verify_secret(secret, stored)
         return hmac.compare_digest(self._receipt_hash(code, secret), stored)
 
-    async def _wipe(self, pseudonym: bytes, incoming: Incoming, *, destroy_draft: bool) -> Response:
+    async def _wipe(self, chat: _Chat, incoming: Incoming, *, destroy_draft: bool) -> Response:
         """Erase every message of the chat Telegram still lets the bot delete, and the chat's
-        trace with them: nothing of the chat stays on the server.
+        row with them: nothing of the chat stays on the server.
 
-        The trace could keep that a form was sent from this chat (so the next message is not
-        taken for a new form), but a seizer holding the master key would then read, for two
-        days, that this account sent a form: the applicant who erases the chat is asking for
-        the opposite. "Delete everything" (``destroy_draft``) also destroys a draft.
+        The row could keep that a form was sent from this chat (so the next message is not
+        taken for a new form), but the applicant who erases the chat is asking for nothing of
+        it to remain. "Delete everything" (``destroy_draft``) also destroys a draft; a wipe
+        offered after sending keeps a draft begun since, and with it the row.
         """
-        lang = await self._language(pseudonym, incoming.language_hint)
-        now = self._now()
-        lock = self._trace_lock(pseudonym)
-        async with lock:
-            trace = await self._trace(pseudonym, now)
-            delete = trace.take_all(wipe=True)
-            async with self.db.transaction() as conn:
-                if destroy_draft:
-                    row = await store.find_draft(conn, pseudonym)
-                    if row is not None:
-                        await store.delete_case(conn, row.case_id)
-                await store.delete_trace(conn, pseudonym)
-            lock.changes += 1
+        row = self._row(chat)
+        async with row:
+            state = await self._state(chat)
+            lang = state.draft.language if state.draft else state.trace.lang
+            lang = lang or incoming.language_hint
+            delete = state.trace.take_all(wipe=True)
+            kept = ChatState(state.draft, state.touched) if not destroy_draft else ChatState()
+            if kept.draft is None:
+                await self.db.write(chat_store.state_deletion(chat.name))
+                self.memory.take_waiting(chat.account, self.clock())
+            else:
+                await self.db.write(self._state_write(chat, kept))
+            row.changes += 1
+            row.state, row.seen = kept, row.changes
+            self.erasures.forget(chat.account)
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
         log.info("chat_wiped", count=len(delete))
         return Response(toast=self.catalog.text(lang, "wiped"), delete=tuple(delete))
 
-    async def _keep(self, pseudonym: bytes, incoming: Incoming) -> Response:
+    async def _keep(self, chat: _Chat, incoming: Incoming) -> Response:
         """ "Keep it": the receipt stays until a wipe or /delete (a new question does not clear
         it), and the offer loses its buttons, so an old tap cannot wipe the chat later.
 
         The offer is the end of the receipt's message (a separate message, in chats whose form
         was sent before the two were one): the receipt's text stays as Telegram shows it, and
         the offer's line becomes the word that the chat is kept."""
-        lang = await self._language(pseudonym, incoming.language_hint)
+        lang = await self._language(chat, incoming.language_hint)
 
-        def keep(trace: ChatTrace, now: int) -> None:
+        def keep(state: ChatState, now: int) -> None:
+            trace = state.trace
             if trace.receipt is not None:
                 trace.keep(trace.receipt)
                 trace.receipt = None
 
-        await self._change_trace(pseudonym, keep)
+        await self._change(chat, keep)
         toast = self.catalog.text(lang, "kept")
         if incoming.pressed_message_id is None:
             return Response(toast=toast)
@@ -626,49 +758,82 @@ class IntakeService:
     async def language_of(self, user_id: int, hint: str | None) -> str | None:
         """The language a user's chat is in, for a word sent outside an answer (a warning to
         slow down, an apology)."""
-        return await self._language(self.vault.pseudonym(user_id), hint)
+        return await self._language(self._known(user_id), hint)
 
     async def note_dropped(self, chat_id: int, message_ids: list[int]) -> None:
         """Messages the bot did not read (a flood), or its word to slow down, join the chat's
         trace in one write, so the next question, /delete and a wipe erase them too."""
         if chat_id <= 0 or not message_ids:
             return
-        pseudonym = self.vault.pseudonym(chat_id)  # a private chat's id is the user's id
-        await self._change_trace(pseudonym, lambda trace, now: trace.add_all(message_ids, now))
+        chat = self._known(chat_id)  # a private chat's id is the user's id
+        if chat is None:
+            self.memory.wait(chat_id, message_ids, self.clock())
+            self.erasures.add(chat_id, message_ids, self._now())
+            return
+        await self._change(chat, lambda state, now: state.trace.add_all(message_ids, now))
 
-    async def _language(self, pseudonym: bytes, hint: str | None) -> str | None:
+    async def _language(self, chat: _Chat | None, hint: str | None) -> str | None:
         """The draft's language, else the one the chat remembers (a form sent, or set
         aside), else Telegram's."""
-        found = await store.draft_with_fields(self.db.conn, pseudonym)
-        if found is not None:
-            row, fields = found
-            try:
-                key = self.vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
-                progress = key.decrypt(fields["progress"], case_id=row.case_id, field="progress")
-                return str(json.loads(progress)["language"])
-            except (DecryptionError, KeyError):
-                pass
-        trace = await self._trace(pseudonym, self._now())
-        return trace.lang or hint
+        if chat is None:
+            return hint
+        state = await self._state(chat)
+        if state.draft is not None:
+            return state.draft.language
+        return state.trace.lang or hint
 
-    async def _trace(self, pseudonym: bytes, now: int) -> ChatTrace:
-        raw = await store.read_trace(self.db.conn, pseudonym, now=now)
-        if raw is None:
-            return ChatTrace()
-        try:
-            body = self.vault.open_local(raw, purpose="trace", context=pseudonym.hex())
-        except DecryptionError:
-            return ChatTrace()
-        return ChatTrace.load(body).fresh(now)
+    # --- what an earlier release left -------------------------------------------------------
 
-    def _trace_write(self, pseudonym: bytes, trace: ChatTrace) -> Write:
-        if not trace.worth_keeping():
-            return store.trace_deletion(pseudonym)
-        body = self.vault.seal_local(trace.dump(), purpose="trace", context=pseudonym.hex())
-        return store.trace_write(pseudonym, body, expires_at=trace.expires_at())
+    async def _adopt_legacy(self, account: int) -> _Chat | None:
+        """A draft or trace an earlier release kept under a master-derived pseudonym: moved
+        under a new chat key when its owner next writes, and deleted from where it was."""
+        if self._legacy is None:
+            self._legacy = await chat_store.count_legacy(self.db.conn)
+        if not self._legacy:
+            return None
+        now = self._now()
+        for pseudonym in self.vault.pseudonyms(account):
+            found = await store.draft_with_fields(self.db.conn, pseudonym)
+            raw_trace = await store.read_trace(self.db.conn, pseudonym, now=now)
+            if found is None and raw_trace is None:
+                continue
+            state = ChatState()
+            case_id = None
+            if found is not None:
+                row, encrypted = found
+                case_id = row.case_id
+                try:
+                    key = self.vault.unwrap_case_key(row.wrapped_key, case_id=row.case_id)
+                    plain = {
+                        n: key.decrypt(v, case_id=row.case_id, field=n)
+                        for n, v in encrypted.items()
+                    }
+                    state.draft, state.touched = Draft.from_fields(plain), to_hour(row.updated_at)
+                except (DecryptionError, KeyError, ValueError):
+                    state.draft = None
+            if raw_trace is not None:
+                try:
+                    body = self.vault.open_local(
+                        raw_trace, purpose="trace", context=pseudonym.hex()
+                    )
+                    state.trace = ChatTrace.load(body).fresh(now)
+                except (DecryptionError, KeyError, ValueError):
+                    pass
+            chat = self._begin(account)
+            async with self.db.transaction() as conn:
+                await apply(conn, self._state_write(chat, state))
+                await chat_store.delete_legacy(conn, case_id=case_id, trace=pseudonym)
+            self._legacy = max(0, self._legacy - 1 - (case_id is not None))
+            if not await self.db.checkpoint_or_retry():
+                log.warning("checkpoint_incomplete")
+            log.info("chat_moved_under_its_key")
+            return chat
+        return None
 
     async def purge_expired(self) -> int:
-        """Destroy drafts idle past their lifetime and traces Telegram no longer honours."""
+        """Destroy chats past their lifetime, and what an earlier release left that expired.
+
+        Returns the number of such rows."""
         now = self._now()
         async with self.db.transaction() as conn:
             ids = await store.expired_draft_ids(
@@ -677,15 +842,48 @@ class IntakeService:
             for case_id in ids:
                 await store.delete_case(conn, case_id)
             await store.delete_expired_traces(conn, now=now)
-        if ids:
-            log.info("drafts_expired", count=len(ids))
-        return len(ids)
+            states = await chat_store.delete_expired_states(conn, now=now)
+        if ids or states:
+            log.info("drafts_expired", count=len(ids) + states)
+        return len(ids) + states
+
+    async def erase_due(self, erase: Erase, unanswered: Unanswered | None = None) -> int:
+        """Erase every message whose time is up before Telegram's window closes; a chat whose
+        key is held forgets them in its trace. Returns how many messages were erased."""
+        erased = await self.erasures.sweep(erase, unanswered)
+        for chat_id, ids in erased:
+            chat = self._known(chat_id)
+            if chat is not None:
+                await self._change(chat, _forgetting(ids))
+        return sum(len(ids) for _, ids in erased)
+
+    async def run_erasures(self, erase: Erase, unanswered: Unanswered | None = None) -> None:
+        """Erase what falls due, every ``SWEEP_SECONDS``, for as long as the bot runs."""
+        while True:
+            self.sweep_now.clear()
+            try:
+                await self.erase_due(erase, unanswered)
+            except Exception as exc:  # noqa: BLE001 - the sweeper must outlive one bad round
+                log.error("erasing_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sweep_now.wait(), timeout=SWEEP_SECONDS)
 
     def _now(self) -> int:
         return int(self.clock())
 
 
 _RECEIPT_SHAPE = re.compile(f"[{ALPHABET}]{{4}}(?:-[{ALPHABET}]{{4}}){{3}}")
+
+
+def _drop_draft(state: ChatState, now: int) -> None:
+    state.draft = None
+
+
+def _forgetting(message_ids: list[int]) -> Callable[[ChatState, int], None]:
+    def forget(state: ChatState, now: int) -> None:
+        state.trace.forget(message_ids)
+
+    return forget
 
 
 def _one_message(replies: tuple[Reply, ...]) -> tuple[Reply, ...]:

@@ -66,7 +66,8 @@ class DeliveryFailed(Exception):
 
 
 Send = Callable[[int, OutMessage], Awaitable[int]]
-Sent = Callable[[int, int], Awaitable[None]]
+# Told of each message Telegram accepted: its chat, its id there, and what it was.
+Sent = Callable[[int, int, OutMessage], Awaitable[None]]
 
 
 DEFAULT_EXPIRY_SECONDS = 24 * 3600
@@ -145,7 +146,7 @@ class Outbox:
             sent += 1
             removed = True
             if on_sent is not None:
-                await on_sent(chat_id, message_id)
+                await on_sent(chat_id, message_id, message)
         if removed and not await self.db.checkpoint_or_retry():
             log.warning("checkpoint_incomplete")
         return sent

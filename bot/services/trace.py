@@ -1,13 +1,10 @@
 """Which messages of an applicant's chat are still on their phone, so they can be erased.
 
 Telegram lets a bot delete messages of a private chat (both sides) for 48 hours. The trace
-holds the ids of the messages still visible, sealed under a master-derived key, and nothing
-else: no text, no link to a case, and no send times. A seizer holding the master key can tell
-whose trace it is (by enumerating Telegram ids); times to the second beside that would match the
-moment a case was submitted or a question answered. So the trace keeps one expiry, on the hour
-grid: the end of the hour in which Telegram stops letting the bot delete its newest message.
-An older message in a trace that lives on may already be beyond deleting; trying costs one
-refused call.
+holds the ids of the messages still visible and when each appeared, and nothing else: no text
+and no link to a case. It lives inside the chat's state, sealed under the chat's own key, so
+its times are for the bot alone: they say when each message must be erased before Telegram's
+window closes. The one time stored in the clear (the row's expiry) is kept to the hour.
 """
 
 from __future__ import annotations
@@ -43,6 +40,8 @@ class ChatTrace:
     lang: str | None = None
     sent: bool = False
     receipt: int | None = None
+    # When each visible message appeared: it must be erased before Telegram's window closes.
+    times: dict[int, int] = field(default_factory=dict)
 
     @property
     def team(self) -> set[int]:
@@ -52,6 +51,7 @@ class ChatTrace:
     def add(self, message_id: int | None, now: int, *, team: bool = False) -> None:
         if message_id is not None:
             self.visible.add(message_id)
+            self.times[message_id] = min(now, self.times.get(message_id, now))
             self.expires = max(self.expires, hour_after(now + TRACE_LIFETIME))
             if team:
                 self.kept.add(message_id)
@@ -69,14 +69,16 @@ class ChatTrace:
         """Forget everything once Telegram will no longer let us delete even the newest."""
         if now >= self.expires:
             return ChatTrace()
+        past = [m for m, t in self.times.items() if now - t >= DELETABLE_SECONDS]
         return ChatTrace(
-            set(self.visible),
+            set(self.visible) - set(past),
             self.prompt,
             set(self.kept),
             self.expires,
             self.lang,
             self.sent,
             self.receipt,
+            {m: t for m, t in self.times.items() if m in self.visible},
         )
 
     def take_all(self, *, keep: int | None = None, wipe: bool = False) -> list[int]:
@@ -84,13 +86,18 @@ class ChatTrace:
         this is a wipe), forgetting them."""
         spared = {keep} | (set() if wipe else self.kept)
         gone = sorted(self.visible - spared)
-        self.visible &= spared
+        self.forget(gone)
+        return gone
+
+    def forget(self, message_ids: list[int]) -> None:
+        """Messages gone from the phone (deleted, or erased before the window closed)."""
+        self.visible.difference_update(message_ids)
         self.kept &= self.visible
-        if self.prompt != keep:
+        self.times = {m: t for m, t in self.times.items() if m in self.visible}
+        if self.prompt not in self.visible:
             self.prompt = None
         if self.receipt not in self.visible:
             self.receipt = None
-        return gone
 
     def worth_keeping(self) -> bool:
         """Whether there is anything left to remember: messages to erase, or the chat's flags
@@ -113,6 +120,8 @@ class ChatTrace:
             data["s"] = 1
         if self.receipt is not None:
             data["r"] = self.receipt
+        if self.times:
+            data["m"] = {str(m): t for m, t in self.times.items()}
         return json.dumps(data).encode()
 
     @classmethod
@@ -133,4 +142,5 @@ class ChatTrace:
             str(lang) if lang is not None else None,
             bool(data.get("s")),
             int(receipt) if receipt is not None else None,
+            {int(m): int(t) for m, t in data.get("m", {}).items()},
         )

@@ -10,16 +10,21 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import Catalog
-from bot.intake.events import Event, Press, Reply, Unsupported
+from bot.intake.events import Command, Event, Press, Reply, Unsupported
 from bot.logs import get_logger
 from bot.services.intake import Incoming, IntakeService, Response
 from bot.services.limits import AttemptLimiter
+from bot.transport import carried
 from bot.transport.delivery import deliver, send
 from bot.transport.updates import message_event
 
 log = get_logger(__name__)
 
 FLOOD_WINDOW_SECONDS = 60.0
+# Erasing is never throttled by the flood limit: right after a flood (panic, a paste) is when
+# someone is most likely to be interrupted. It has its own limit, generous for a person and
+# small enough that erasing cannot be used to load the server.
+ERASE_PER_MINUTE = 20
 # How often, at most, what a flood left in a chat is written to its trace: a flood costs a
 # database write a second per person, not one per message.
 NOTE_INTERVAL_SECONDS = 1.0
@@ -47,19 +52,28 @@ class ApplicantHandlers:
         self.catalog = catalog
         self.clock = clock
         self._flood = AttemptLimiter(flood_per_minute, FLOOD_WINDOW_SECONDS)
+        self._erasing = AttemptLimiter(ERASE_PER_MINUTE, FLOOD_WINDOW_SECONDS)
         self._warned = AttemptLimiter(1, FLOOD_WINDOW_SECONDS)
         # Messages left unread in a chat (and the word to slow down), by chat, until they are
         # noted in its trace: one task notes them all, so memory holds only what came in
         # since the last write.
         self._unread: dict[int, list[int]] = {}
         self._noter: asyncio.Task[None] | None = None
+        self._noting: dict[int, asyncio.Future[None]] = {}  # a chat's batch being written
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None or update.effective_user is None:
             return
         event: Event = Unsupported.EDITED if update.edited_message else message_event(message)
-        await self._run(update, context, event, message_id=message.message_id)
+        key = None
+        if isinstance(event, Command) and event.name == "start":
+            key = carried.token_in_start(event.arg)  # the question's link, tapped
+            if key is not None:
+                event = Command("start")
+        if key is None and not update.edited_message:
+            key = _replied_key(message, context.bot.id)
+        await self._run(update, context, event, message_id=message.message_id, key=key)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -68,14 +82,16 @@ class ApplicantHandlers:
         if query.message.chat.type != "private":
             await query.answer()  # no buttons of ours live outside private chats
             return
+        data, key = carried.split_callback(query.data or "")
         await self._run(
             update,
             context,
-            Press(query.data or ""),
+            Press(data),
             pressed_message_id=query.message.message_id,
             pressed_protected=isinstance(query.message, Message)
             and bool(query.message.has_protected_content),
             pressed_text=query.message.text if isinstance(query.message, Message) else None,
+            key=key,
         )
 
     async def _run(
@@ -88,6 +104,7 @@ class ApplicantHandlers:
         pressed_message_id: int | None = None,
         pressed_protected: bool = False,
         pressed_text: str | None = None,
+        key: str | None = None,
     ) -> None:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
@@ -102,8 +119,14 @@ class ApplicantHandlers:
             pressed_protected=pressed_protected,
             pressed_text=pressed_text,
             language_hint=language_hint(update),
+            key=key,
         )
-        if not self._flood.allow(user.id, self.clock()):
+        if _erases(event):
+            if not self._erasing.allow(user.id, self.clock()):
+                await self._slow_down(update, context, incoming)
+                return
+            await self._note_now(chat.id)  # a flood's unread messages go with the rest
+        elif not self._flood.allow(user.id, self.clock()):
             await self._slow_down(update, context, incoming)
             return
 
@@ -153,8 +176,27 @@ class ApplicantHandlers:
             batch, self._unread = self._unread, {}
             # All at once: their writes share the database's group commits, so a crowd of
             # flooders costs a few commits a second, not one each, and nothing piles up here.
-            await asyncio.gather(*(self._note(chat, ids) for chat, ids in batch.items()))
+            writes = {
+                chat: asyncio.ensure_future(self._note(chat, ids)) for chat, ids in batch.items()
+            }
+            self._noting.update(writes)
+            try:
+                await asyncio.gather(*writes.values())
+            finally:
+                for chat, write in writes.items():
+                    if self._noting.get(chat) is write:
+                        del self._noting[chat]
             await asyncio.sleep(NOTE_INTERVAL_SECONDS)
+
+    async def _note_now(self, chat_id: int) -> None:
+        """Before an erase: what a flood left in this chat, noted now (and a batch being
+        written, finished), so the erase finds every message."""
+        writing = self._noting.get(chat_id)
+        if writing is not None:
+            await asyncio.shield(writing)
+        ids = self._unread.pop(chat_id, [])
+        if ids:
+            await self._note(chat_id, ids)
 
     async def _note(self, chat_id: int, message_ids: list[int]) -> None:
         try:
@@ -183,3 +225,19 @@ class ApplicantHandlers:
             )
         except Exception:  # noqa: BLE001 - the error path must not raise again
             log.error("error_reply_failed")
+
+
+def _replied_key(message: Message, bot_id: int) -> str | None:
+    """The chat's key in the bot's question this message replies to (sent with ForceReply,
+    Telegram returns it with the reply: its text and entities)."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != bot_id:
+        return None
+    return carried.token_in_entities(replied.entities)
+
+
+def _erases(event: Event) -> bool:
+    """The events that erase the chat, or answer the question whether to."""
+    if isinstance(event, Command):
+        return event.name == "delete"
+    return isinstance(event, Press) and event.data in ("X:y", "X:n", "W:y")

@@ -21,6 +21,7 @@ from bot.intake.events import Keyboard, Reply
 from bot.logs import get_logger
 from bot.services.intake import Response
 from bot.services.outbox import OutMessage
+from bot.transport import carried
 
 log = get_logger(__name__)
 
@@ -43,18 +44,49 @@ def markup(buttons: Keyboard) -> dict[str, Any] | None:
 
 
 async def send(
-    bot: Bot, chat_id: int, reply: Reply | OutMessage, *, read_timeout: float | None = None
+    bot: Bot,
+    chat_id: int,
+    reply: Reply | OutMessage,
+    *,
+    read_timeout: float | None = None,
+    key: str | None = None,
 ) -> int:
+    """Send one message; with ``key`` (the chat's key, see ``carried``) it rides along in the
+    buttons, and a typed question asks for a reply and links back to the chat's form."""
     params: dict[str, Any] = {"chat_id": chat_id, "text": reply.text}
     if reply.protect:
         params["protect_content"] = True
-    answer = await _call(bot, "sendMessage", params, markup(reply.buttons), read_timeout)
+    keyboard = markup(reply.buttons)
+    if key is not None and isinstance(reply, Reply):
+        keyboard = _keyed(bot, params, reply, key)
+    answer = await _call(bot, "sendMessage", params, keyboard, read_timeout)
     return int(answer["message_id"])
 
 
-async def edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+async def edit(
+    bot: Bot, chat_id: int, message_id: int, reply: Reply, *, key: str | None = None
+) -> None:
     params: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id, "text": reply.text}
-    await _call(bot, "editMessageText", params, markup(reply.buttons))
+    keyboard = markup(reply.buttons)
+    if key is not None:
+        keyboard = _keyed(bot, params, reply, key, editing=True)
+    await _call(bot, "editMessageText", params, keyboard)
+
+
+def _keyed(
+    bot: Bot, params: dict[str, Any], reply: Reply, key: str, *, editing: bool = False
+) -> dict[str, Any] | None:
+    """The chat's key written into a message: after every button's data, and for a typed
+    question in a link on its first line (with ``ForceReply`` when it has no buttons)."""
+    if reply.typed and bot.username:
+        link = carried.resume_link(bot.username, key)
+        params["entities"] = carried.first_line_link(reply.text, link)
+        params["link_preview_options"] = {"is_disabled": True}
+    if reply.buttons:
+        return {"inline_keyboard": carried.stamped(reply.buttons, key)}
+    if reply.asks_reply and not editing:
+        return {"force_reply": True}
+    return None
 
 
 async def _call(
@@ -100,12 +132,12 @@ async def deliver(
     if response.edit_message_id is not None and replies:
         reply = replies.pop(0)
         try:
-            await edit(bot, chat_id, response.edit_message_id, reply)
+            await edit(bot, chat_id, response.edit_message_id, reply, key=response.key)
         except BadRequest as exc:
             if "not modified" not in str(exc):
                 raise
     for reply in replies:
-        sent.append(await send(bot, chat_id, reply))
+        sent.append(await send(bot, chat_id, reply, key=response.key))
     await delete(bot, chat_id, list(response.delete))
     if query is not None:
         try:

@@ -102,6 +102,7 @@ async def send_message(state: State, params: Params) -> Any:
         protect_content=params.flag("protect_content"),
         reply_to=reply_to,
         link_preview_options=_link_preview(params),
+        force_reply=markup is not None and markup.force_reply,
     )
     if markup is not None and markup.keyboard is not None:
         chat.reply_keyboard = markup.keyboard

@@ -1,0 +1,77 @@
+"""Where the chat key rides in the chat, and how it comes back.
+
+The intake service hands the transport an opaque token with each response (the chat's key, which
+the server keeps nowhere on disk) and expects it back with the next update. Telegram gives
+three ways back, and each is used:
+
+* every inline button's ``callback_data`` ends with ``~`` and the token: a tap returns it;
+* a question answered by typing is sent with ``ForceReply``, so the phone opens the reply field
+  and the answer arrives with ``reply_to_message``, the question with its text and entities; the
+  question's first line is a link (a ``text_link`` entity) that holds the token;
+* that link is the bot's own deep link (``t.me/<bot>?start=<token>``): on a client that dropped
+  ``ForceReply``, or after a restart, one tap on it sends ``/start <token>``.
+
+Telegram allows 64 bytes of callback data; the token takes 23 of them, and the questionnaire's
+ids are bounded so that every button's own data fits in the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bot.crypto.chat_key import TOKEN_CHARS
+from bot.intake.events import Keyboard
+
+SEPARATOR = "~"
+_SUFFIX = len(SEPARATOR) + TOKEN_CHARS
+LINK_HOSTS = ("t.me", "telegram.me")
+
+
+def split_callback(data: str) -> tuple[str, str | None]:
+    """A button's own data, and the token it carries (None for buttons that carry none: the
+    team's messages, sent from the outbox, are written without the chat's key)."""
+    if len(data) > _SUFFIX and data[-_SUFFIX] == SEPARATOR:
+        return data[:-_SUFFIX], data[-TOKEN_CHARS:]
+    return data, None
+
+
+def stamped(buttons: Keyboard, token: str | None) -> list[list[dict[str, str]]]:
+    """The keyboard as the Bot API's JSON, each button's data followed by the token."""
+    suffix = SEPARATOR + token if token else ""
+    return [[{"text": b.label, "callback_data": b.data + suffix} for b in row] for row in buttons]
+
+
+def resume_link(username: str, token: str) -> str:
+    return f"https://t.me/{username}?start={token}"
+
+
+def first_line_link(text: str, url: str) -> list[dict[str, Any]]:
+    """A ``text_link`` entity over the first line (offsets count UTF-16 code units)."""
+    first = text.split("\n", 1)[0]
+    length = len(first.encode("utf-16-le")) // 2
+    if not first.strip():
+        return []
+    return [{"type": "text_link", "offset": 0, "length": length, "url": url}]
+
+
+def token_in_entities(entities: Any) -> str | None:
+    """The token of a resume link among a message's entities (a question the person replied
+    to), if there is one."""
+    for entity in entities or ():
+        url = getattr(entity, "url", None)
+        if getattr(entity, "type", None) != "text_link" or not url:
+            continue
+        parts = urlsplit(url)
+        if parts.hostname not in LINK_HOSTS:
+            continue
+        start = str(parse_qs(parts.query).get("start", [""])[0])
+        if len(start) == TOKEN_CHARS:
+            return start
+    return None
+
+
+def token_in_start(arg: str) -> str | None:
+    """The token a deep link's ``/start <token>`` carries."""
+    arg = arg.strip()
+    return arg if len(arg) == TOKEN_CHARS else None
