@@ -19,7 +19,8 @@ def _shell_lines() -> list[str]:
     """The commands of the README's ``sh`` blocks, continuation lines joined, comments cut."""
     blocks = re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
     joined = "\n".join(blocks).replace("\\\n", " ")
-    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.strip()]
+    lines = [line.split("  #")[0].strip() for line in joined.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _bot_invocations() -> list[list[str]]:
