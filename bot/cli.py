@@ -770,6 +770,11 @@ def _run(config: Config) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - one line, no traceback with values in it
         log.error("bot_crashed", error=type(exc).__name__)
-        print(f"error: the bot stopped: {_why(exc, config.telegram.base_url)}", file=sys.stderr)
+        why = (
+            _database_problem(config, exc)
+            if isinstance(exc, sqlite3.Error)
+            else _why(exc, config.telegram.base_url)
+        )
+        print(f"error: the bot stopped: {why}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -330,3 +331,24 @@ def test_secrets_the_bots_user_cannot_read_are_named_with_the_rest(tmp_path: Pat
     assert lines[1].startswith("config error: storage.database: ")
     assert "not-a-folder is not a folder" in lines[1]
     assert _one_line(_as(prefix, "run", "--config", str(config), env=env)) == lines[0]
+
+
+def test_a_database_failure_while_running_names_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A disk that fills up under the running bot: its one line names storage.database."""
+    from bot import cli, runtime
+    from bot.config import load_config
+
+    config = load_config(write_config(tmp_path, "http://127.0.0.1:9/bot"), _secrets())
+
+    async def disk_full(*_: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(runtime, "serve", disk_full)
+    assert cli._run(config) == 1
+    said = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
+    assert said == [  # the rest is the JSON log, on standard error as in production
+        f"error: the bot stopped: storage.database: {tmp_path / 'bot.sqlite3'} cannot be opened "
+        "or written (OperationalError: database or disk is full)"
+    ]
