@@ -390,7 +390,7 @@ def _database_problem(config: Config, exc: BaseException) -> str:
 
 
 def _group_id(value: str | None, timeout: float | None) -> int:
-    from bot.ops.group_id import wait_for_group
+    from bot.ops.group_id import GroupIdError, wait_for_group
 
     path: Path | None = _config_path(value)
     if value is None and not os.environ.get("BOT_CONFIG") and not Path(DEFAULT_CONFIG).exists():
@@ -422,6 +422,9 @@ def _group_id(value: str | None, timeout: float | None) -> int:
 
     try:
         return eventloop.run(go())
+    except GroupIdError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - one line, no traceback with the token in it
         refused = _refusal(exc, None)
         if refused is not None:

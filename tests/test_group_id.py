@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.devserver import DevServer
-from bot.ops.group_id import wait_for_group
+from bot.ops.group_id import UPDATE_LIMIT, wait_for_group
 from tests.test_cli import ROOT, _env
 
 GROUP = -1_005_550_001_234
@@ -54,6 +54,9 @@ async def test_group_id_prints_the_groups_id_alone_and_leaves(tmp_path: Path) ->
         assert await server.left_chats() == [GROUP]
         assert not [m for m in await server.messages(GROUP) if m.from_bot]
         assert not [m for m in await server.messages(STRANGER) if m.from_bot]
+        # Nothing was taken from the bot: the stranger's message still waits for it.
+        waiting = [u["message"].get("text") for u in server.state.updates if "message" in u]
+        assert "hello" in waiting
 
 
 async def test_group_id_with_a_token_telegram_refuses_is_one_line(tmp_path: Path) -> None:
@@ -65,6 +68,18 @@ async def test_group_id_with_a_token_telegram_refuses_is_one_line(tmp_path: Path
         assert process.returncode == 2 and out == b""
         assert lines[-1].startswith("config error: telegram.token"), lines
         assert wrong not in err.decode()
+
+
+async def test_a_backlog_that_hides_the_group_is_one_line(tmp_path: Path) -> None:
+    async with DevServer() as server:
+        for n in range(UPDATE_LIMIT):
+            await server.send_text(STRANGER + n, "hello", first_name="Someone")
+        process = await _group_id(server, tmp_path)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        lines = err.decode().splitlines()
+        assert process.returncode == 1 and out == b""
+        assert lines[-1].startswith(f"error: {UPDATE_LIMIT} or more updates are waiting"), lines
+        assert len(server.state.updates) == UPDATE_LIMIT  # still all there for the bot
 
 
 async def test_the_group_is_found_by_the_real_application_and_stop_ends_the_wait() -> None:
