@@ -100,8 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         "wait until the bot is added to a group, print the group's id, leave it",
         "Find the coordinators' group's id: run this (with the bot itself stopped), add the "
         "bot to the group in Telegram, and the group's id is printed alone on standard output. "
-        "The bot then leaves the group and stops; nothing is posted there and nothing is "
-        "logged. Needs only the bot token (and telegram.base_url).",
+        "The bot then leaves the group and stops; nothing is posted there, nothing is logged, "
+        "and the updates it reads are left for the bot. Needs only the bot token (and "
+        "telegram.base_url).",
     )
     group.add_argument(
         "--timeout",
