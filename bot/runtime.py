@@ -25,6 +25,7 @@ from bot.logs import get_logger
 from bot.ops.health import heartbeat_forever
 from bot.ops.keycheck import ensure_master_key, key_name
 from bot.ops.retention import purge_once, warn_expiring
+from bot.ops.upgrade import upgrade
 from bot.services.coordination import CoordinationService, CoordinationSettings
 from bot.services.intake import IntakeService, IntakeSettings
 from bot.services.outbox import Outbox, OutMessage
@@ -81,6 +82,9 @@ async def open_services(
     try:
         await ensure_master_key(db, vault, name=key_name(config))
         await adopt_teams(db, teams)
+        await upgrade(
+            db, vault, recovery_public_key=config.security.recovery_public_key, clock=clock
+        )
         outbox = Outbox(db, vault, clock=clock, expiry_seconds=config.retention.outbox_hours * 3600)
         coordination = CoordinationService(
             db,
@@ -173,7 +177,9 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
             asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
             asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_delivered)),
-            asyncio.create_task(runtime.intake.run_erasures(erase)),
+            asyncio.create_task(
+                runtime.intake.run_erasures(erase, runtime.coordination.relay_unanswered)
+            ),
             asyncio.create_task(
                 _every(AUDIT_HEAD_INTERVAL_SECONDS, runtime.coordination.post_audit_head)
             ),

@@ -20,7 +20,7 @@ from bot.store import open_database
 # language switch written for English readers, a typed example, team ids, and UTC.
 _ALLOWED = re.compile(
     r"/[a-z_]+|\{[^}]*\}|\bC-[A-Z0-9]{4}\b|\b[A-Z0-9]{4}\b|For English|\ben\b|\bmy\b|\babc\b"
-    r"|\bsouth\b|\bUTC\b|^English"
+    r"|\bsouth\b|\bUTC\b|^English|\bverify-audit\b"
 )
 MYANMAR_DIGITS = re.compile(r"[\u1040-\u1049]")
 

@@ -35,7 +35,7 @@ from bot.i18n import (
 )
 
 BOT = Path(__file__).parent.parent / "bot"
-SERVICE = BOT / "services" / "coordination.py"
+SERVICE = sorted((BOT / "services" / "coordination").glob("*.py"))  # the service, by part
 # The pure rules and the case view take a ``words`` lookup and call it with a catalogue key.
 WORD_USERS = [*sorted((BOT / "coordination").glob("*.py")), BOT / "services" / "case_view.py"]
 # Texts that only lay out values (numbers, codes, handles) and so hold no Burmese letter.
@@ -69,9 +69,9 @@ def test_burmese_texts_are_burmese_unicode() -> None:
 
 def _keys_the_service_asks_for() -> set[str]:
     """String literals passed as the text key to ``_t``, ``_notify`` or kept in ``_DENIED``."""
-    tree = ast.parse(SERVICE.read_text("utf-8"))
     keys: set[str] = set()
-    for node in ast.walk(tree):
+    trees = [ast.parse(path.read_text("utf-8")) for path in SERVICE]
+    for node in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             position = {"_t": 1, "_notify": 2}.get(node.func.attr)
             if position is not None and len(node.args) > position:
@@ -100,7 +100,7 @@ def test_keys_made_from_names_exist_for_every_name() -> None:
     needed |= {f"done_{action.value}" for action in Action}
     needed |= {"role_coordinator", "role_lead", *REASONS}
     needed |= {f"audit_{action}" for action in AUDIT_ACTIONS}
-    needed |= {"actor_operator", "actor_system"}
+    needed |= {"actor_operator", "actor_system", "actor_other_team"}
     needed |= {f"case_{name}" for name in ("note", "ask", "decision", "handoff")}
     assert needed <= keys, needed - keys
 

@@ -64,6 +64,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
+from bot.coordination.access import PERMISSIONS
 from bot.crypto import MasterKey, Vault, open_case_dropbox, unlock
 from bot.devserver import DevServer
 from bot.devserver.settle import settle
@@ -279,8 +280,11 @@ class CrashLoop:
         """Send until the bot answers; ``effect`` is what the database must show from then on.
 
         With ``again``, send once more after that answer, as someone unsure it went through,
-        and expect the clear refusal ``done`` and no change.
+        and expect the clear refusal ``done`` and no change. A command the access table says
+        needs an unlocked key is sent only with one, as its holder would after a restart.
         """
+        rule = PERMISSIONS.get(text.split()[0].lstrip("/"))
+        needs_key = needs_key or (rule is not None and rule.needs_unlock)
         for _ in range(MAX_TRIES):
             if needs_key and self.unlocked.get(who) != self.epoch:
                 await self.unlock(who)
@@ -329,7 +333,11 @@ class CrashLoop:
         audit: tuple[str, str | None],
         effect: Effect,
     ) -> None:
-        """The bot does not answer, so the person sends again: both wait for the restart."""
+        """The bot does not answer, so the person sends again: both wait for the restart.
+
+        The restarted bot holds no key, so a command that needs one is refused both times as
+        locked and changes nothing; its holder unlocks and sends it again, and once more as
+        someone unsure it went through."""
         await self.down()
         first = await self.send(who, text)
         await self.send(who, text)
@@ -338,6 +346,12 @@ class CrashLoop:
         await self.answered(who, first, count=2)
         await settle(self.server, quiet=QUIET, timeout=30.0)
         texts = await self.answers(who, first)
+        rule = PERMISSIONS.get(text.split()[0].lstrip("/"))
+        if rule is not None and rule.needs_unlock:
+            assert texts == [LOCKED, LOCKED], f"{text.split()[0]} sent twice while down: {texts}"
+            self.unlocked.pop(who, None)
+            await self.act(who, text, ok, done, audit=audit, effect=effect, again=True)
+            return
         refused = _needles(done)
         took = (sum(ok in t for t in texts), sum(any(n in t for n in refused) for t in texts))
         assert took == (1, 1), f"{text.split()[0]} sent twice while down: {texts}"

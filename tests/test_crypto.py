@@ -20,6 +20,7 @@ from bot.crypto import (
     TEST_COST,
     Argon2Cost,
     CaseKey,
+    ChatKey,
     CoordinatorKeys,
     CryptoError,
     DecryptionError,
@@ -676,3 +677,44 @@ def test_argon2_runs_below_the_event_loops_priority() -> None:
     worker.join()
     assert seen["argon2"] > loop_priority or seen["argon2"] == 19
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_priority
+
+
+# --- the chat key ------------------------------------------------------------------------------
+
+
+def test_a_chat_key_travels_as_a_short_token_and_comes_back_whole() -> None:
+    key = ChatKey.generate()
+    assert len(key.token) == 22  # fits beside a button's own data in 64 bytes
+    back = ChatKey.from_token(key.token)
+    assert back == key and back is not key
+    assert back.row_name(5_912_345_601) == key.row_name(5_912_345_601)
+    assert "hidden" in repr(key) and key.token not in repr(key)
+
+
+@pytest.mark.parametrize("token", ["", "short", "A" * 21, "A" * 23, "!" * 22, "A" * 21 + "="])
+def test_anything_that_is_not_a_token_names_no_key(token: str) -> None:
+    assert ChatKey.from_token(token) is None
+
+
+def test_a_chat_keys_row_is_named_by_the_account_too() -> None:
+    """The same key from another account names another row: a key copied off a seized phone
+    opens nothing from another account; and no two keys name the same account's row alike."""
+    key, other = ChatKey.generate(), ChatKey.generate()
+    assert key.row_name(1) != key.row_name(2)
+    assert key.row_name(1) != other.row_name(1)
+    assert len(key.row_name(1)) == 32
+
+
+def test_a_chat_state_opens_only_under_its_key_row_and_field() -> None:
+    key = ChatKey.generate()
+    row = key.row_name(7)
+    blob = key.seal(b"half a form", row=row, field="state")
+    assert key.open(blob, row=row, field="state") == b"half a form"
+    with pytest.raises(DecryptionError):
+        ChatKey.generate().open(blob, row=row, field="state")
+    with pytest.raises(DecryptionError):
+        key.open(blob, row=key.row_name(8), field="state")
+    with pytest.raises(DecryptionError):
+        key.open(blob, row=row, field="other")
+    with pytest.raises(DecryptionError):
+        key.open(blob[:-1] + bytes([blob[-1] ^ 1]), row=row, field="state")

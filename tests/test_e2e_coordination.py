@@ -92,6 +92,16 @@ async def _unlock(
     assert await coordinator.last_text() == team("unlocked", lang, minutes=15, hours=8)
 
 
+async def _handle(bot: RunningBot, user: int) -> str:
+    """A coordinator's handle, found by who they are: enrolment times are kept to the day, so
+    the order of enrolment is not the order of the rows."""
+    pseudonym = bot.runtime.vault.pseudonym(user)
+    for row in await coord_store.active_coordinators(bot.runtime.db.conn):
+        if row.pseudonym == pseudonym:
+            return row.handle
+    raise AssertionError(f"{user} is not enrolled")
+
+
 async def _group_texts(server: DevServer) -> list[str]:
     return [m.text or "" for m in await server.messages(GROUP_CHAT_ID) if m.from_bot]
 
@@ -224,7 +234,7 @@ async def test_unlock_attempts_are_limited_even_for_the_right_passphrase(
 ) -> None:
     """Someone holding a coordinator's phone gets five guesses; then even the right passphrase
     is refused for a while, and every guess leaves the chat at once."""
-    monkeypatch.setattr("bot.services.coordination.WRONG_PASSPHRASE_DELAY", 0.0)
+    monkeypatch.setattr("bot.services.coordination.enrolment.WRONG_PASSPHRASE_DELAY", 0.0)
     lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
     for guess in [f"wrong guess number {n}" for n in range(5)] + [PASSPHRASE]:
         await lead.send("/unlock")
@@ -283,6 +293,8 @@ async def test_two_person_approval(
         lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
         second = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
         code, _ = await _submit(server)
+        await _unlock(bot, lead, PASSPHRASE)  # a decision needs the key unlocked
+        await _unlock(bot, second, SECOND_PASSPHRASE)
         await lead.send(f"/claim {code}")
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == team("approval_recorded", code=code)
@@ -324,8 +336,9 @@ async def test_reject_reassign_grant_purge_stats_and_audit(
         await _unlock(bot, second, SECOND_PASSPHRASE)
 
         # Enrolled after the case was sealed: nothing to read until an unlocked lead grants it.
+        await _unlock(bot, lead, PASSPHRASE)
         await lead.send(f"/claim {code}")
-        handle = (await coord_store.active_coordinators(bot.runtime.db.conn))[1].handle
+        handle = await _handle(bot, SECOND)
         await lead.send(f"/reassign {code} {handle}")
         assert await lead.last_text() == team("reassigned", code=code, handle=handle)
         await wait_for_text(server, SECOND, team("assigned_to_you", code=code))
@@ -416,18 +429,24 @@ async def test_refusals_say_what_to_send_next(
         await lead.send(f"/approve {code}")  # the only lead, on a case nobody claimed
         expected = f"That case is not claimed by you. Send /claim {code} first."
         assert await lead.last_text() == expected == team("denied_not_claimed", code=code)
-        await lead.send(f"/reject {code} story does not hold")  # a lead may reject any case,
-        assert await lead.last_text() == (  # once claimed; unlocking first would not help
-            f"Case {code} is submitted; it cannot be rejected. Send /claim {code} first."
-        )
+        # Locked: the key comes first, whatever the case's state, so a phone taken with its
+        # key locked learns nothing of the case from the refusal.
+        await lead.send(f"/reject {code} story does not hold")
+        assert await lead.last_text() == team("denied_locked")
         await lead.send(f"/show {code}")
         assert await lead.last_text() == team("denied_locked")
         await lead.send("/show")
         assert await lead.last_text() == team("no_code", command="show")
         await lead.send("/show ZZZZ")
         assert await lead.last_text() == team("no_case", code="ZZZZ")
+        await _unlock(bot, lead, PASSPHRASE)
+        await lead.send(f"/reject {code} story does not hold")  # a lead may reject any case,
+        assert await lead.last_text() == (  # once claimed
+            f"Case {code} is submitted; it cannot be rejected. Send /claim {code} first."
+        )
 
         second = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
+        await _unlock(bot, second, SECOND_PASSPHRASE)
         await lead.send(f"/claim {code}")
         await second.send(f"/claim {code}")
         assert await second.last_text() == team("denied_held", code=code)
@@ -438,14 +457,15 @@ async def test_refusals_say_what_to_send_next(
         assert await second.last_text() == team("denied_role")
         await lead.send(f"/claim {code}")
         assert await lead.last_text() == team("already_yours", code=code)
+        await lead.send("/lock")
         await lead.send(f"/note {code} called on Friday")
         assert await lead.last_text() == team("denied_locked")
-        await lead.send(f"/handoff {code} call on Friday")  # not yet, locked or not
+        await _unlock(bot, lead, PASSPHRASE)
+        await lead.send(f"/handoff {code} call on Friday")  # not yet
         assert await lead.last_text() == (
             f"Case {code} is claimed; it cannot be handed off."
             f" Send /approve {code} or /reject {code} with a reason."
         )
-        await _unlock(bot, lead, PASSPHRASE)
         await lead.send(f"/note {code}")
         assert await lead.last_text() == team("note_missing", code=code)
         await lead.send("/reassign " + code + " C-0000")
@@ -540,6 +560,7 @@ async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
         mine, theirs = by_language["my"], by_language["en"]
         digit = "[၀-၉]"
 
+        await _unlock(bot, burmese, PASSPHRASE, "my")  # a locked queue shows no triage
         await burmese.send("/queue")
         lines = (await burmese.last_text()).splitlines()
         assert lines[0] == "ဖွင့်ထားတဲ့ ကိစ္စတွေ:"
@@ -551,6 +572,9 @@ async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
             lines[1],
         ), lines[1]
         await english.send("/queue")
+        assert (await english.last_text()).splitlines()[0] == team("queue_header_locked", count=1)
+        await _unlock(bot, english, SECOND_PASSPHRASE)
+        await english.send("/queue")
         lines = (await english.last_text()).splitlines()
         assert lines[0] == "Open cases:"
         assert re.fullmatch(
@@ -561,7 +585,6 @@ async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
 
         await burmese.send(f"/claim {code}")
         assert await burmese.last_text() == team("claimed", "my", code=code)
-        await _unlock(bot, burmese, PASSPHRASE, "my")
         await burmese.send(f"/note {code} တနင်္လာနေ့ ဖုန်းဆက်ပြီး")
         await burmese.send(f"/show {code}")
         shown = (await burmese.visible())[-1]

@@ -30,6 +30,7 @@ from bot.coordination.passphrase import MIN_LENGTH, passphrase_problem
 from bot.coordination.queue import (
     QueueItem,
     format_waiting,
+    locked_queue_lines,
     notice_text,
     order,
     priority,
@@ -80,6 +81,7 @@ __all__ = [
     "entry_line",
     "entry_payload",
     "format_waiting",
+    "locked_queue_lines",
     "notice_text",
     "order",
     "passphrase_problem",

@@ -98,23 +98,26 @@ def _lead_only(
     )
 
 
+# Every command that changes or decides a case, or the team, needs the key unlocked: a phone
+# taken while its key is locked (never unlocked, or past the idle time) claims, approves and
+# rejects nothing. Reading the queue and the counts does not, and shows no triage while locked.
 PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
     {
         "queue": _everyone(_NONE),
         "stats": _everyone(_NONE),
-        "claim": _everyone(frozenset({"unclaimed"})),
-        "release": _lead_wider(_ASSIGNEE, _CLAIMED),
-        "reassign": _lead_wider(_ASSIGNEE, _CLAIMED),
+        "claim": _everyone(frozenset({"unclaimed"}), needs_unlock=True),
+        "release": _lead_wider(_ASSIGNEE, _CLAIMED, needs_unlock=True),
+        "reassign": _lead_wider(_ASSIGNEE, _CLAIMED, needs_unlock=True),
         "show": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
         "note": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
         "ask": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
-        "flag": _everyone(_ANY),
+        "flag": _everyone(_ANY, needs_unlock=True),
         # The assignee makes the first approval; "other" lets a second coordinator confirm.
         # Which of the two a given approval is, and whether it is allowed, is approval.py's call.
-        "approve": _everyone(_CLAIMED),
+        "approve": _everyone(_CLAIMED, needs_unlock=True),
         "reject": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
         "handoff": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
-        "close": _lead_wider(_ASSIGNEE),
+        "close": _lead_wider(_ASSIGNEE, needs_unlock=True),
         # Destructive: a lead's stolen phone must not shred cases or strip the team's copies.
         "purge": _lead_only(_ANY, private_only=True, needs_unlock=True),
         "grant": _lead_only(_NONE, private_only=True, needs_unlock=True),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -45,6 +45,7 @@ AUDIT_ACTIONS: frozenset[str] = frozenset(
         "noted",
         "asked",
         "answered",
+        "unanswered",
         "flagged",
         "approved",
         "approval_pending",
@@ -141,7 +142,52 @@ def seal_entry(
 
 
 # Actors that are not a coordinator's handle, named in the reader's language (``actor_<name>``).
-_NAMED_ACTORS: frozenset[str] = frozenset({"operator", "system"})
+OTHER_TEAM = "other_team"
+"""The actor a team's lead reads in place of another team's person: they do not exist for them."""
+
+_NAMED_ACTORS: frozenset[str] = frozenset({"operator", "system", OTHER_TEAM})
+
+
+@dataclass(frozen=True)
+class ViewedEntry:
+    """An entry as a team's lead reads it: ``number`` counts only the entries they may see, so
+    neither the numbers nor their gaps tell how busy the other teams are."""
+
+    number: int
+    at: int
+    actor: str
+    action: str
+    case_code: str | None
+
+
+def team_view(
+    entries: Sequence[tuple[int, int, str, str, str | None]],
+    *,
+    case_seen: Mapping[str, bool],
+    person_known: Mapping[str, bool],
+) -> list[ViewedEntry]:
+    """The part of the log (oldest first, as ``(seq, at, actor, action, case)``) that a team's
+    lead may read, numbered from 1 in their own view.
+
+    An entry about a case is theirs if the case is (``case_seen``), whoever wrote it; anyone in
+    it who is not one of their teams' people (``person_known``) reads as ``OTHER_TEAM``, since a
+    case that once visited another team must not name that team's people. An entry about no
+    case is theirs only if its actor is one of their people: ``system`` and ``operator`` entries
+    about no case (submissions, answers, invitations) count every team's activity."""
+    shown: list[ViewedEntry] = []
+    for _seq, at, actor, action, code in entries:
+        known = person_known.get(actor, False)
+        if code is not None:
+            if not case_seen.get(code, False):
+                continue
+            named = actor in _NAMED_ACTORS or known
+            who = actor if named else OTHER_TEAM
+        elif known and actor not in _NAMED_ACTORS:
+            who = actor
+        else:
+            continue
+        shown.append(ViewedEntry(len(shown) + 1, at, who, action, code))
+    return shown
 
 
 def entry_line(

@@ -115,6 +115,26 @@ def queue_lines(items: Sequence[QueueItem], *, now: int, words: Words = english)
     return [_line(item, now, words) for item in items]
 
 
+def locked_queue_lines(
+    items: Iterable[QueueItem], *, now: int, words: Words = english
+) -> list[str]:
+    """The queue for a phone whose key is locked: codes and ages only, oldest first.
+
+    No triage, no flag, no state and no holder, and an order that follows age alone: a
+    phone taken with its key locked must not learn which applicant is in danger, not even from
+    which case comes first."""
+    by_age = sorted(items, key=lambda item: (item.submitted_at, item.code))
+    return [
+        SEPARATOR.join(
+            (
+                item.code,
+                words("queue_waiting", age=format_waiting(item.submitted_at, now, words=words)),
+            )
+        )
+        for item in by_age
+    ]
+
+
 def notice_text(
     code: str,
     triage: Mapping[str, object],

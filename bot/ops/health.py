@@ -26,8 +26,10 @@ from telegram.error import TelegramError
 from bot.config import Config
 from bot.logs import get_logger
 from bot.ops.keycheck import describe, inspect_master_key, key_name, mismatch_error, vault_for
+from bot.ops.upgrade import WAITING_HINT
 from bot.store import Database
 from bot.store import operations as ops_store
+from bot.store import upgrade as upgrade_store
 from bot.store.db import packaged_migrations
 
 log = get_logger(__name__)
@@ -47,6 +49,11 @@ class HealthReport:
 
     def _good(self, line: str) -> None:
         self.lines.append(f"ok: {line}")
+
+    def _warn(self, line: str) -> None:
+        """Something an operator should know of, that the bot itself cannot fix: not a fault,
+        so a container's health check does not restart the bot over it."""
+        self.lines.append(f"warning: {line}")
 
     def _bad(self, line: str) -> None:
         self.ok = False
@@ -77,6 +84,7 @@ async def check_health(config: Config, *, now: float) -> HealthReport:
             raise mismatch_error(key, name=key_name(config))
         report._good(describe(key))
         if report.ok:
+            await _check_recovery_copies(conn, report)
             await _check_contact(conn, report, now=int(now), limit=stale_after(config))
     except sqlite3.Error as exc:
         report._bad(f"the database cannot be read ({type(exc).__name__})")
@@ -97,6 +105,16 @@ async def _check_schema(conn: aiosqlite.Connection, report: HealthReport) -> Non
         report._bad(f"schema version {version} is older than this program's {latest}")
     else:
         report._bad(f"schema version {version} is newer than this program's {latest}")
+
+
+async def _check_recovery_copies(conn: aiosqlite.Connection, report: HealthReport) -> None:
+    """Cases an earlier release sealed only to coordinators: until one of their holders
+    unlocks, losing those holders' passphrases loses the case."""
+    waiting = await upgrade_store.without_recovery_copy(conn)
+    if waiting:
+        report._warn(f"{waiting} case(s) have no copy for the recovery key yet: {WAITING_HINT}")
+    else:
+        report._good("every case has a copy for the recovery key")
 
 
 async def _check_contact(

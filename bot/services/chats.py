@@ -88,6 +88,19 @@ class ChatMemory:
     def __init__(self) -> None:
         self._keys: OrderedDict[int, tuple[ChatKey, float]] = OrderedDict()
         self._waiting: OrderedDict[int, Waiting] = OrderedDict()
+        self._erasing: OrderedDict[int, int] = OrderedDict()
+
+    def erasing_from(self, account: int, message_id: int) -> None:
+        """The person asked to erase the chat with this message: anything they sent before
+        it and that is handled only now (updates are handled concurrently) is moot."""
+        self._erasing.pop(account, None)
+        self._erasing[account] = message_id
+        while len(self._erasing) > MAX_WAITING_CHATS:
+            self._erasing.popitem(last=False)
+
+    def superseded(self, account: int, message_id: int) -> bool:
+        mark = self._erasing.get(account)
+        return mark is not None and message_id < mark
 
     def key(self, account: int, now: float) -> ChatKey | None:
         held = self._keys.get(account)

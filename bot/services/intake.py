@@ -206,6 +206,14 @@ class IntakeService:
         """
         lock = self._locks.setdefault(incoming.user_id, asyncio.Lock())
         async with lock:
+            if incoming.message_id is not None and self.memory.superseded(
+                incoming.user_id, incoming.message_id
+            ):
+                # Sent before the person asked to erase the chat: deleted, never answered.
+                response = Response(delete=(incoming.message_id,))
+                if deliver is not None:
+                    await deliver(response, [])
+                return response
             chat = await self._chat(incoming)
             row = self._row(chat) if chat is not None else None  # held while answering
             response = await self._handle(chat, incoming)
@@ -367,6 +375,8 @@ class IntakeService:
         event = incoming.event
         if isinstance(event, Command) and event.name == "status":
             return await self._status(chat, incoming, event.arg)
+        if isinstance(event, Command) and event.name == "delete" and incoming.message_id:
+            self.memory.erasing_from(incoming.user_id, incoming.message_id)
         relayed = await self._relay(chat, incoming)
         if relayed is not None:
             return relayed

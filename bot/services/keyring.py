@@ -2,9 +2,9 @@
 
 A stolen, unlocked phone gives Telegram access, not case content: the private key is only
 here between ``/unlock`` and ``/lock``, an idle timeout, an absolute cap, or a restart of the
-bot. Only opening a case renews the idle time: a thief who sends ``/help`` or ``/queue`` to keep
-a key alive gets nothing, and however busy its holder, a key is gone ``max_seconds`` after it
-was unlocked.
+bot. Only a key that actually opened something renews the idle time: a thief who sends ``/help``,
+``/queue``, ``/grant @nobody`` or a code with no copy for them to keep a key alive gets nothing,
+and however busy its holder, a key is gone ``max_seconds`` after it was unlocked.
 """
 
 from __future__ import annotations
@@ -35,12 +35,22 @@ class KeyRing:
         return self._live(coordinator_id, now) is not None
 
     def use(self, coordinator_id: str, now: float) -> UnlockedKey | None:
-        """The key, to open a case with: this alone restarts the idle clock."""
+        """The key, having opened something with it: restarts the idle clock."""
+        key = self.peek(coordinator_id, now)
+        if key is not None:
+            self.opened(coordinator_id, now)
+        return key
+
+    def peek(self, coordinator_id: str, now: float) -> UnlockedKey | None:
+        """The key, to try opening something with; renews nothing until ``opened``."""
         session = self._live(coordinator_id, now)
-        if session is None:
-            return None
-        session.last_used = now
-        return session.key
+        return None if session is None else session.key
+
+    def opened(self, coordinator_id: str, now: float) -> None:
+        """The key has just opened a case key: this alone restarts the idle clock."""
+        session = self._live(coordinator_id, now)
+        if session is not None:
+            session.last_used = now
 
     def forget(self, coordinator_id: str) -> bool:
         return self._sessions.pop(coordinator_id, None) is not None

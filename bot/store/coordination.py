@@ -145,7 +145,17 @@ async def add_coordinator(
         "INSERT INTO coordinators (id, handle, pseudonym, chat, role, public_key,"
         " protected_private_key, status, created_at, language)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
-        (id, handle, pseudonym, chat, role, public_key, protected_private_key, now, language),
+        (
+            id,
+            handle,
+            pseudonym,
+            chat,
+            role,
+            public_key,
+            protected_private_key,
+            to_day(now),
+            language,
+        ),
     )
 
 
@@ -252,7 +262,7 @@ async def revoke_coordinator(conn: aiosqlite.Connection, coordinator_id: str, *,
     await conn.execute(
         "UPDATE coordinators SET status = 'revoked', revoked_at = ?"
         " WHERE id = ? AND status = 'active'",
-        (now, coordinator_id),
+        (to_day(now), coordinator_id),
     )
     cur = await conn.execute("DELETE FROM case_keys WHERE coordinator_id = ?", (coordinator_id,))
     removed = cur.rowcount
