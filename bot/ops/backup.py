@@ -3,8 +3,9 @@
 A backup holds what the database holds: ciphertext, opaque ids, codes and times. Submitted cases
 open only with a coordinator's key or the recovery key, and applicants' chats (forms under way)
 only with keys that live in those chats; the master key opens what the server reads alone (the
-outbox, triage), so a backup must be kept away from the master key like the live file; a shredded case stays unreadable in any older copy
-because its key copies were never in a form a backup could open without those keys.
+outbox, triage), so a backup must be kept away from the master key like the live file. A
+shredded case stays unreadable in any older copy because its key copies were never in a form a
+backup could open without those keys.
 """
 
 from __future__ import annotations
