@@ -80,7 +80,7 @@ async def open_drafts(config: Config, count: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         gc.collect()
         after = current_rss_mib()
-        async with services.db.conn.execute("SELECT count(*) FROM cases") as cur:
+        async with services.db.conn.execute("SELECT count(*) FROM chat_states") as cur:
             row = await cur.fetchone()
         stored = int(row[0]) if row else 0
         db_after = database_bytes(config.storage.database)

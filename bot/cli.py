@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
+import stat
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot import eventloop
-from bot.config import Config, ConfigError, check_routes, load_config
+from bot.config import (
+    Config,
+    ConfigError,
+    check_config,
+    load_config,
+    load_telegram,
+    route_problems,
+    storage_problems,
+)
 from bot.crypto import MasterKey, UnlockedKey
 from bot.logs import configure_logging, get_logger
 
@@ -78,10 +88,28 @@ def _parser() -> argparse.ArgumentParser:
     _command(
         sub,
         "check-config",
-        "load the config, report the first problem",
-        "Read the config and its secrets as 'run' would, print a summary with secrets shown "
-        "only as where they come from, check the master key against the database if one "
-        "exists, and end with 'config ok'; or print the first problem as one line (exit 2).",
+        "load the config and check what 'run' needs; report every problem",
+        "Read the config and its secrets as 'run' would, check that the database's folder is "
+        "there and writable, print a summary with secrets shown only as where they come from, "
+        "check the master key against the database if one exists, and end with 'config ok'; "
+        "or print every problem, one line each (exit 2).",
+    )
+    group = _command(
+        sub,
+        "group-id",
+        "wait until the bot is added to a group, print the group's id, leave it",
+        "Find the coordinators' group's id: run this (with the bot itself stopped), add the "
+        "bot to the group in Telegram, and the group's id is printed alone on standard output. "
+        "The bot then leaves the group and stops; nothing is posted there, nothing is logged, "
+        "and the updates it reads are left for the bot. Needs only the bot token (and "
+        "telegram.base_url).",
+    )
+    group.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="give up after this long (default: wait until Ctrl-C)",
     )
     invite = _command(
         sub,
@@ -229,7 +257,8 @@ def _parser() -> argparse.ArgumentParser:
         "keygen",
         "print a new master key alone on standard output",
         "Print a new random master key alone on standard output, to redirect into a file kept "
-        "off the database's disk (python -m bot keygen > master_key).",
+        "off the database's disk (python -m bot keygen > master_key). A file it is written to "
+        "is made readable by its owner alone (mode 0600), or the key is refused.",
         config=False,
     )
     _command(
@@ -244,10 +273,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Whatever this process writes (database, WAL, backups, key files) is its owner's alone.
+    os.umask(0o077)
     args = _parser().parse_args(argv)
     if args.command == "keygen":
-        print(MasterKey.generate().to_text())
-        return 0
+        return _keygen()
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -255,32 +285,154 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("recovery-keygen", "recover"):
         return _offline(args)
     try:
-        config = load_config(_config_path(args.config))
         if args.command == "check-config":
-            from bot.intake.questionnaire import QuestionnaireError, load_questionnaire
-
-            try:
-                questionnaire = load_questionnaire(
-                    config.intake.questionnaire, languages=list(config.intake.languages)
-                )
-            except QuestionnaireError as exc:
-                raise ConfigError(str(exc)) from None
-            check_routes(config.coordination, questionnaire)
-            for line in config.describe():
-                print(line)
-            print(f"database: {_database_key_line(config)}")
-            print("config ok")
-            return 0
+            return _check_config(_config_path(args.config))
+        if args.command == "group-id":
+            return _group_id(args.config, args.timeout)
+        config = load_config(_config_path(args.config))
+        if args.command != "health":  # the health check says FAIL in its own words
+            _storage_ready(config)
         if args.command == "restore":
             return _restore(args.path, config, force=args.force)
         if args.command == "verify-audit":
             args.posted = _posted_heads(args.head)
         if args.command in OPERATOR_COMMANDS:
-            return asyncio.run(_operator(args, config))
+            with _database_errors(config):
+                return asyncio.run(_operator(args, config))
     except (ConfigError, HeadError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     return _run(config)
+
+
+def _keygen() -> int:
+    """The key on standard output; a file it lands in is made the owner's alone first, so
+    ``keygen > master_key`` never leaves a key others on the machine can read."""
+    try:
+        mode = os.fstat(sys.stdout.fileno()).st_mode
+    except (OSError, ValueError):
+        mode = 0
+    if stat.S_ISREG(mode) and mode & 0o077:
+        try:
+            os.fchmod(sys.stdout.fileno(), 0o600)
+        except OSError as exc:
+            print(
+                f"error: the file the key would go to can be read by others (mode "
+                f"{stat.S_IMODE(mode):04o}) and cannot be made private ({exc.strerror}); "
+                "write it to a new file of your own",
+                file=sys.stderr,
+            )
+            return 2
+    print(MasterKey.generate().to_text())
+    return 0
+
+
+def _check_config(path: Path) -> int:
+    """Every problem at once, one line each: the config and its secrets, the questionnaire and
+    the teams' routes, the database's folder, and the master key against an existing
+    database."""
+    from bot.intake.questionnaire import QuestionnaireError, load_questionnaire
+
+    config, problems = check_config(path)
+    if config is not None:
+        try:
+            questionnaire = load_questionnaire(
+                config.intake.questionnaire, languages=list(config.intake.languages)
+            )
+        except QuestionnaireError as exc:
+            problems.append(str(ConfigError(str(exc))))
+        else:
+            problems.extend(route_problems(config.coordination, questionnaire))
+        sound = not problems  # else a secret may be a stand-in: no key to check the file with
+        storage = storage_problems(config)
+        problems.extend(storage)
+        if sound and not storage:
+            try:
+                database = _database_key_line(config)
+            except ConfigError as exc:
+                problems.append(str(exc))
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return 2
+    if config is None:  # no problem yet no config: cannot happen, said rather than assumed
+        print("config error: config: not loaded", file=sys.stderr)
+        return 2
+    for line in config.describe():
+        print(line)
+    print(f"database: {database}")
+    print("config ok")
+    return 0
+
+
+def _storage_ready(config: Config) -> None:
+    """The database's folder is there and writable, or the one line that says what to fix."""
+    problems = storage_problems(config)
+    if problems:
+        raise ConfigError(problems[0])
+
+
+@contextlib.contextmanager
+def _database_errors(config: Config) -> Iterator[None]:
+    """A database or file-system failure the checks before could not foresee (a damaged file,
+    a disk gone read-only meanwhile) as one line naming ``storage.database``."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise ConfigError(_database_problem(config, exc)) from None
+
+
+def _database_problem(config: Config, exc: BaseException) -> str:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (
+        f"storage.database: {config.storage.database} cannot be opened or written "
+        f"({type(exc).__name__}: {reason})"
+    )
+
+
+def _group_id(value: str | None, timeout: float | None) -> int:
+    from bot.ops.group_id import GroupIdError, wait_for_group
+
+    path: Path | None = _config_path(value)
+    if value is None and not os.environ.get("BOT_CONFIG") and not Path(DEFAULT_CONFIG).exists():
+        path = None  # no config yet (the group's id is what it lacks): the token from BOT_TOKEN*
+    telegram = load_telegram(path)
+
+    async def go() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        found = await wait_for_group(
+            telegram.token.get_secret_value(),
+            telegram.base_url,
+            stop=stop,
+            give_up_after=timeout,
+            ready=lambda: print(
+                "waiting: add the bot to your coordinators' group in Telegram (Ctrl-C to give up)",
+                file=sys.stderr,
+                flush=True,
+            ),
+        )
+        if found is None:
+            print("error: no group added the bot; nothing found", file=sys.stderr)
+            return 1
+        print(found.chat_id)
+        print(found.advice(), file=sys.stderr)
+        return 0
+
+    try:
+        return eventloop.run(go())
+    except GroupIdError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - one line, no traceback with the token in it
+        refused = _refusal(exc, None)
+        if refused is not None:
+            print(str(refused), file=sys.stderr)
+            return 2
+        print(f"error: group-id stopped: {_why(exc, telegram.base_url)}", file=sys.stderr)
+        return 1
 
 
 def _database_key_line(config: Config) -> str:
@@ -356,6 +508,10 @@ async def _operator(args: argparse.Namespace, config: Config) -> int:
                 made = await backup_database(services.db, args.path)
             except FileExistsError:
                 print(f"error: {args.path} exists; choose a new name", file=sys.stderr)
+                return 1
+            except (OSError, sqlite3.Error) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                print(f"error: cannot write the backup to {args.path}: {reason}", file=sys.stderr)
                 return 1
             print(f"backup written: {made.path} ({made.size_bytes} bytes, {made.cases} cases)")
             return 0
@@ -464,6 +620,14 @@ def _offline(args: argparse.Namespace) -> int:
     except RecoveryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (sqlite3.Error, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(
+            f"error: --database {args.database} cannot be read as the bot's database "
+            f"({type(exc).__name__}: {reason})",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _write_new(path: Path, text: str, if_exists: str) -> bool:
@@ -535,7 +699,7 @@ class StartRefused(Exception):
     """Telegram turned the bot away at start: one line naming the setting to fix."""
 
 
-def _refusal(exc: BaseException, config: Config) -> StartRefused | None:
+def _refusal(exc: BaseException, config: Config | None) -> StartRefused | None:
     """The one line for a token or an address the Bot API server refuses at start.
 
     python-telegram-bot reports both 401 and 404 as ``InvalidToken``; its own message carries the
@@ -550,7 +714,7 @@ def _refusal(exc: BaseException, config: Config) -> StartRefused | None:
             "config error: telegram.base_url: the Bot API server answered Not Found "
             "(InvalidToken); check telegram.base_url, which ends in /bot"
         )
-    source = config.secret_source("telegram.token")
+    source = config.secret_source("telegram.token") if config is not None else None
     where = f" (from {source})" if source else ""
     return StartRefused(
         f"config error: telegram.token{where}: Telegram refused this token (InvalidToken); "
@@ -558,7 +722,7 @@ def _refusal(exc: BaseException, config: Config) -> StartRefused | None:
     )
 
 
-def _why(exc: BaseException, config: Config) -> str:
+def _why(exc: BaseException, base_url: str) -> str:
     """The exception's type, and for a Bot API server out of reach, where to look: polling rides
     out network trouble once running, so this is the first call failing."""
     from urllib.parse import urlsplit
@@ -567,7 +731,7 @@ def _why(exc: BaseException, config: Config) -> str:
 
     name = type(exc).__name__
     if isinstance(exc, NetworkError):
-        host = urlsplit(config.telegram.base_url).hostname or "telegram.base_url"
+        host = urlsplit(base_url).hostname or "telegram.base_url"
         return (
             f"cannot reach the Bot API server at {host} ({name}); check the network and "
             "telegram.base_url"
@@ -587,7 +751,8 @@ def _run(config: Config) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await _ensure_key(config)
+        with _database_errors(config):
+            await _ensure_key(config)
         async with open_runtime(config) as runtime:
             try:
                 await serve(runtime, stop)
@@ -609,6 +774,11 @@ def _run(config: Config) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - one line, no traceback with values in it
         log.error("bot_crashed", error=type(exc).__name__)
-        print(f"error: the bot stopped: {_why(exc, config)}", file=sys.stderr)
+        why = (
+            _database_problem(config, exc)
+            if isinstance(exc, sqlite3.Error)
+            else _why(exc, config.telegram.base_url)
+        )
+        print(f"error: the bot stopped: {why}", file=sys.stderr)
         return 1
     return 0

@@ -36,7 +36,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.crypto.keys import MasterKey
-from bot.crypto.recovery import parse_public_key
+from bot.crypto.recovery import PRIVATE_PREFIX as RECOVERY_PRIVATE_PREFIX
+from bot.crypto.recovery import PUBLIC_PREFIX as RECOVERY_PUBLIC_PREFIX
+from bot.crypto.recovery import parse_public_key, public_text
 
 if TYPE_CHECKING:
     from bot.intake.questionnaire import Questionnaire
@@ -429,7 +431,10 @@ class Config(_Section):
                 continue
             for key, value in section:
                 dotted = f"{section_name}.{key}"
-                lines.append(f"{dotted}: {self._describe_value(dotted, value)}")
+                shown = self._describe_value(dotted, value)
+                if dotted == "storage.database" and dotted in self._sources:
+                    shown += f" (from {self._sources[dotted]})"
+                lines.append(f"{dotted}: {shown}")
         previous = len(self.security.previous_master_keys)
         lines.append(f"security.previous_master_keys: {previous} loaded")
         return lines
@@ -440,6 +445,8 @@ class Config(_Section):
         if dotted == "coordination.teams":
             teams = [t.name + (" (default)" if t.default else "") for t in self.coordination.teams]
             return ", ".join(teams) if teams else "none (one team)"
+        if dotted == "security.recovery_public_key" and isinstance(value, bytes):
+            return public_text(value)
         if dotted in _HIDDEN_VALUES:
             return "set" if value is not None else "not set"
         if value is None or value == "":
@@ -515,59 +522,120 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
 
     Raises ``ConfigError`` with one line naming the first problem.
     """
-    env = os.environ if environ is None else environ
-    text = ""
-    data: dict[str, Any] = {}
-    if path is not None:
-        text = _read_config_text(path)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path.name} {_toml_reason(str(exc))}") from None
-        except (ValueError, RecursionError):
-            raise ConfigError(
-                f"{path.name}: a number is too large or values are nested too deeply"
-            ) from None
-        base_dir = path.absolute().parent
-    else:
-        base_dir = Path.cwd()
+    config, _ = _load(path, environ, _Problems(collect=False))
+    if config is None:  # a problem raised before this; kept for the type checker
+        raise ConfigError("config: not loaded")
+    return config
 
-    _check_names(data, text, path)
+
+def check_config(
+    path: Path | None, environ: Mapping[str, str] | None = None
+) -> tuple[Config | None, list[str]]:
+    """Every problem of the config at once, one line each (``check-config``): a fresh copy
+    should not take one round per mistake. With the problems comes the config whenever its
+    settings could be read; a secret that could not is a stand-in there, so a config that comes
+    with problems is for checking the rest (the database's folder), never for use."""
+    return _load(path, environ, _Problems(collect=True))
+
+
+class _Problems:
+    """Where a problem goes: raised at once (``load_config``), or kept with the rest."""
+
+    def __init__(self, *, collect: bool) -> None:
+        self.collect = collect
+        self.lines: list[str] = []
+
+    def add(self, problem: ConfigError | str) -> None:
+        error = problem if isinstance(problem, ConfigError) else ConfigError(problem)
+        if not self.collect:
+            raise error
+        if str(error) not in self.lines:
+            self.lines.append(str(error))
+
+
+# Stand-ins for a secret that could not be read, so that the rest of the config is still checked
+# (``check_config``); a config with any problem is never returned, so they are never used.
+_STAND_IN_TOKEN = "0:" + "0" * 30
+
+
+def _load(
+    path: Path | None, environ: Mapping[str, str] | None, problems: _Problems
+) -> tuple[Config | None, list[str]]:
+    env = os.environ if environ is None else environ
+    text, data = _read_toml(path)
+    base_dir = path.absolute().parent if path is not None else Path.cwd()
+
+    unknown = _unknown_names(data, text, path)
+    for line in unknown:
+        problems.add(line)
+    if unknown:
+        return None, problems.lines  # the rest would only repeat them under other names
     sources: dict[str, str] = {}
     # Every section goes through validation with the base folder, even one the file leaves out,
     # so its default relative paths are resolved like written ones.
     sections = {name: _section(data, name, text, path) for name in Config.model_fields}
-    telegram, security, coordination = (
-        sections[n] for n in ("telegram", "security", "coordination")
+    telegram, security, coordination, storage = (
+        sections[n] for n in ("telegram", "security", "coordination", "storage")
     )
 
-    token, sources[_TOKEN.dotted] = _required_secret(_TOKEN, telegram, env, base_dir)
-    telegram["token"] = token
-    webhook = _resolve_secret(_WEBHOOK_SECRET, telegram, env, base_dir)
+    try:
+        telegram["token"], sources[_TOKEN.dotted] = _required_secret(
+            _TOKEN, telegram, env, base_dir
+        )
+    except ConfigError as exc:
+        problems.add(exc)
+        telegram["token"] = _STAND_IN_TOKEN
+    try:
+        webhook = _resolve_secret(_WEBHOOK_SECRET, telegram, env, base_dir)
+    except ConfigError as exc:
+        problems.add(exc)
+        webhook = None
     if webhook is not None:
         telegram["webhook_secret"], sources[_WEBHOOK_SECRET.dotted] = webhook
     else:
         telegram.pop("webhook_secret", None)  # "" in the file means not set
-    key_text, sources[_MASTER_KEY.dotted] = _required_secret(_MASTER_KEY, security, env, base_dir)
-    security["master_key"] = MasterKey.from_text(key_text)
-    recovery = env.get("BOT_RECOVERY_PUBLIC_KEY", "").strip() or security.get("recovery_public_key")
+    try:
+        key_text, sources[_MASTER_KEY.dotted] = _required_secret(
+            _MASTER_KEY, security, env, base_dir
+        )
+        security["master_key"] = MasterKey.from_text(key_text)
+    except ConfigError as exc:
+        problems.add(exc)
+        security["master_key"] = MasterKey.generate()
+    from_env = env.get("BOT_RECOVERY_PUBLIC_KEY", "").strip()
+    recovery = from_env or security.get("recovery_public_key")
     if recovery == "":  # the example's empty value means not set
         security.pop("recovery_public_key")
     elif recovery is not None:
-        security["recovery_public_key"] = recovery
+        if isinstance(recovery, str) and recovery.strip().startswith(RECOVERY_PRIVATE_PREFIX):
+            where = "BOT_RECOVERY_PUBLIC_KEY" if from_env else "the config file"
+            problems.add(
+                f"security.recovery_public_key (from {where}): THIS IS THE PRIVATE HALF of the "
+                "recovery key, which opens every case and must NEVER be on the server: delete "
+                "it here and everywhere on this machine, and set the public half "
+                f"({RECOVERY_PUBLIC_PREFIX}...) instead"
+            )
+            security["recovery_public_key"] = public_text(bytes(32))  # a stand-in, as above
+        else:
+            security["recovery_public_key"] = recovery
     group = env.get("BOT_GROUP_CHAT_ID", "").strip()
     if group:
         try:
             coordination["group_chat_id"] = int(group)
         except ValueError:
-            raise ConfigError(
-                "coordination.group_chat_id (from BOT_GROUP_CHAT_ID): must be an integer"
-            ) from None
+            problems.add("coordination.group_chat_id (from BOT_GROUP_CHAT_ID): must be an integer")
+            coordination.pop("group_chat_id", None)
+    database = env.get("BOT_DATABASE", "").strip()
+    if database:
+        storage["database"] = database
+        sources["storage.database"] = "BOT_DATABASE"
 
     try:
         config = Config.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(_describe_error(exc.errors()[0], data, text, path)) from None
+        for error in exc.errors():
+            problems.add(_describe_error(error, data, text, path))
+        return None, problems.lines
 
     previous: list[MasterKey] = []
     for index, key_path in enumerate(config.security.previous_master_key_files):
@@ -575,11 +643,51 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
         try:
             previous.append(MasterKey.from_text(_read_secret_file(name, key_path)))
         except ValueError as exc:
-            raise ConfigError(f"{name}: the key in {key_path} {exc}") from None
+            problems.add(f"{name}: the key in {key_path} {exc}")
+        except ConfigError as exc:
+            problems.add(exc)
     config.security._previous_master_keys = tuple(previous)
     config._path = path.absolute() if path is not None else None
     config._sources = sources
-    return config
+    return config, problems.lines
+
+
+def load_telegram(path: Path | None, environ: Mapping[str, str] | None = None) -> TelegramConfig:
+    """The [telegram] section alone, its token resolved as ``load_config`` resolves it: what
+    ``group-id`` needs before the rest of the config (the group's id above all) can be filled in.
+    """
+    env = os.environ if environ is None else environ
+    _, data = _read_toml(path)
+    base_dir = path.absolute().parent if path is not None else Path.cwd()
+    section = data.get("telegram", {})
+    if not isinstance(section, dict):
+        raise ConfigError("telegram: must be a table ([telegram])")
+    section = dict(section)
+    section["token"] = _required_secret(_TOKEN, section, env, base_dir)[0]
+    section.pop("webhook_secret", None)
+    section.pop("webhook_secret_file", None)
+    section["mode"] = "polling"
+    try:
+        return TelegramConfig.model_validate(section, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc: tuple[str | int, ...] = ("telegram", *error["loc"])
+        raise ConfigError(f"{_dotted(loc)}: {_reason(error, loc, data)}") from None
+
+
+def _read_toml(path: Path | None) -> tuple[str, dict[str, Any]]:
+    """The config file's text and its TOML (nothing for no file); a syntax error is one line."""
+    if path is None:
+        return "", {}
+    text = _read_config_text(path)
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_problem(path, text, str(exc))) from None
+    except (ValueError, RecursionError):
+        raise ConfigError(
+            f"{path.name}: a number is too large or values are nested too deeply"
+        ) from None
 
 
 def _read_config_text(path: Path) -> str:
@@ -593,6 +701,23 @@ def _read_config_text(path: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path.name}: not UTF-8 text") from None
+
+
+_TEAMS_LIST = re.compile(r"^\s*teams\s*=\s*\[\s*\]", re.MULTILINE)
+_TEAM_BLOCK = re.compile(r"^\s*\[\[\s*coordination\.teams\s*\]\]", re.MULTILINE)
+
+
+def _toml_problem(path: Path, text: str, message: str) -> str:
+    """The file's syntax error as one line; the example's ``teams = []`` left beside team blocks
+    is named as such, not as TOML's "cannot overwrite a value"."""
+    listed, block = _TEAMS_LIST.search(text), _TEAM_BLOCK.search(text)
+    if listed and block:
+        line = text.count("\n", 0, listed.start()) + 1
+        return (
+            f"coordination.teams: delete the line `teams = []` ({path.name} line {line}); "
+            "the [[coordination.teams]] blocks replace it"
+        )
+    return f"{path.name} {_toml_reason(message)}"
 
 
 _TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column \d+\)$")
@@ -616,30 +741,33 @@ def _section(data: dict[str, Any], name: str, text: str, path: Path | None) -> d
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
-def _check_names(data: Mapping[str, Any], text: str, path: Path | None) -> None:
-    """Refuse unknown sections and keys before anything else, with the nearest valid name: a
+def _unknown_names(data: Mapping[str, Any], text: str, path: Path | None) -> list[str]:
+    """Unknown sections and keys, each with the nearest valid name, before anything else: a
     misspelt [cordination] would otherwise surface as its group_chat_id missing, sending the
     operator to look for a value that is there."""
+    found: list[str] = []
     sections = dict(Config.model_fields)
     for name, value in data.items():
         if name in sections:
             known = _field_names(sections[name].annotation)
             if isinstance(value, dict):  # anything else is "must be a table" further on
-                for key in value:
-                    if key not in known:
-                        raise ConfigError(
-                            f"{_shown(name)}.{_shown(key)}: unknown key"
-                            f"{_nearest_key(name, key)}{_where(text, (name, key), path)}"
-                        )
+                found.extend(
+                    f"{_shown(name)}.{_shown(key)}: unknown key"
+                    f"{_nearest_key(name, key)}{_where(text, (name, key), path)}"
+                    for key in value
+                    if key not in known
+                )
             continue
         where = _where(text, (name,), path)
         if isinstance(value, dict):
             near = difflib.get_close_matches(name, sections, n=1)
             hint = f"; did you mean [{near[0]}]?" if near else f"; known: {', '.join(sections)}"
-            raise ConfigError(f"unknown section [{_shown(name)}]{hint}{where}")
+            found.append(f"unknown section [{_shown(name)}]{hint}{where}")
+            continue
         owners = [s for s, f in sections.items() if name in _field_names(f.annotation)]
         hint = f"; it belongs under [{owners[0]}]" if owners else _nearest_section(name)
-        raise ConfigError(f"{_shown(name)}: unknown key outside any section{hint}{where}")
+        found.append(f"{_shown(name)}: unknown key outside any section{hint}{where}")
+    return found
 
 
 def _field_names(model: object) -> tuple[str, ...]:
@@ -829,26 +957,103 @@ def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
 
 def check_routes(coordination: CoordinationConfig, questionnaire: Questionnaire) -> None:
     """Every route names a button question of the questionnaire and options it has: a typo
-    would send every case to the default team without a word."""
+    would send every case to the default team without a word. Raises the first problem."""
+    problems = route_problems(coordination, questionnaire)
+    if problems:
+        raise ConfigError(problems[0])
+
+
+def route_problems(coordination: CoordinationConfig, questionnaire: Questionnaire) -> list[str]:
+    """Each route that names a question or option the questionnaire lacks, one line each, with
+    the ids it could have named."""
     from bot.intake.questionnaire import ROUTABLE_KINDS
 
+    problems: list[str] = []
+    routable = [q.id for q in questionnaire.questions if q.kind in ROUTABLE_KINDS]
     for index, team in enumerate(coordination.teams):
         for question_id, options in team.route.items():
             where = f"coordination.teams[{index}].route.{_shown(question_id)}"
             question = questionnaire.get(question_id)
             if question is None:
-                raise ConfigError(f"{where}: no such question in the questionnaire")
-            if question.kind not in ROUTABLE_KINDS:
-                raise ConfigError(
-                    f"{where}: a {question.kind.value} question cannot route; use a question"
-                    " answered with buttons (choice, multi or yesno)"
+                problems.append(
+                    f"{where}: no such question in the questionnaire; questions that can route: "
+                    f"{', '.join(routable) or 'none'}"
                 )
+                continue
+            if question.kind not in ROUTABLE_KINDS:
+                problems.append(
+                    f"{where}: a {question.kind.value} question cannot route; use a question"
+                    f" answered with buttons (choice, multi or yesno): {', '.join(routable)}"
+                )
+                continue
             if not options:
-                raise ConfigError(f"{where}: list at least one option")
-            for option in options:
-                if question.kind.value == "yesno":
-                    known = option in ("yes", "no")
-                else:
-                    known = question.has_option(option)
-                if not known:
-                    raise ConfigError(f"{where}: {_shown(option)!r} is not an option of it")
+                problems.append(f"{where}: list at least one option")
+            valid = (
+                ["yes", "no"]
+                if question.kind.value == "yesno"
+                else [option.id for option in question.options]
+            )
+            problems.extend(
+                f"{where}: {_shown(option)!r} is not an option of it; its options: "
+                f"{', '.join(valid)}"
+                for option in options
+                if option not in valid
+            )
+    return [str(ConfigError(line)) for line in problems]
+
+
+# --- what ``run`` will need of the file system ---------------------------------------------------
+
+
+def storage_problems(config: Config) -> list[str]:
+    """What would stop the bot opening or writing its database, one line naming
+    ``storage.database`` each: checked by ``check-config`` and before every command that opens
+    the database, so a folder that is missing, read-only or not the bot user's is named as such
+    rather than surfacing as SQLite's "unable to open database file"."""
+    path = config.storage.database
+    key = "storage.database" + (
+        f" (from {config.secret_source('storage.database')})"
+        if config.secret_source("storage.database")
+        else ""
+    )
+    hint = "; in the container it is the data volume: /data/bot.sqlite3"
+    folder = path.parent
+    user = f"this user (uid {os.geteuid()})" if hasattr(os, "geteuid") else "this user"
+    if path.is_dir():
+        folder_line = f"{key}: {path} is a folder; name a file in it, e.g. {path / 'bot.sqlite3'}"
+        return [str(ConfigError(folder_line))]
+    # A missing folder is made at the first start, in the nearest folder that exists.
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    made = "" if existing == folder else f"the folder {folder} does not exist and cannot be made: "
+    problems: list[str] = []
+    if not existing.is_dir():
+        problems.append(f"{key}: {made}{existing} is not a folder; choose another path")
+    elif _read_only(existing):
+        problems.append(f"{key}: {made}{existing} is on a read-only file system{hint}")
+    else:
+        files = () if made else tuple(p for p in _database_files(path) if p.exists())
+        problems.extend(
+            f"{key}: {made}{target} is not writable by {user}; give it to that user "
+            "(chown) or choose another path"
+            for target in (existing, *files)
+            if not _writable(target)
+        )
+    return [str(ConfigError(line)) for line in problems]
+
+
+def _database_files(path: Path) -> tuple[Path, ...]:
+    return tuple(Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal"))
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _writable(path: Path) -> bool:
+    wanted = os.W_OK | (os.X_OK if path.is_dir() else 0)
+    if os.access in os.supports_effective_ids:
+        return os.access(path, wanted, effective_ids=True)
+    return os.access(path, wanted)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -225,12 +227,48 @@ def _read_line() -> str | None:
 
 
 async def _read_async() -> str | None:
-    # input() blocks; the bot and the local server share this event loop, so read in a thread.
-    return await asyncio.to_thread(_read_line)
+    """input() blocks, and the bot and the local server share this event loop, so read in a
+    thread of its own: a daemon thread, which Ctrl-C does not wait for (asyncio's default
+    executor would be joined at exit, holding the demo open until Enter)."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str | None] = loop.create_future()
+
+    def read() -> None:
+        text: str | None = None
+        error: BaseException | None = None
+        try:
+            text = _read_line()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the demo ended meanwhile: no one to tell
+            loop.call_soon_threadsafe(_settle, line, text, error)
+
+    threading.Thread(target=read, name="demo-input", daemon=True).start()
+    return await line
+
+
+def _settle(
+    line: asyncio.Future[str | None], text: str | None, error: BaseException | None
+) -> None:
+    if line.done():
+        return
+    if error is not None:
+        line.set_exception(error)
+    else:
+        line.set_result(text)
 
 
 def run_demo() -> int:
-    with contextlib.suppress(KeyboardInterrupt):
+    interrupted = False
+    try:
         asyncio.run(run(_read_async, lambda text: print(text, flush=True)))
+    except KeyboardInterrupt:
+        interrupted = True
     print("demo ended; its key and database are gone.", file=sys.stderr)
+    if interrupted and any(t.name == "demo-input" for t in threading.enumerate()):
+        # Ctrl-C while input() waits: that thread can be neither woken nor finalised, so end
+        # here (the demo's folder is already deleted) rather than wait for an Enter.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.cli import _parser
@@ -26,10 +27,11 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _bot(
-    *args: str, env: dict[str, str], stdin: str | None = None
+    *args: str, env: dict[str, str], stdin: str | None = None, prefix: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ARGS`` as a process of its own (behind ``prefix``: another user, say)."""
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [*prefix, sys.executable, "-m", "bot", *args],
         cwd=ROOT,
         env=env,
         input=stdin,
@@ -177,13 +179,15 @@ def test_in_the_demo_the_group_shows_its_notices_in_order_and_answers_at_once() 
     # Before anyone enrolled: the group as it stands, the notice already there, nothing else.
     first = next(screen for screen in screens if screen and screen[0] == notice)
     assert not any(line.startswith(("you:", "bot:")) for line in first[1:]), first
-    # A lead's /queue there: answered at once, after the notice, in order.
+    # A lead's /queue there: answered at once, after the notice, in order (the lead has not
+    # unlocked: codes and ages only).
     assert screens[-1][:5] == [
         notice,
         f"ကိစ္စအသစ် {code} · အခြေအနေ: အန္တရာယ် ရှိ၊ တာဝန်ကျရာမှာ ရှိနေတုန်း",
         "you: /queue",
-        "bot: Open cases:",
-        f"{code} · submitted · in danger, still there · waiting since today · unclaimed",
+        "bot: Open cases: 1, oldest first. Your key is locked: send /unlock to see how urgent "
+        "each is and who holds it.",
+        f"{code} · waiting since today",
     ], screens[-1]
 
 

@@ -320,9 +320,10 @@ def test_an_unknown_name_that_is_not_a_word_is_not_echoed(tmp_path: Path) -> Non
 
 def test_the_examples_placeholder_group_is_refused(tmp_path: Path) -> None:
     message = error_of(EXAMPLE, env())
+    line = EXAMPLE.read_text().splitlines().index("group_chat_id = -1000000000000") + 1
     assert message == (
         "config error: coordination.group_chat_id: still the example's placeholder; replace it "
-        "with your coordinators' group id (config.example.toml line 99)"
+        f"with your coordinators' group id (config.example.toml line {line})"
     )
     # Wherever it comes from: the environment names it too.
     message = error_of(write(tmp_path, ""), env(BOT_GROUP_CHAT_ID="-1000000000000"))

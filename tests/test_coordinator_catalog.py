@@ -189,8 +189,8 @@ def test_audit_entries_in_each_language() -> None:
     burmese_lines = [entry_line(**e, words=_reader("my")) for e in (claimed, invited, shredded)]
     assert burmese_lines == [
         "#၁၂ ၂၀၂၇-၀၁-၁၅ C-7K3Q ယူပြီး K7QX",
-        "#၃ ၂၀၂၇-၀၁-၁၅ bot ထိန်းသူ ဖိတ်ကြားကုဒ် ထုတ်ပြီး",
-        "#၄၀ ၂၀၂၇-၀၁-၁၅ bot (အလိုအလျောက်) သက်တမ်းကုန်လို့ ဖျက်ဆီးပြီး M3PA",
+        "#၃ ၂၀၂၇-၀၁-၁၅ ဘော့ထိန်းသူ ဖိတ်ကြားကုဒ် ထုတ်ပြီး",
+        "#၄၀ ၂၀၂၇-၀၁-၁၅ ဘော့ (အလိုအလျောက်) သက်တမ်းကုန်လို့ ဖျက်ဆီးပြီး M3PA",
     ]
 
 

@@ -609,16 +609,16 @@ async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
         await burmese.send("/audit")
         lines = (await burmese.last_text()).splitlines()
         assert re.fullmatch(f"မှတ်တမ်းကွင်းဆက်: မပျက်ပါ \\(မှတ်တမ်း {digit}+ ခု\\)", lines[0])
-        assert lines[1] == "ကွင်းဆက်ရဲ့ ထိပ်ကို group ထဲ တင်ပြီးပါပြီ: အဲဒီစာကို သိမ်းထားပါ။"
+        assert lines[1] == "ကွင်းဆက်ရဲ့ ထိပ်ကို အုပ်စုထဲ တင်ပြီးပါပြီ: အဲဒီစာကို သိမ်းထားပါ။"
         day = f"#{digit}+ {digit}{{4}}-{digit}{{2}}-{digit}{{2}}"
         for entry in (
             f"{mine} ဖွင့်ဖတ်ပြီး {code}",
             f"{mine} မှတ်စု ရေးပြီး {code}",
             f"{mine} ယူပြီး {code}",
             f"{mine} သော့ဖွင့်ပြီး",
-            "bot \\(အလိုအလျောက်\\) ကိစ္စအသစ် ရောက်လာ",
+            "ဘော့ \\(အလိုအလျောက်\\) ကိစ္စအသစ် ရောက်လာ",
             f"{theirs} စာရင်းသွင်းပြီး",
-            "bot ထိန်းသူ ဖိတ်ကြားကုဒ် ထုတ်ပြီး",
+            "ဘော့ထိန်းသူ ဖိတ်ကြားကုဒ် ထုတ်ပြီး",
         ):
             assert any(re.fullmatch(f"{day} {entry}", line) for line in lines[2:]), entry
         await english.send("/audit")

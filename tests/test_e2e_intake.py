@@ -457,8 +457,9 @@ async def test_after_a_restart_delete_erases_everything_with_one_tap(
     async with running_bot(server, tmp_path, master_key) as bot:
         await person.send("/delete")
         assert await person.last_text() == CATALOG.text("en", "resume_delete")
-        [question] = [m for m in await person.visible() if m.buttons]
-        await person.tap(question.buttons[0]["text"])  # any button of the last question
+        resume = CATALOG.text("en", "resume_delete")
+        [question] = [m for m in await person.visible() if m.buttons and m.text != resume]
+        await person.tap(question.buttons[0]["text"])  # any button of the form's question
         assert await person.visible() == []
         async with bot.runtime.db.conn.execute("SELECT count(*) FROM chat_states") as cur:
             assert await cur.fetchone() == (0,)

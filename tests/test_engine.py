@@ -13,7 +13,7 @@ from bot.intake import engine
 from bot.intake.draft import Draft, Phase
 from bot.intake.engine import Context, Effect, Outcome
 from bot.intake.events import Command, Event, Press, Reply, Text, Unsupported
-from bot.intake.questionnaire import QuestionKind, Questionnaire, load_questionnaire
+from bot.intake.questionnaire import Question, QuestionKind, Questionnaire, load_questionnaire
 from bot.text import to_zawgyi
 
 LANGS = ("en", "my", "my-zawgyi")
@@ -111,11 +111,11 @@ class Chat:
         q = self.ctx.questionnaire.question(qid)
         turn = self.draft.turn
         if q.kind is QuestionKind.CHOICE:
-            self.send(Press(f"A:{turn}:{choice or q.options[0].id}"))
+            self.send(Press(f"A:{turn}:{_position(q, choice)}"))
         elif q.kind is QuestionKind.YESNO:
             self.send(Press(f"A:{turn}:{choice or 'no'}"))
         elif q.kind is QuestionKind.MULTI:
-            self.send(Press(f"T:{turn}:{choice or q.options[0].id}"))
+            self.send(Press(f"T:{turn}:{_position(q, choice)}"))
             self.send(Press(f"D:{turn}"))
         elif q.kind is QuestionKind.NUMBER:
             self.send(Text(choice or str(q.min or 0)))
@@ -176,8 +176,7 @@ def test_every_branch_of_the_questionnaire_reaches_review(
 def test_a_button_pressed_twice_records_one_answer(ctx: Context) -> None:
     chat = Chat(ctx)
     chat.begin()
-    first = ctx.questionnaire.first
-    data = f"A:{chat.draft.turn}:{ctx.questionnaire.question(first).options[1].id}"  # type: ignore[union-attr]
+    data = f"A:{chat.draft.turn}:1"  # type: ignore[union-attr]  # the second option
     chat.send(Press(data))
     after_first = chat.draft
     again = chat.send(Press(data))
@@ -234,12 +233,12 @@ def test_review_edit_returns_to_review_and_a_new_branch_is_asked(branching: Cont
         chat.answer(qid, choices[qid])
     assert chat.draft.phase is Phase.REVIEW  # type: ignore[union-attr]
     # Change a plain answer: straight back to the review.
-    chat.send(Press(f"E:{chat.draft.turn}:family"))  # type: ignore[union-attr]
+    chat.send(Press(f"E:{chat.draft.turn}:{q.ids.index('family')}"))  # type: ignore[union-attr]
     chat.send(Text("12"))
     assert chat.draft.phase is Phase.REVIEW and chat.draft.answers["family"].value == 12  # type: ignore[union-attr]
     # Change the branch: the newly reached question is asked, then the review again.
-    chat.send(Press(f"E:{chat.draft.turn}:status"))  # type: ignore[union-attr]
-    chat.send(Press(f"A:{chat.draft.turn}:left"))  # type: ignore[union-attr]
+    chat.send(Press(f"E:{chat.draft.turn}:{q.ids.index('status')}"))  # type: ignore[union-attr]
+    chat.send(Press(f"A:{chat.draft.turn}:{_position(q.question('status'), 'left')}"))  # type: ignore[union-attr]
     assert chat.draft.step == "safe"  # type: ignore[union-attr]
     chat.answer("safe", "yes")
     assert chat.draft.phase is Phase.REVIEW  # type: ignore[union-attr]
@@ -523,3 +522,8 @@ def test_the_phone_question_can_be_skipped_and_is_absent_otherwise(ctx: Context)
     other = _to_how(ctx)
     other.answer("how", "this_chat")
     assert other.draft.step == "call_name"  # type: ignore[union-attr]
+
+
+def _position(q: Question, option_id: str | None) -> int:
+    """How a button names an option: by its position (the first, if none is named)."""
+    return [o.id for o in q.options].index(option_id) if option_id else 0

@@ -183,11 +183,13 @@ def test_burmese_screens_count_in_burmese_digits() -> None:
 
 
 def test_only_whole_numbers_change_digits() -> None:
-    """A receipt code is typed back with /status: its digits stay as they were sent."""
+    """A receipt code is typed back with /status: its digits stay as they were sent. The
+    verification number is said aloud, so a Burmese reader gets it in Burmese digits."""
     assert "K7QX" in CATALOG.text("my", "status_usage") + CATALOG.text(
         "my", "submitted", receipt="K7QX-M2PD-4HTR", phrase="4711"
     )
-    assert "4711" in CATALOG.text("my", "submitted", receipt="K7QX", phrase="4711")
+    submitted = CATALOG.text("my", "submitted", receipt="K7QX-M2PD-4HTR", phrase="4711")
+    assert "K7QX-M2PD-4HTR" in submitted and "၄၇၁၁" in submitted and "4711" not in submitted
     assert local_number("my", 1990) == "၁၉၉၀"
     assert local_number(ZAWGYI, 205) == "၂၀၅"
     assert local_number("en", 205) == "205"
@@ -276,10 +278,10 @@ def test_team_messages_keep_their_content_off_the_lock_screen(lang: str, key: st
 def test_the_verification_number_is_called_a_number() -> None:
     submitted = CATALOG.text("en", "submitted", receipt="K7QX", phrase="482 915 7036")
     assert "they will first say: 482 915 7036\n" in submitted
-    assert "Do not trust anyone who cannot say this number" in submitted
+    assert "your verification number. Do not trust anyone who cannot say it" in submitted
     assert "do not write it down on this phone" in submitted
     my = CATALOG.text("my", "submitted", receipt="K7QX", phrase="482 915 7036")
-    assert "ဒီနံပါတ်" in my and "ဒီစကား" not in my
+    assert "အတည်ပြုနံပါတ်" in my and "ဒီစကား" not in my  # one name, as the team's texts
     assert "ခေါင်းထဲမှာပဲ မှတ်ထားပါ" in my
     next_step = CATALOG.text("en", "next_step", text="x", phrase="482")
     assert "cannot say it" in next_step

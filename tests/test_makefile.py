@@ -20,23 +20,31 @@ RUNTIME_LOCK = "-r requirements.lock"
 DEV_LOCK = "-r requirements-dev.lock"
 
 
+def _newcomers_env() -> dict[str, str]:
+    # Run under `make test` (as CI does), make would inherit the outer make's level and print
+    # "Entering/Leaving directory" lines: run as a newcomer's own `make` would.
+    drop = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("VIRTUAL_")}
+
+
+def _make(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=cwd,
+        env=_newcomers_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _plan(tmp_path: Path, target: str) -> str:
     """The commands ``make TARGET`` would run in a fresh clone, without running them."""
     for name in ("Makefile", "pyproject.toml", "requirements.lock", "requirements-dev.lock"):
         if not (tmp_path / name).exists():
             shutil.copy(ROOT / name, tmp_path / name)
-    # Run under `make test` (as CI does), make would inherit the outer make's level and print
-    # "Entering/Leaving directory" lines: plan as a newcomer's own `make` would.
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
-    done = subprocess.run(
-        ["make", "--no-print-directory", "-n", target],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = _make("-n", target, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -73,3 +81,43 @@ def test_the_license_is_an_spdx_expression() -> None:
     """setuptools warns on every install about a license table; the string form is the standard."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["license"] == "AGPL-3.0-or-later"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_help_lists_every_target_with_what_it_does(tmp_path: Path) -> None:
+    _plan(tmp_path, "help")
+    for goal in (["help"], []):  # `make` alone says the same
+        shown = _make(*goal, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        listed = {line.split()[1] for line in shown.stdout.splitlines()}
+        assert {"install", "demo", "test", "bench", "help", "clean"} <= listed, shown.stdout
+    assert not (tmp_path / ".venv").exists()  # help installs nothing
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_install_takes_hashed_wheels_only_and_builds_nothing(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, "install")
+    assert "--only-binary :all: --require-hashes -r requirements.lock" in plan
+    assert "exit_intake_bot.pth" in plan
+    assert "install ." not in plan and DEV_LOCK not in plan
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_after_make_install_the_bot_runs_from_any_folder(tmp_path: Path) -> None:
+    """The README's commands ran only inside the clone ("No module named bot" elsewhere)."""
+    venv = tmp_path / "venv"
+    installed = _make("install", f"VENV={venv}", cwd=ROOT, timeout=600)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    key = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "bot", "keygen"],
+        cwd=elsewhere,
+        env=_newcomers_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert key.returncode == 0, key.stderr
+    assert len(key.stdout.strip()) == 43

@@ -104,7 +104,7 @@ class Person:
         for qid in default_route(q):
             question = q.question(qid)
             if question.kind is QuestionKind.CHOICE:
-                await self.send(Press(self.button("A:", f":{question.options[0].id}")))
+                await self.send(Press(self.button("A:", ":0")))  # the first option
             elif question.kind is QuestionKind.YESNO:
                 await self.send(Press(self.button("A:", ":no")))
             elif question.kind is QuestionKind.MULTI:

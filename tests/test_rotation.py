@@ -11,7 +11,7 @@ import pytest
 
 from bot.crypto import CaseKey, DecryptionError, MasterKey, Vault, wrapped_key_id
 from bot.ops import rotation
-from bot.ops.rotation import adopt_coordinator, adopt_draft, rotate, verify_audit_log
+from bot.ops.rotation import adopt_coordinator, rotate, verify_audit_log
 from bot.services import audit
 from bot.store import Database
 from bot.store import cases as store
@@ -212,19 +212,11 @@ async def test_an_interrupted_rotation_is_finished_by_running_it_again(
     assert (await verify_audit_log(db.conn, [new])).ok
 
 
-async def test_pseudonyms_move_when_their_owner_writes_again(db: Database) -> None:
+async def test_a_coordinators_pseudonym_moves_when_they_write_again(db: Database) -> None:
     old, new = MasterKey.generate(), MasterKey.generate()
     await _populate(db, Vault(old))
     await rotate(db, new, [old])
     during = Vault(new, previous=[old])
-
-    row = await adopt_draft(db, during, DRAFT_USERS[1])
-    assert row is not None and row.case_id == f"draft{DRAFT_USERS[1]}"
-    # From now on the draft is found under the new key alone, as the running bot looks it up.
-    moved = await store.find_draft(db.conn, Vault(new).pseudonym(DRAFT_USERS[1]))
-    assert moved is not None and moved.case_id == row.case_id
-    assert await store.find_draft(db.conn, Vault(old).pseudonym(DRAFT_USERS[1])) is None
-    assert await adopt_draft(db, during, 999) is None
 
     coordinator = await adopt_coordinator(db, during, COORD_USER)
     assert coordinator is not None and coordinator.pseudonym == Vault(new).pseudonym(COORD_USER)

@@ -57,15 +57,23 @@ def local_number(lang: str | None, number: int) -> str:
     return _in_digits(lang, str(number))
 
 
+#: The format spec that writes a text's digits in the reader's digits: ``{phrase:digits}`` gives
+#: the verification number "482 915 7036" as "၄၈၂ ၉၁၅ ၇၀၃၆" to a Burmese reader.
+DIGITS_SPEC = "digits"
+
+
 class _LocalFormatter(string.Formatter):
     """``str.format`` that writes whole numbers in a language's digits after their format spec,
     so ``{month:02}`` gives "03" in English and "၀၃" in Burmese: dates and weeks keep their
-    fixed width in every language, and a number is never padded with the wrong zero."""
+    fixed width in every language, and a number is never padded with the wrong zero. A text
+    marked ``:digits`` has its digits written so too."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
 
     def format_field(self, value: object, format_spec: str) -> str:
+        if format_spec == DIGITS_SPEC:  # a text of digits, such as the verification number
+            return _in_digits(self.lang, str(value))
         if isinstance(value, int) and not isinstance(value, bool):
             return _in_digits(self.lang, format(value, format_spec))
         return str(super().format_field(value, format_spec))

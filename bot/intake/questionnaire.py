@@ -41,7 +41,8 @@ DERIVED_LANGUAGES: Mapping[str, str] = {"my-zawgyi": "my"}
 
 DEFAULT_RESOURCE = "questionnaire.toml"
 
-# Ids travel in Telegram callback data, which holds at most 64 bytes; 32 leaves room for the rest.
+# Buttons name options and questions by position, so ids are free to say what they mean; 32 is
+# room enough for that.
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[a-z0-9]+)*$"
 MIN_OPTIONS, MAX_OPTIONS = 2, 24

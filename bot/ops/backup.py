@@ -1,9 +1,11 @@
 """Backups: a consistent copy of the database, taken while the bot runs, and its way back.
 
 A backup holds what the database holds: ciphertext, opaque ids, codes and times. Submitted cases
-open only with a coordinator's key and drafts only with the master key, so a backup must be kept
-away from the master key like the live file; a shredded case stays unreadable in any older copy
-because its key copies were never in a form a backup could open without those keys.
+open only with a coordinator's key or the recovery key, and applicants' chats (forms under way)
+only with keys that live in those chats; the master key opens what the server reads alone (the
+outbox, triage), so a backup must be kept away from the master key like the live file. A
+shredded case stays unreadable in any older copy because its key copies were never in a form a
+backup could open without those keys.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class BackupReport:
     path: Path
     size_bytes: int
     cases: int
-    drafts: int
+    chats: int  # applicants' chats: forms under way, and messages still to erase
     schema_version: int
     seconds: float
 
@@ -101,7 +103,7 @@ def _backup(source: Path, target: Path) -> BackupReport:
                 src.backup(dst)  # every page in one step: one read snapshot, no restarts
                 # One self-contained file: a backup must not depend on a -wal beside it.
                 dst.execute("PRAGMA journal_mode = DELETE")
-                cases, drafts, version = _summary(dst)
+                cases, chats, version = _summary(dst)
             finally:
                 dst.close()
         finally:
@@ -115,7 +117,7 @@ def _backup(source: Path, target: Path) -> BackupReport:
         path=target,
         size_bytes=target.stat().st_size,
         cases=cases,
-        drafts=drafts,
+        chats=chats,
         schema_version=version,
         seconds=time.perf_counter() - started,
     )
@@ -123,7 +125,7 @@ def _backup(source: Path, target: Path) -> BackupReport:
         "database_backed_up",
         size_bytes=report.size_bytes,
         cases=cases,
-        drafts=drafts,
+        chats=chats,
         seconds=round(report.seconds, 3),
     )
     return report
@@ -131,8 +133,8 @@ def _backup(source: Path, target: Path) -> BackupReport:
 
 def _summary(conn: sqlite3.Connection) -> tuple[int, int, int]:
     row = conn.execute(
-        "SELECT count(*) FILTER (WHERE status <> 'draft'), count(*) FILTER (WHERE status = 'draft')"
-        " FROM cases"
+        "SELECT (SELECT count(*) FROM cases WHERE status <> 'draft'),"
+        " (SELECT count(*) FROM chat_states)"
     ).fetchone()
     version = conn.execute("PRAGMA user_version").fetchone()
     return int(row[0]), int(row[1]), int(version[0])

@@ -12,14 +12,15 @@ How an operator rotates without downtime:
 
 What cannot be moved, and what is done instead:
 
-* Pseudonyms (``cases.pseudonym`` of drafts, ``coordinators.pseudonym``) are HMACs of a Telegram
-  id, which the bot does not keep. They are moved the next time that person writes:
-  :func:`adopt_draft` and :func:`adopt_coordinator` look a person up under every held key and
-  move a row found under an old one to the current pseudonym. A draft whose owner does not
-  write again before the old key is dropped simply expires, as any idle draft does.
-* Chat traces are keyed by the pseudonym too and only serve wiping a chat within Telegram's
-  48-hour window. Traces still under an old key are deleted: the applicant can no longer wipe
-  messages from before the rotation with one tap, and nothing readable is kept.
+* Coordinators' pseudonyms (``coordinators.pseudonym``) are HMACs of a Telegram id, which the
+  bot does not keep. They are moved the next time that person writes: :func:`adopt_coordinator`
+  looks a coordinator up under every held key and moves a row found under an old one to the
+  current pseudonym.
+* Applicants' chats are under their own keys, not the master key, and need nothing. What an
+  earlier release kept under a pseudonym (drafts, chat traces) is moved under a chat key when
+  its owner next writes, looked up under every held key (``IntakeService``); a draft whose owner
+  does not write again before the old key is dropped simply expires, as any idle draft does, and
+  old chat traces are deleted.
 * The audit chain is append-only and MACed under the master key, so it cannot be re-MACed.
   Instead a rotation first verifies the whole chain under the keys it holds, then appends an
   *anchor*: a MAC under the new key over every entry so far. :func:`verify_audit_log` checks
@@ -52,7 +53,6 @@ from bot.store import Database
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
 from bot.store import operations as ops_store
-from bot.store.cases import DraftRow
 from bot.store.coordination import CoordinatorRow
 
 log = get_logger(__name__)
@@ -234,31 +234,6 @@ async def _drop_old_traces(db: Database, key_id: str) -> int:
 
 
 # --- pseudonyms: moved when their owner next writes ---------------------------------------------
-
-
-async def find_draft_any(conn: aiosqlite.Connection, vault: Vault, user_id: int) -> DraftRow | None:
-    """The user's draft under any held key; one found under an old key is moved to the current
-    pseudonym. Call it inside a write transaction (``db.transaction()``): it may update."""
-    current, *older = vault.pseudonyms(user_id)
-    row = await case_store.find_draft(conn, current)
-    if row is not None:
-        return row
-    for pseudonym in older:
-        row = await case_store.find_draft(conn, pseudonym)
-        if row is not None:
-            await ops_store.move_draft_pseudonym(conn, row.case_id, old=pseudonym, new=current)
-            log.info("draft_pseudonym_moved")
-            return row
-    return None
-
-
-async def adopt_draft(db: Database, vault: Vault, user_id: int) -> DraftRow | None:
-    """:func:`find_draft_any` that opens its own transaction only when it may have to move."""
-    row = await case_store.find_draft(db.conn, vault.pseudonym(user_id))
-    if row is not None or len(vault.key_ids) == 1:
-        return row
-    async with db.transaction() as conn:
-        return await find_draft_any(conn, vault, user_id)
 
 
 async def adopt_coordinator(db: Database, vault: Vault, user_id: int) -> CoordinatorRow | None:

@@ -44,11 +44,11 @@ class Erasures:
         *,
         clock: Callable[[], float] = time.time,
         erase_after: int = ERASE_AFTER,
-        max_chats: int = MAX_CHATS,
+        max_chats: int | None = None,
     ) -> None:
         self.clock = clock
         self.erase_after = erase_after
-        self.max_chats = max_chats
+        self.max_chats = MAX_CHATS if max_chats is None else max_chats
         self._chats: OrderedDict[int, _Chat] = OrderedDict()
 
     def track(self, chat_id: int, times: Mapping[int, int]) -> None:

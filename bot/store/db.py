@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -300,24 +301,42 @@ class Database:
 
 async def open_database(path: Path, *, migrate: bool = True) -> Database:
     path.parent.mkdir(parents=True, exist_ok=True)
+    _owner_only(path)
     conn = await aiosqlite.connect(path, isolation_level=None)
-    # secure_delete zeroes freed pages, so a deleted key or answer is not left in the file.
-    for pragma in (
-        "PRAGMA journal_mode = WAL",
-        "PRAGMA secure_delete = ON",
-        "PRAGMA foreign_keys = ON",
-        "PRAGMA synchronous = FULL",
-        "PRAGMA busy_timeout = 5000",
-    ):
-        await conn.execute(pragma)
-    db = Database(conn, path)
-    if migrate:
-        try:
+    try:
+        # secure_delete zeroes freed pages, so a deleted key or answer is not left in the file.
+        for pragma in (
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA secure_delete = ON",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA synchronous = FULL",
+            "PRAGMA busy_timeout = 5000",
+        ):
+            await conn.execute(pragma)
+        db = Database(conn, path)
+        if migrate:
             await apply_migrations(db)
-        except BaseException:
-            await conn.close()  # an open connection's thread would keep the process alive
-            raise
+    except BaseException:
+        # An open connection's thread would keep the process alive, and one left to the
+        # garbage collector reports "Event loop is closed" over the one line that matters.
+        await conn.close()
+        raise
     return db
+
+
+def _owner_only(path: Path) -> None:
+    """The database file readable and writable by its owner alone (0600), made so before SQLite
+    first opens it; SQLite gives its WAL and shared-memory files the database file's mode. An
+    older file with a wider mode is narrowed."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            with contextlib.suppress(OSError):  # gone, or not ours to change: SQLite will say
+                if file.is_file() and file.stat().st_mode & 0o077:
+                    file.chmod(0o600)
+    except OSError:
+        return  # SQLite names the trouble when it opens the file
 
 
 async def apply_migrations(db: Database, migrations: list[Migration] | None = None) -> int:

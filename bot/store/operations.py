@@ -114,16 +114,6 @@ async def trace_bodies(conn: aiosqlite.Connection) -> list[tuple[bytes, bytes]]:
         return [(bytes(r[0]), bytes(r[1])) async for r in cur]
 
 
-async def move_draft_pseudonym(
-    conn: aiosqlite.Connection, case_id: str, *, old: bytes, new: bytes
-) -> bool:
-    cur = await conn.execute(
-        "UPDATE cases SET pseudonym = ? WHERE id = ? AND pseudonym = ? AND status = 'draft'",
-        (new, case_id, old),
-    )
-    return cur.rowcount == 1
-
-
 async def move_coordinator_pseudonym(
     conn: aiosqlite.Connection, coordinator_id: str, *, old: bytes, new: bytes
 ) -> bool:

@@ -90,7 +90,13 @@ class GroupDoor:
         chat = update.effective_chat
         if chat is None or chat.type == ChatType.PRIVATE or chat.id in self.group_chat_ids:
             return
-        log.info("left_foreign_chat", kind=str(chat.type))
+        # Never the chat's id (no Telegram ids in logs): `python -m bot group-id` tells it to
+        # the operator alone, for a group meant to be the coordinators'.
+        log.info(
+            "left_foreign_chat",
+            kind=str(chat.type),
+            hint="for the coordinators' group's id, stop the bot and run: python -m bot group-id",
+        )
         await context.bot.leave_chat(chat.id)
 
 
