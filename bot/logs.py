@@ -65,6 +65,7 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
         # counts and flags of the operator's rounds (retention, backup, key rotation): how much
         # was done, never which case or person; a count as long as an id is still masked
         "cases",
+        "chats",
         "checkpointed",
         "complete",
         "drafts",

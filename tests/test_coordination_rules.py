@@ -591,7 +591,7 @@ def test_free_text_cannot_enter_the_log(actor: str, case_code: str | None) -> No
 
 
 def test_every_documented_action_can_be_logged() -> None:
-    assert len(AUDIT_ACTIONS) == 26
+    assert len(AUDIT_ACTIONS) == 27
     for action in sorted(AUDIT_ACTIONS):
         entry = seal_entry(
             seq=1, at=0, actor="system", action=action, case_code=None, prev_hash=GENESIS, mac=MAC

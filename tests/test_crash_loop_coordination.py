@@ -103,7 +103,8 @@ def head(key: str, /, **params: object) -> str:
     """A text up to its first value not given, for answers whose values the test cannot know."""
     template = TEAM.text("en", key)
     names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-    return template.format(**{n: params.get(n, "\0") for n in names}).split("\0")[0]
+    plain = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", template)  # {x:digits} is the catalogue's own
+    return plain.format(**{n: params.get(n, "\0") for n in names}).split("\0")[0]
 
 
 def refused(code: str, state: str, action: str) -> str:
