@@ -27,6 +27,7 @@ from bot.ops.keycheck import ensure_master_key, key_name
 from bot.ops.retention import purge_once, warn_expiring
 from bot.ops.upgrade import upgrade
 from bot.services.coordination import CoordinationService, CoordinationSettings
+from bot.services.erasures import SWEEP_SECONDS
 from bot.services.intake import IntakeService, IntakeSettings
 from bot.services.outbox import Outbox, OutMessage
 from bot.store import Database, open_database
@@ -38,6 +39,7 @@ from bot.transport.delivery import delete
 
 log = get_logger(__name__)
 
+OUTBOX_IDLE_SECONDS = 5.0  # a new message wakes the outbox at once; this is the retry pace
 PURGE_INTERVAL_SECONDS = 600.0
 AUDIT_HEAD_INTERVAL_SECONDS = 24 * 3600.0
 DELETION_INTERVAL_SECONDS = 5.0
@@ -176,9 +178,19 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
         workers = [
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
             asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
-            asyncio.create_task(runtime.outbox.run(send, runtime.intake.note_delivered)),
             asyncio.create_task(
-                runtime.intake.run_erasures(erase, runtime.coordination.relay_unanswered)
+                _every(
+                    OUTBOX_IDLE_SECONDS,
+                    lambda: runtime.outbox.flush(send, runtime.intake.note_delivered),
+                    runtime.outbox.wake,
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    SWEEP_SECONDS,
+                    lambda: runtime.intake.erase_due(erase, runtime.coordination.relay_unanswered),
+                    runtime.intake.sweep_now,
+                )
             ),
             asyncio.create_task(
                 _every(AUDIT_HEAD_INTERVAL_SECONDS, runtime.coordination.post_audit_head)
@@ -233,14 +245,23 @@ async def _retention(runtime: Runtime) -> None:
     await warn_expiring(runtime)
 
 
-async def _every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
-    """Run a periodic job; one failed round is logged and the next one still runs."""
+async def _every(
+    seconds: float, job: Callable[[], Awaitable[object]], wake: asyncio.Event | None = None
+) -> None:
+    """Run a periodic job; one failed round is logged and the next one still runs. With
+    ``wake``, a round also starts as soon as it is set (a new message for the outbox)."""
     while True:
+        if wake is not None:
+            wake.clear()
         try:
             await job()
         except Exception as exc:  # noqa: BLE001 - a failed round must not stop the bot
             log.error("job_failed", error=type(exc).__name__)
-        await asyncio.sleep(seconds)
+        if wake is None:
+            await asyncio.sleep(seconds)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=seconds)
 
 
 def teams_of(coordination: CoordinationConfig) -> Teams:

@@ -42,7 +42,7 @@ from bot.crypto import (
     verify_secret,
     wrapped_key_id,
 )
-from bot.crypto._primitives import hkdf
+from bot.crypto._primitives import aead_seal, hkdf, pack
 from bot.crypto.passphrase import derive_key
 
 CLEAR = "ciphertext does not open under this key and context"
@@ -96,9 +96,9 @@ def test_text_round_trips_including_burmese() -> None:
 def test_blobs_start_with_the_version_byte_and_never_repeat() -> None:
     first = CASE_KEY.encrypt(b"same", case_id="c1", field="f")
     second = CASE_KEY.encrypt(b"same", case_id="c1", field="f")
-    assert first[0] == second[0] == 1
+    assert first[0] == second[0] == 2  # padded
     assert first != second  # fresh nonce each time
-    assert len(first) == 1 + 12 + len(b"same") + 16
+    assert len(first) == 1 + 12 + 256 + 16
 
 
 @pytest.mark.parametrize(
@@ -718,3 +718,29 @@ def test_a_chat_state_opens_only_under_its_key_row_and_field() -> None:
         key.open(blob, row=row, field="other")
     with pytest.raises(DecryptionError):
         key.open(blob[:-1] + bytes([blob[-1] ^ 1]), row=row, field="state")
+
+
+def test_field_lengths_say_nothing_of_the_choice_the_id_or_the_language() -> None:
+    """A seizer without any key reads a blob's length: every short field seals alike."""
+    values = [b'{"value":"police"}', b'{"value":"armed_forces","uncertain":false}', b"123456789"]
+    values += [b"5912345601", b"en", b"my-zawgyi", b"482 915 7036"]
+    lengths = {len(CASE_KEY.encrypt(v, case_id="c1", field="f")) for v in values}
+    assert lengths == {1 + 12 + 256 + 16}
+    assert len(CASE_KEY.encrypt(b"x" * 300, case_id="c1", field="f")) == 1 + 12 + 512 + 16
+
+
+def test_a_field_sealed_before_fields_were_padded_still_opens() -> None:
+    old = aead_seal(
+        CASE_KEY._material(), b"old answer", header=bytes([1]), ad=pack("field", "c1", "f")
+    )
+    assert CASE_KEY.decrypt(old, case_id="c1", field="f") == b"old answer"
+
+
+def test_a_chat_state_seals_at_the_same_length_whatever_it_holds() -> None:
+    key = ChatKey.generate()
+    row = key.row_name(7)
+    short = key.seal(b'{"d":{"who":"self"}}', row=row, field="state")
+    longer = key.seal(
+        b'{"d":{"who":"parent","service":"armed_forces"}}' * 20, row=row, field="state"
+    )
+    assert len(short) == len(longer) == 1 + 12 + 4096 + 16

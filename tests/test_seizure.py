@@ -532,6 +532,32 @@ def test_no_account_is_told_apart_from_one_that_never_wrote(haul: Haul, attack: 
         pytest.fail("a seizure tells accounts apart:" + _report(problems))
 
 
+_OVERHEAD = 1 + 12 + 16  # version byte, nonce, tag
+
+
+def test_no_stored_length_says_what_was_chosen(haul: Haul) -> None:
+    """Without any key a seizer reads lengths, and a WAL keeps every version of a row: a
+    field's length would say which option was chosen or how many digits the sender's id has,
+    and a chat's row, growing answer by answer, each choice of a form under way. Every field
+    seals at a whole number of 256 bytes (every field but free text at exactly one), and every
+    chat's row at a whole number of 4,096."""
+    q = default_questionnaire()
+    typed = {f"answer:{qid}" for qid in q.ids if q.question(qid).kind.value == "text"}
+    fields: dict[str, set[int]] = {}
+    states: set[int] = set()
+    for copy in haul.copies:
+        for row in copy.table("case_fields"):
+            fields.setdefault(str(row.values["name"]), set()).add(len(row.values["value"]))
+        states |= {len(row.values["body"]) for row in copy.table("chat_states")}
+    short = {n: ls for n, ls in fields.items() if n.startswith("answer:") and n not in typed}
+    short |= {n: fields[n] for n in ("chat_id", "language", "verification_phrase")}
+    assert len(short) > 5 and states, "nothing to measure"
+    wrong = {n: lengths for n, lengths in short.items() if lengths != {_OVERHEAD + 256}}
+    wrong |= {n: ls for n, ls in fields.items() if any((x - _OVERHEAD) % 256 for x in ls)}
+    assert not wrong, f"fields whose length tells: {wrong}"
+    assert all((x - _OVERHEAD) % 4096 == 0 for x in states), sorted(states)
+
+
 def test_no_canary_in_the_raw_bytes_of_any_copy(haul: Haul) -> None:
     canaries: dict[str, list[bytes]] = {}
     for person in haul.people.values():

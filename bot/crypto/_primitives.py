@@ -19,6 +19,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bot.crypto.errors import DecryptionError
 
 VERSION = 1
+# Blobs whose plaintext is padded (``pad``) before sealing: a case field's or a chat's length
+# would otherwise say which option was chosen, how long a name is, or how many digits an
+# account id has.
+PADDED = 2
 KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -68,6 +72,21 @@ def aead_open(key: bytes | bytearray, blob: bytes, *, header_len: int, ad: bytes
         raise DecryptionError from None
 
 
-def check_version(blob: bytes) -> None:
-    if not isinstance(blob, bytes | bytearray) or len(blob) == 0 or blob[0] != VERSION:
+def pad(plaintext: bytes, bucket: int) -> bytes:
+    """ISO/IEC 7816-4 padding (one 0x80 byte, then zeros) up to a whole number of ``bucket``
+    bytes, so every plaintext of a bucket's size seals to the same length. Inside the AEAD, so a
+    padding error can only follow a forged blob that already failed authentication."""
+    size = (len(plaintext) // bucket + 1) * bucket
+    return plaintext + b"\x80" + bytes(size - len(plaintext) - 1)
+
+
+def unpad(padded: bytes) -> bytes:
+    end = padded.rstrip(b"\x00")
+    if not end.endswith(b"\x80"):
+        raise DecryptionError
+    return end[:-1]
+
+
+def check_version(blob: bytes, *, accepted: tuple[int, ...] = (VERSION,)) -> None:
+    if not isinstance(blob, bytes | bytearray) or len(blob) == 0 or blob[0] not in accepted:
         raise DecryptionError

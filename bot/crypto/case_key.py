@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import secrets
 
-from bot.crypto._primitives import KEY_BYTES, VERSION, aead_open, aead_seal, check_version, pack
+from bot.crypto._primitives import (
+    KEY_BYTES,
+    PADDED,
+    VERSION,
+    aead_open,
+    aead_seal,
+    check_version,
+    pack,
+    pad,
+    unpad,
+)
 from bot.crypto.errors import CryptoError, DecryptionError
 
-_HEADER = bytes([VERSION])
+_HEADER = bytes([PADDED])
+# Every field is sealed at a whole number of these: a choice, a number, a chat id or a language
+# all seal alike; a free text says its length to within this many bytes.
+FIELD_BUCKET = 256
 
 
 class CaseKey:
@@ -70,12 +83,14 @@ class CaseKey:
 
     def _seal(self, plaintext: bytes, *, purpose: str, case_id: str, name: str) -> bytes:
         ad = pack(purpose, case_id, name)
-        return aead_seal(self._material(), plaintext, header=_HEADER, ad=ad)
+        return aead_seal(self._material(), pad(plaintext, FIELD_BUCKET), header=_HEADER, ad=ad)
 
     def _open(self, blob: bytes, *, purpose: str, case_id: str, name: str) -> bytes:
-        check_version(blob)
+        """Blobs of either version: unpadded ones were written before fields were padded."""
+        check_version(blob, accepted=(VERSION, PADDED))
         ad = pack(purpose, case_id, name)
-        return aead_open(self._material(), blob, header_len=len(_HEADER), ad=ad)
+        plain = aead_open(self._material(), blob, header_len=len(_HEADER), ad=ad)
+        return unpad(plain) if blob[0] == PADDED else plain
 
     def __repr__(self) -> str:
         return "CaseKey(<destroyed>)" if self._destroyed else "CaseKey(<hidden>)"

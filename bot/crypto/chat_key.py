@@ -20,12 +20,24 @@ import secrets
 
 from cryptography.hazmat.primitives import hashes, hmac
 
-from bot.crypto._primitives import VERSION, aead_open, aead_seal, check_version, hkdf, pack
+from bot.crypto._primitives import (
+    PADDED,
+    aead_open,
+    aead_seal,
+    check_version,
+    hkdf,
+    pack,
+    pad,
+    unpad,
+)
 
 CHAT_KEY_BYTES = 16
 #: The key as it travels in the chat: unpadded URL-safe base64, always this long.
 TOKEN_CHARS = 22
-_HEADER = bytes([VERSION])
+_HEADER = bytes([PADDED])
+# A chat's state is sealed at a whole number of these: each answer changes what it holds but not
+# its length (a WAL keeps every version of a row), so the lengths say nothing of the choices.
+STATE_BUCKET = 4096
 
 
 class ChatKey:
@@ -73,11 +85,13 @@ class ChatKey:
         return mac.finalize()
 
     def seal(self, plaintext: bytes, *, row: bytes, field: str) -> bytes:
-        return aead_seal(self._seal_key, plaintext, header=_HEADER, ad=pack("chat", row, field))
+        padded = pad(plaintext, STATE_BUCKET)
+        return aead_seal(self._seal_key, padded, header=_HEADER, ad=pack("chat", row, field))
 
     def open(self, blob: bytes, *, row: bytes, field: str) -> bytes:
-        check_version(blob)
-        return aead_open(self._seal_key, blob, header_len=len(_HEADER), ad=pack("chat", row, field))
+        check_version(blob, accepted=(PADDED,))
+        ad = pack("chat", row, field)
+        return unpad(aead_open(self._seal_key, blob, header_len=len(_HEADER), ad=ad))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ChatKey) and secrets.compare_digest(self._token, other._token)

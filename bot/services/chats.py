@@ -40,7 +40,7 @@ class ChatState:
     trace: ChatTrace = field(default_factory=ChatTrace)
 
     def dump(self) -> bytes:
-        data: dict[str, object] = {"t": json.loads(self.trace.dump())}
+        data: dict[str, object] = {"t": self.trace.to_data()}
         if self.draft is not None:
             fields = self.draft.to_fields()
             data["d"] = {name: value.decode("utf-8") for name, value in fields.items()}
@@ -50,7 +50,7 @@ class ChatState:
     @classmethod
     def load(cls, raw: bytes) -> ChatState:
         data = json.loads(raw)
-        trace = ChatTrace.load(json.dumps(data["t"]).encode())
+        trace = ChatTrace.from_data(data["t"])
         fields = data.get("d")
         if fields is None:
             return cls(trace=trace)

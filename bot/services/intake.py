@@ -15,7 +15,6 @@ applicant's next tap or reply; until then the chat is asked for that one tap.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import re
@@ -50,7 +49,7 @@ from bot.intake.events import Button, Command, Event, Press, Reply, Text, Unsupp
 from bot.intake.questionnaire import ROUTABLE_KINDS, Questionnaire
 from bot.logs import get_logger
 from bot.services.chats import STATE_FIELD, ChatMemory, ChatState
-from bot.services.erasures import SWEEP_SECONDS, Erase, Erasures, Unanswered
+from bot.services.erasures import Erase, Erasures, Unanswered
 from bot.services.limits import AttemptLimiter
 from bot.services.outbox import OutMessage
 from bot.services.trace import ChatTrace
@@ -728,6 +727,9 @@ class IntakeService:
             self.erasures.forget(chat.account)
         if incoming.message_id is not None:
             delete.append(incoming.message_id)
+        # The row's earlier versions leave the WAL too: nothing of the chat stays in any file.
+        if not await self.db.checkpoint_or_retry():
+            log.warning("checkpoint_incomplete")
         log.info("chat_wiped", count=len(delete))
         return Response(toast=self.catalog.text(lang, "wiped"), delete=tuple(delete))
 
@@ -866,17 +868,6 @@ class IntakeService:
             if chat is not None:
                 await self._change(chat, _forgetting(ids))
         return sum(len(ids) for _, ids in erased)
-
-    async def run_erasures(self, erase: Erase, unanswered: Unanswered | None = None) -> None:
-        """Erase what falls due, every ``SWEEP_SECONDS``, for as long as the bot runs."""
-        while True:
-            self.sweep_now.clear()
-            try:
-                await self.erase_due(erase, unanswered)
-            except Exception as exc:  # noqa: BLE001 - the sweeper must outlive one bad round
-                log.error("erasing_failed", error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.sweep_now.wait(), timeout=SWEEP_SECONDS)
 
     def _now(self) -> int:
         return int(self.clock())

@@ -17,7 +17,6 @@ chat trace) would say in which order things happened, and so whose case is whose
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -150,14 +149,3 @@ class Outbox:
         if removed and not await self.db.checkpoint_or_retry():
             log.warning("checkpoint_incomplete")
         return sent
-
-    async def run(self, send: Send, on_sent: Sent | None = None, *, idle: float = 5.0) -> None:
-        """Send forever: at once when woken by a new message, else every ``idle`` seconds."""
-        while True:
-            self.wake.clear()
-            try:
-                await self.flush(send, on_sent)
-            except Exception as exc:  # noqa: BLE001 - the worker must outlive one bad round
-                log.error("outbox_failed", error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=idle)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.store.times import hour_after
 
@@ -110,6 +111,10 @@ class ChatTrace:
         return self.expires
 
     def dump(self) -> bytes:
+        return json.dumps(self.to_data()).encode()
+
+    def to_data(self) -> dict[str, object]:
+        """The trace as JSON-ready data, for a record that holds it beside other things."""
         data: dict[str, object] = {
             "v": sorted(self.visible),
             "p": self.prompt,
@@ -124,11 +129,14 @@ class ChatTrace:
             data["r"] = self.receipt
         if self.times:
             data["m"] = {str(m): t for m, t in self.times.items()}
-        return json.dumps(data).encode()
+        return data
 
     @classmethod
     def load(cls, raw: bytes) -> ChatTrace:
-        data = json.loads(raw)
+        return cls.from_data(json.loads(raw))
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ChatTrace:
         kept = {int(m) for m in data.get("t", [])}
         visible, expires = data["v"], data.get("e")
         if expires is None:  # written before traces dropped their send times
