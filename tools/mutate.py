@@ -296,6 +296,36 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_failing_fast.py::test_a_failing_database_test_ends_the_run",),
         "a test's database not closed when the test fails",
     ),
+    Mutation(
+        "chat_row_named_by_pseudonym",
+        "bot/services/intake.py",
+        (
+            (
+                "        return _Chat(account, key, key.row_name(account))",
+                "        return _Chat(account, key, self.vault.pseudonym(account))",
+            ),
+        ),
+        (
+            "tests/test_seizure.py::test_no_account_is_told_apart_from_one_that_never_wrote",
+            "tests/test_seizure.py::test_one_account_in_two_databases_leaves_nothing_another"
+            "_account_lacks",
+        ),
+        "a chat's row named by the account's master-derived pseudonym, not under its own key",
+    ),
+    Mutation(
+        "fields_unpadded",
+        "bot/crypto/case_key.py",
+        (("FIELD_BUCKET = 256", "FIELD_BUCKET = 1"),),
+        ("tests/test_seizure.py::test_no_stored_length_says_what_was_chosen",),
+        "a case field sealed at its own length, which says the option and the id's digits",
+    ),
+    Mutation(
+        "erase_throttled",
+        "bot/transport/applicant.py",
+        (("        if _erases(event):", "        if False:"),),
+        ("tests/test_e2e_erasing.py::test_delete_right_after_a_flood_erases_everything",),
+        "/delete counted by the flood limit, and dropped right after a flood",
+    ),
 )
 
 

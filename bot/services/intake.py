@@ -282,17 +282,15 @@ class IntakeService:
         held = self.memory.key(incoming.user_id, now)
         brought = ChatKey.from_token(incoming.key) if incoming.key else None
         if brought is not None and brought != held:
-            chat = _Chat(incoming.user_id, brought, brought.row_name(incoming.user_id))
+            chat = self._named(incoming.user_id, brought)
             if held is None:
                 return await self._take(chat)
             if await self._state_exists(chat):
-                await self._merge(
-                    _Chat(incoming.user_id, held, held.row_name(incoming.user_id)), chat
-                )
+                await self._merge(self._named(incoming.user_id, held), chat)
                 return await self._take(chat)
         if held is not None:
             self.memory.hold(incoming.user_id, held, now)
-            return _Chat(incoming.user_id, held, held.row_name(incoming.user_id))
+            return self._named(incoming.user_id, held)
         return await self._adopt_legacy(incoming.user_id)
 
     async def _merge(self, begun: _Chat, found: _Chat) -> None:
@@ -312,11 +310,16 @@ class IntakeService:
         """A new chat key, for a chat that starts (or starts again) with no key known."""
         key = ChatKey.generate()
         self.memory.hold(account, key, self.clock())
-        return _Chat(account, key, key.row_name(account))
+        return self._named(account, key)
 
     def _known(self, account: int) -> _Chat | None:
         key = self.memory.key(account, self.clock())
-        return _Chat(account, key, key.row_name(account)) if key is not None else None
+        return self._named(account, key) if key is not None else None
+
+    def _named(self, account: int, key: ChatKey) -> _Chat:
+        """The chat's row is named under its own key, and by the account: nothing derived from
+        the master key, so no list of ids leads to it."""
+        return _Chat(account, key, key.row_name(account))
 
     def _row(self, chat: _Chat) -> _Row:
         return self._rows.setdefault(chat.name, _Row())
