@@ -328,6 +328,9 @@ class TeamConfig(_Section):
     default: StrictBool = False
     group_chat_id: StrictInt | None = None
     route: dict[StrictStr, tuple[StrictStr, ...]] = Field(default_factory=dict)
+    # How long a check-in may stay unanswered before the team's group is told; the
+    # organisation's ``checkin_grace_minutes`` if not set.
+    checkin_grace_minutes: StrictInt | None = Field(default=None, ge=5, le=720)
 
     @field_validator("name")
     @classmethod
@@ -349,6 +352,7 @@ class CoordinationConfig(_Section):
     unlock_idle_minutes: StrictInt = Field(default=15, ge=1, le=1440)
     unlock_max_hours: StrictInt = Field(default=8, ge=1, le=24)
     invite_ttl_hours: StrictInt = Field(default=48, ge=1, le=720)
+    checkin_grace_minutes: StrictInt = Field(default=120, ge=5, le=720)
     teams: tuple[TeamConfig, ...] = ()
 
     @field_validator("group_chat_id")

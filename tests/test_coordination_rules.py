@@ -166,6 +166,7 @@ EXPECTED: dict[str, tuple[str | None, str, bool, bool]] = {
     "approve": ("assignee other", "assignee other", False, True),
     "reject": ("assignee", ANY, True, True),
     "handoff": ("assignee", "assignee", True, True),
+    "checkin": ("assignee", "assignee", True, True),
     "close": ("assignee", ANY, False, True),
     "purge": (None, ANY, True, True),  # destructive: a stolen lead's phone must not shred
     "grant": (None, "none", True, True),

@@ -23,6 +23,7 @@ from bot.crypto import canonical_code
 from bot.i18n import COORDINATOR_LANGUAGES
 from bot.intake.events import Reply
 from bot.ops.rotation import adopt_coordinator
+from bot.services.coordination.accounts import AccountsMixin
 from bot.services.coordination.audit import AuditMixin
 from bot.services.coordination.base import ENROLLING, CoordIncoming, CoordResponse, Refused, say
 from bot.services.coordination.enrolment import EnrolmentMixin
@@ -32,7 +33,9 @@ from bot.services.coordination.workflow import WorkflowMixin
 from bot.store import coordination as store
 
 
-class CoordinationService(EnrolmentMixin, WorkflowMixin, RelayMixin, TeamsMixin, AuditMixin):
+class CoordinationService(
+    EnrolmentMixin, WorkflowMixin, RelayMixin, TeamsMixin, AuditMixin, AccountsMixin
+):
     """The coordinators' side as the transport sees it: one message in, one response out."""
 
     async def handle(self, inc: CoordIncoming) -> CoordResponse | None:

@@ -217,6 +217,7 @@ class WorkflowMixin(ServiceBase):
             language=me.language,
             texts=self.texts,
         )
+        text = "\n".join([*self._case_notes(me, fields), text])
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "shown", work.code)
         return CoordResponse((Reply(text, protect=True),), expire=True)
@@ -263,6 +264,8 @@ class WorkflowMixin(ServiceBase):
         phrase = fields["verification_phrase"].decode()
         record = json.dumps({"at": self._now(), "by": me.handle, "text": arg})
         next_step = self.catalog.text(lang, "next_step", text=arg, phrase=phrase)
+        # Once, in plain words: what the two buttons of a check-in mean (``checkins``).
+        next_step += "\n\n" + self.catalog.text(lang, "checkin_explain")
         await self._move(
             me,
             work,
