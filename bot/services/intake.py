@@ -718,7 +718,7 @@ class IntakeService:
         # Someone on a new phone may take the case with them (``accounts``).
         token = self.journey.offer_account(case.case_id, code, incoming.user_id)
         offer = self.catalog.text(lang, "account_offer")
-        button = Button(self.catalog.text(lang, "account_use"), f"A:{token}")
+        button = Button(self.catalog.text(lang, "account_use"), f"M:{token}")
         return Response((Reply(f"{status}\n\n{offer}", ((button,),)),))
 
     async def _journey(self, chat: _Chat | None, incoming: Incoming) -> Response | None:
@@ -727,11 +727,11 @@ class IntakeService:
         Either check-in button gets the same answer, stale or not, and the check-in is erased:
         nothing left on the phone says which was tapped."""
         event, desk = incoming.event, self.journey
-        if desk is None or not isinstance(event, Press) or event.data[:2] not in ("C:", "A:"):
+        if desk is None or not isinstance(event, Press) or event.data[:2] not in ("K:", "M:"):
             return None
         lang = await self._language(chat, incoming.language_hint)
         pressed = (incoming.pressed_message_id,) if incoming.pressed_message_id else ()
-        if event.data.startswith("C:"):
+        if event.data.startswith("K:"):
             await desk.checkin_answered(incoming.chat_id, event.data[2:])
             return Response(toast=self.catalog.text(lang, "checkin_thanks"), delete=pressed)
         offer = desk.take_account_offer(event.data[2:], incoming.user_id)

@@ -89,6 +89,7 @@ class CheckinMixin(ServiceBase):
         key, fields = await self._open(me, work)
         if schedule is None:
             self._disarm(work.case_id)
+            self.checkins_now.set()
             async with self.db.transaction() as conn:
                 await journey_store.delete_field(conn, work.case_id, CHECKIN_FIELD)
                 await self._audit(conn, me.handle, "checkin_off", work.code)
@@ -150,6 +151,7 @@ class CheckinMixin(ServiceBase):
             return
         self._forget_shown(armed)
         armed.chat_id = chat_id
+        self.checkins_now.set()  # erased now, not at the next round
 
     async def _after_unlock(self, me: store.CoordinatorRow, key: UnlockedKey) -> list[str]:
         rearmed = await self._rearm_checkins(me, key)
@@ -233,8 +235,8 @@ class CheckinMixin(ServiceBase):
             self.catalog.text(lang, "checkin_message"),
             (
                 (
-                    Button(self.catalog.text(lang, "checkin_fine"), f"C:{fine}"),
-                    Button(self.catalog.text(lang, "checkin_help"), f"C:{help_}"),
+                    Button(self.catalog.text(lang, "checkin_fine"), f"K:{fine}"),
+                    Button(self.catalog.text(lang, "checkin_help"), f"K:{help_}"),
                 ),
             ),
             protect=True,
