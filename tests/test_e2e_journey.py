@@ -213,7 +213,7 @@ async def test_a_restart_arms_check_ins_again_when_a_holder_unlocks(
         answer = await lead.last_text()
         assert answer.endswith(team("checkins_rearmed", count=1)), answer
         await _pass(bot, 3)
-        [checkin] = await _checkins(person)
+        assert len(await _checkins(person)) == 1
         await person.tap(CATALOG.text("en", "checkin_help"))
         await wait_for_text(server, GROUP_CHAT_ID, team("group_checkin_needs_help", code=code))
 
@@ -279,7 +279,7 @@ async def test_a_stale_or_borrowed_account_button_moves_nothing(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        _, lead, receipt = await _handed_off(bot)
+        _, _, receipt = await _handed_off(bot)
         code = receipt.split("-")[0]
         new = Applicant(server, NEW_PHONE)
         await new.send(f"/status {receipt}")
