@@ -859,3 +859,34 @@ def _opens(key: UnlockedKey, blobs: list[bytes], case_id: str) -> bool:
             continue
         return True
     return False
+
+
+# --- the journey: a case that moved to a new account ---------------------------------------------
+
+
+def test_the_old_accounts_chat_id_is_gone_from_every_file_once_the_case_moved(haul: Haul) -> None:
+    """The case's sealed chat id, as it was before the move, is in no byte of any file taken from
+    the move on: not in the main file, not in the WAL (folded away), not in a backup. (Sealed
+    under the case key, it would open to whoever later holds a holder's passphrase.)"""
+    keeper = haul.people[KEEPER]
+    moved = next(c.stage for c in haul.copies if c.stage_name == "a case moved to a new account")
+    old_values: set[bytes] = set()
+    for copy in haul.copies:
+        if copy.stage >= moved:
+            continue
+        ids = {str(r.values["id"]) for r in copy.table("cases") if r.values["code"] == keeper.code}
+        old_values |= {
+            bytes(r.values["value"])
+            for r in copy.table("case_fields")
+            if r.values["case_id"] in ids and r.values["name"] == "chat_id"
+        }
+    assert old_values, "the keeper's case never held a chat id: nothing to look for"
+    after = [c for c in haul.copies if c.stage >= moved]
+    assert after
+    found = [
+        f"{name} of the {copy.label}"
+        for copy in after
+        for name, data in copy.files.items()
+        if any(value in data for value in old_values)
+    ]
+    assert not found, "the old account's sealed chat id outlived the move:" + _report(found)
