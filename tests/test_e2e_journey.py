@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot import demo
 from bot.crypto import MasterKey
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
@@ -23,6 +24,8 @@ from tests.conftest import (
 )
 from tests.intake_driver import CATALOG, answer_all, begin
 from tests.test_e2e_coordination import _enrol, _unlock, team
+
+team_text = team
 
 APPLICANT = 630_000_001
 NEW_PHONE = 630_000_002
@@ -292,3 +295,54 @@ async def test_a_stale_or_borrowed_account_button_moves_nothing(
         assert all(team("group_account_changed", code=code) not in t for t in await _group(server))
         row = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
         assert row is not None and not row.flagged
+
+
+async def test_the_demo_shows_one_check_in() -> None:
+    """``make demo``: the lead hands the case off, arms check-ins, three hours pass, and the
+    applicant's screen shows the check-in with its two buttons; a tap answers it."""
+    form = ["1", "1", "1", "1", "1", "1", "1", "1", "0", "1", "1", "Ko Demo", "1", "12", "2"]
+    passphrase = "copper lantern river ninety"
+    team = [
+        "!team",
+        passphrase,
+        passphrase,
+        "/unlock",
+        passphrase,
+        "/claim {code}",
+        "/approve {code}",
+        "/handoff {code} A volunteer calls on Friday.",
+        "/checkin {code} 3h",
+        "!later 3",
+        "!applicant",
+        "1",
+        "q",
+    ]
+    script = iter([*form, *team])
+    screens: list[str] = []
+    sent: list[str] = []
+    waited = 0
+
+    async def read() -> str | None:
+        nonlocal waited
+        if sent[-2:] == ["/unlock", passphrase] and "Unlocked." not in screens[-1]:
+            # Argon2id is still at work: Enter alone (nothing is sent) until the unlock
+            # answers, so the commands after it find the key held.
+            waited += 1
+            assert waited < 1000, "the unlock never answered"
+            return ""
+        line = next(script, None)
+        if line is not None and "{code}" in line:
+            shown = "\n".join(screens)
+            line = line.format(code=shown.split("Your receipt code: ")[1][:4])
+        if line is not None:
+            sent.append(line)
+        return line
+
+    await demo.run(read, screens.append)
+    code = "\n".join(screens).split("Your receipt code: ")[1][:4]
+    armed = team_text("checkin_armed", code=code, every="3h", length="7d", grace="2h")
+    assert any(armed in screen for screen in screens)
+    fine, thanks = CATALOG.text("en", "checkin_fine"), CATALOG.text("en", "checkin_help")
+    [checkin] = [s for s in screens if f"[1] {fine}   [2] {thanks}" in s]
+    assert "bot: " + CATALOG.text("en", "checkin_message").replace("\n", "\n     ") in checkin
+    assert f"({CATALOG.text('en', 'checkin_thanks')})" in screens[-1]
