@@ -233,40 +233,40 @@ class ServiceBase:
     async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str, bool]]:
         return await open_inbox(self.db.conn, case_id, key)
 
-    async def _add_entry(
-        self,
-        me: store.CoordinatorRow,
-        work: store.WorkRow,
-        key: CaseKey,
-        fields: Mapping[str, bytes],
-        kind: str,
-        text: str,
-        *,
-        audit: str,
-    ) -> None:
-        async with self.db.transaction() as conn:
-            await self._write_entry(conn, me, work, key, fields, kind, text)
-            await self._audit(conn, me.handle, audit, work.code)
+    def _record(self, me: store.CoordinatorRow, text: str, **more: str) -> bytes:
+        """What a coordinator enters into a case (a note, a question, a decision, a step): who,
+        when and what, to be sealed under the case key and never stored any other way."""
+        return json.dumps({"at": self._now(), "by": me.handle, "text": text, **more}).encode()
 
-    async def _write_entry(
+    async def _add_entry(
         self,
         conn: aiosqlite.Connection,
         me: store.CoordinatorRow,
         work: store.WorkRow,
-        key: CaseKey,
-        fields: Mapping[str, bytes],
+        sealing: tuple[CaseKey, Mapping[str, bytes]],
         kind: str,
-        text: str,
+        record: bytes,
+        *,
+        audit: str,
     ) -> None:
+        """One more numbered entry of ``kind`` sealed into the case (``sealing`` is its key and
+        opened fields), and its audit entry, which names the action and the case and never the
+        content; in the caller's transaction, with whatever else the command causes."""
+        key, fields = sealing
         n = 1 + sum(1 for name in fields if name.startswith(kind + ":"))
-        body = json.dumps({"at": self._now(), "by": me.handle, "text": text}).encode()
-        await self._write_fields(conn, work.case_id, key, {f"{kind}:{n:04d}": body})
+        await self._write_fields(conn, work.case_id, key, {f"{kind}:{n:04d}": record})
+        await self._audit(conn, me.handle, audit, work.code)
 
     async def _write_fields(
         self, conn: aiosqlite.Connection, case_id: str, key: CaseKey, plain: Mapping[str, bytes]
     ) -> None:
         sealed = {n: key.encrypt(v, case_id=case_id, field=n) for n, v in plain.items()}
         await case_store.write_fields(conn, case_id, sealed, now=self._now())
+
+    @staticmethod
+    def _applicant(fields: Mapping[str, bytes]) -> tuple[int, str]:
+        """The applicant's chat and language, from a case's opened fields."""
+        return int(fields["chat_id"]), fields.get("language", b"en").decode()
 
     async def _notify(
         self, conn: aiosqlite.Connection, coordinator_id: str, key: str, **params: object

@@ -226,8 +226,11 @@ class WorkflowMixin(ServiceBase):
     ) -> CoordResponse:
         if not arg:
             return say(self._t(me, "note_missing", code=work.code))
-        key, fields = await self._open(me, work)
-        await self._add_entry(me, work, key, fields, "note", arg, audit="noted")
+        opened = await self._open(me, work)
+        async with self.db.transaction() as conn:
+            await self._add_entry(
+                conn, me, work, opened, "note", self._record(me, arg), audit="noted"
+            )
         return CoordResponse(
             (Reply(self._t(me, "note_saved", code=work.code)),), delete=(inc.message_id,)
         )
@@ -236,16 +239,14 @@ class WorkflowMixin(ServiceBase):
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
         key, fields = await self._open(me, work)
-        chat_id = int(fields["chat_id"])
-        lang = fields.get("language", b"en").decode()
-        decision = json.dumps({"at": self._now(), "by": me.handle, "text": arg or "(no reason)"})
+        chat_id, lang = self._applicant(fields)
         await self._move(
             me,
             work,
             Action.REJECT,
             assignee=work.assignee,
             audit="rejected",
-            write=(key, {"decision": decision.encode()}),
+            write=(key, {"decision": self._record(me, arg or "(no reason)")}),
             tell=(chat_id, OutMessage(self.catalog.text(lang, "decision_rejected"))),
         )
         return CoordResponse(
@@ -258,10 +259,8 @@ class WorkflowMixin(ServiceBase):
         if not arg:
             return say(self._t(me, "handoff_missing", code=work.code))
         key, fields = await self._open(me, work)
-        chat_id = int(fields["chat_id"])
-        lang = fields.get("language", b"en").decode()
+        chat_id, lang = self._applicant(fields)
         phrase = fields["verification_phrase"].decode()
-        record = json.dumps({"at": self._now(), "by": me.handle, "text": arg})
         next_step = self.catalog.text(lang, "next_step", text=arg, phrase=phrase)
         await self._move(
             me,
@@ -269,7 +268,7 @@ class WorkflowMixin(ServiceBase):
             Action.HANDOFF,
             assignee=work.assignee,
             audit="handed_off",
-            write=(key, {"handoff": record.encode()}),
+            write=(key, {"handoff": self._record(me, arg)}),
             tell=(chat_id, OutMessage(next_step, protect=True)),
         )
         return CoordResponse(
