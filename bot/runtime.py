@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from telegram.ext import Application, Updater
 
-from bot.config import Config, CoordinationConfig, check_routes
+from bot.config import Config, CoordinationConfig, VettingConfig, check_routes
 from bot.coordination.teams import ALL_TEAMS, Team, Teams
+from bot.coordination.vetting import Step
 from bot.crypto import Argon2Cost, Vault
 from bot.i18n import Catalog
 from bot.intake.questionnaire import load_questionnaire
@@ -103,6 +104,7 @@ async def open_services(
                 unlock_max_seconds=config.coordination.unlock_max_hours * 3600,
                 invite_ttl_seconds=config.coordination.invite_ttl_hours * 3600,
                 argon2=argon2,
+                vetting=vetting_steps(config.vetting),
                 master_keys=(
                     config.security.master_key,
                     *config.security.previous_master_keys,
@@ -278,6 +280,14 @@ def teams_of(coordination: CoordinationConfig) -> Teams:
         ),
         default=default,
         group_chat_id=coordination.group_chat_id,
+    )
+
+
+def vetting_steps(vetting: VettingConfig) -> tuple[Step, ...]:
+    """The config's vetting steps as the coordination rules use them."""
+    return tuple(
+        Step(s.id, s.required, s.second_person, MappingProxyType(dict(s.text)))
+        for s in vetting.steps
     )
 
 

@@ -104,7 +104,15 @@ def test_example_sets_every_key_the_models_know() -> None:
 def test_defaults_match_the_example() -> None:
     from_example = load_config(EXAMPLE, example_env())
     from_env = load_config(None, env(BOT_GROUP_CHAT_ID="-1001234567890"))
-    for name in ("telegram", "security", "intake", "coordination", "retention", "logging"):
+    for name in (
+        "telegram",
+        "security",
+        "intake",
+        "coordination",
+        "retention",
+        "vetting",
+        "logging",
+    ):
         assert getattr(from_example, name) == getattr(from_env, name), name
 
 

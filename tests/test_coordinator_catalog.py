@@ -39,7 +39,14 @@ SERVICE = sorted((BOT / "services" / "coordination").glob("*.py"))  # the servic
 # The pure rules and the case view take a ``words`` lookup and call it with a catalogue key.
 WORD_USERS = [*sorted((BOT / "coordination").glob("*.py")), BOT / "services" / "case_view.py"]
 # Texts that only lay out values (numbers, codes, handles) and so hold no Burmese letter.
-LAYOUT_ONLY = {"language_usage", "audit_line", "case_when"}
+LAYOUT_ONLY = {
+    "language_usage",
+    "audit_line",
+    "case_when",
+    "vetting_named",
+    "vetting_note",
+    "vetting_todo",
+}
 MYANMAR = re.compile(r"[\u1000-\u109f]")
 
 

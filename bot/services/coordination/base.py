@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiosqlite
 
 from bot.coordination import Action, CaseState, commands_for, transition
 from bot.coordination.teams import Teams, sees_person
+from bot.coordination.vetting import Step
 from bot.coordination.words import Words
 from bot.crypto import Argon2Cost, CaseKey, CryptoError, MasterKey, Vault, open_case_dropbox
 from bot.i18n import COORDINATOR_LANGUAGES, Catalog, CoordinatorCatalog
@@ -46,6 +47,7 @@ class CoordinationSettings:
     invite_ttl_seconds: int = 48 * 3600
     argon2: Argon2Cost | None = None
     master_keys: tuple[MasterKey, ...] = ()  # current first: the audit chain spans rotations
+    vetting: tuple[Step, ...] = ()  # the organisation's steps, in order (none: approval as ever)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class Pending:
 
 
 ENROLLING = ("enroll", "confirm")
+
+#: A case and its fields as its reader's key opened them, in memory only.
+Opened = tuple[store.WorkRow, Mapping[str, bytes]]
 
 
 def say(*lines: str, protect: bool = False) -> CoordResponse:
@@ -277,6 +282,37 @@ class ServiceBase:
             return
         chat = self.vault.open_local(row.chat, purpose="coordinator-chat", context=row.id)
         await self.outbox.put(conn, int(chat), OutMessage(self._t(row, key, **params)))
+
+    async def _openable(
+        self, me: store.CoordinatorRow, rows: Sequence[store.WorkRow]
+    ) -> list[Opened]:
+        """Each case of ``rows`` this coordinator's unlocked key opens, with its opened fields;
+        the others are left out without a word. In memory only, for what a view computes."""
+        opened: list[Opened] = []
+        for row in rows:
+            try:
+                opened.append((row, (await self._open(me, row))[1]))
+            except Refused:
+                continue
+        return opened
+
+    # What other parts add to the shared views; each part extends these and calls super().
+
+    async def _before_approval(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
+        """Raise ``Refused`` if the case may not be approved yet (nothing stops it here)."""
+
+    async def _case_sections(
+        self, me: store.CoordinatorRow, work: store.WorkRow, fields: Mapping[str, bytes]
+    ) -> list[str]:
+        """Sections below a case view, from its fields just opened."""
+        return []
+
+    async def _queue_additions(
+        self, me: store.CoordinatorRow, opened: Sequence[Opened]
+    ) -> tuple[dict[str, list[str]], list[str]]:
+        """For an unlocked reader's queue in their private chat: words after a case's line (by
+        code) and lines below the list, from the cases they can open."""
+        return {}, []
 
     async def _work_by_id(self, conn: aiosqlite.Connection, case_id: str) -> store.WorkRow | None:
         case = await case_store.get_case(conn, case_id)

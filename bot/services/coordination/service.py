@@ -26,13 +26,23 @@ from bot.ops.rotation import adopt_coordinator
 from bot.services.coordination.audit import AuditMixin
 from bot.services.coordination.base import ENROLLING, CoordIncoming, CoordResponse, Refused, say
 from bot.services.coordination.enrolment import EnrolmentMixin
+from bot.services.coordination.probes import ProbesMixin
 from bot.services.coordination.relay import RelayMixin
 from bot.services.coordination.teams import TeamsMixin
+from bot.services.coordination.vetting import VettingMixin
 from bot.services.coordination.workflow import WorkflowMixin
 from bot.store import coordination as store
 
 
-class CoordinationService(EnrolmentMixin, WorkflowMixin, RelayMixin, TeamsMixin, AuditMixin):
+class CoordinationService(
+    EnrolmentMixin,
+    ProbesMixin,
+    VettingMixin,
+    WorkflowMixin,
+    RelayMixin,
+    TeamsMixin,
+    AuditMixin,
+):
     """The coordinators' side as the transport sees it: one message in, one response out."""
 
     async def handle(self, inc: CoordIncoming) -> CoordResponse | None:

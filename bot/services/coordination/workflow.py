@@ -21,6 +21,7 @@ from bot.coordination import (
     queue_lines,
     transition,
 )
+from bot.coordination.queue import SEPARATOR
 from bot.coordination.teams import receives
 from bot.crypto import DecryptionError, new_case_dropbox
 from bot.intake.events import Reply
@@ -110,7 +111,15 @@ class WorkflowMixin(ServiceBase):
         if not self.keys.holds(me.id, self.clock()):
             lines = locked_queue_lines(items, now=self._now(), words=self._words(me))
             return say(self._t(me, "queue_header_locked", count=len(items)), *lines)
-        lines = queue_lines(order(items), now=self._now(), words=self._words(me))
+        ordered = order(items)
+        lines = queue_lines(ordered, now=self._now(), words=self._words(me))
+        if inc.private:  # what the reader's key opens is never shown in a group
+            after, below = await self._queue_additions(me, await self._openable(me, rows))
+            lines = [
+                SEPARATOR.join((line, *after.get(i.code, ())))
+                for i, line in zip(ordered, lines, strict=True)
+            ]
+            lines += below
         return say(self._t(me, "queue_header"), *lines)
 
     async def _cmd_stats(
@@ -175,6 +184,7 @@ class WorkflowMixin(ServiceBase):
             two_person=self.settings.two_person_approval,
             flagged=work.flagged,
         )
+        await self._before_approval(me, work)
         if not result.complete:
             async with self.db.transaction() as conn:
                 await store.set_state(
@@ -217,6 +227,7 @@ class WorkflowMixin(ServiceBase):
             language=me.language,
             texts=self.texts,
         )
+        text = "\n\n".join((text, *await self._case_sections(me, work, fields)))
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "shown", work.code)
         return CoordResponse((Reply(text, protect=True),), expire=True)
