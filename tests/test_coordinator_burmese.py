@@ -20,8 +20,8 @@ from tests.databases import opened
 # language switch written for English readers, a typed example, team ids and a vetting step's
 # id (typed after /check as the config names it), and UTC.
 _ALLOWED = re.compile(
-    r"/(?:un)?check K7QX call\b|/[a-z_]+|\{[^}]*\}|\bC-[A-Z0-9]{4}\b|\b[A-Z0-9]{4}\b|For English|\ben\b|\bmy\b|\babc\b"
-    r"|\bsouth\b|\bUTC\b|^English|\bverify-audit\b"
+    r"/(?:un)?check K7QX call\b|/[a-z_]+|\{[^}]*\}|\bC-[A-Z0-9]{4}\b|\b[A-Z0-9]{4}\b"
+    r"|For English|\ben\b|\bmy\b|\babc\b|\bsouth\b|\bUTC\b|^English|\bverify-audit\b"
 )
 MYANMAR_DIGITS = re.compile(r"[\u1040-\u1049]")
 

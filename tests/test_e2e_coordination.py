@@ -29,6 +29,7 @@ from tests.conftest import (
     running_bot,
     wait_for_text,
 )
+from tests.coordinator_driver import REQUIRED_STEPS
 from tests.databases import opened
 from tests.intake_driver import CATALOG, answer_all, begin
 
@@ -169,6 +170,8 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
         assert "applicant answered: Near Monywa" in await lead.last_text()
 
         await lead.send(f"/note {code} Story is consistent")
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {code} {step}")
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == team("approved", code=code)
         await lead.send(f"/handoff {code} A volunteer will call you on Friday evening.")
@@ -293,6 +296,8 @@ async def test_two_person_approval(
         await _unlock(bot, lead, PASSPHRASE)  # a decision needs the key unlocked
         await _unlock(bot, second, SECOND_PASSPHRASE)
         await lead.send(f"/claim {code}")
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {code} {step}")
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == team("approval_recorded", code=code)
         await lead.send(f"/approve {code}")
