@@ -382,7 +382,6 @@ class CoordinationConfig(_Section):
         return value
 
 
-_STEP_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 STEP_TEXT_MAX_CHARS = 200
 
 
@@ -399,9 +398,7 @@ class VettingStepConfig(_Section):
     @field_validator("id")
     @classmethod
     def _plain_id(cls, value: str) -> str:
-        if not _STEP_ID.fullmatch(value):
-            raise ValueError("must be 1-32 of a-z, 0-9, _ and -, starting with a letter or digit")
-        return value
+        return TeamConfig._plain_name(value)  # typed after /check as a team's name is
 
     @field_validator("text")
     @classmethod

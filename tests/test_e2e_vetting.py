@@ -19,16 +19,12 @@ from tests import seizure
 from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot, wait_for_text
 from tests.coordinator_driver import REQUIRED_STEPS, snapshot
 from tests.intake_driver import CATALOG, answer_one, begin, default_questionnaire, default_route
+from tests.test_e2e_teams import LEAD, NORTH_MEMBER, SOUTH_LEAD, SOUTH_MEMBER, _enrol
 
-LEAD, SECOND = 640_000_100, 640_000_101
-NORTH_MEMBER, SOUTH_MEMBER = 640_000_102, 640_000_103
+# The coordinators are the teams' end-to-end test's people, enrolled as it enrols them; its
+# southern lead is here a plain coordinator, the second person of a one-team deployment.
+SECOND = SOUTH_LEAD
 APPLICANTS = (640_000_001, 640_000_002, 640_000_003, 640_000_004)
-PASSPHRASES = {
-    LEAD: "river lantern copper seven",
-    SECOND: "quiet harbour maple ninety",
-    NORTH_MEMBER: "pine ridge copper eleven",
-    SOUTH_MEMBER: "tide mango lantern forty",
-}
 STEP_NOTE = "StepNoteCanary spoke twenty minutes 4vx"
 UNDO_REASON = "UndoCanary the contact was unsure 7ud"
 TEXTS = CoordinatorCatalog()
@@ -68,19 +64,6 @@ async def _submit(
     return receipt.split("receipt code: ")[1].split("-")[0]
 
 
-async def _enrol(bot: RunningBot, user: int, role: str, teams: tuple[str, ...] = ()) -> Applicant:
-    person = Applicant(bot.server, user)
-    invite = await bot.runtime.coordination.create_invite(role, teams)
-    await person.send(f"/enroll {invite}")
-    await person.send(PASSPHRASES[user])
-    await person.send(PASSPHRASES[user])
-    assert "You are enrolled" in await person.last_text()
-    await person.send("/unlock")
-    await person.send(PASSPHRASES[user])
-    assert (await person.last_text()).startswith("Unlocked.")
-    return person
-
-
 def _raw(tmp_path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in tmp_path.glob("bot.sqlite3*")}
 
@@ -89,8 +72,8 @@ async def test_approval_waits_for_the_steps_and_a_flagged_case_for_two_people(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        lead = await _enrol(bot, LEAD, "lead")
-        second = await _enrol(bot, SECOND, "coordinator")
+        lead = await _enrol(bot, LEAD, "lead", ())
+        second = await _enrol(bot, SECOND, "coordinator", ())
         code = await _submit(bot, APPLICANTS[0], typed={"call_name": "x", "notes": "near Pyay"})
         await lead.send(f"/claim {code}")
 
@@ -226,7 +209,7 @@ async def test_close_cases_are_named_only_to_who_can_open_them(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key, extra=TEAMS) as bot:
-        lead = await _enrol(bot, LEAD, "lead")  # a lead holds every team's cases
+        lead = await _enrol(bot, LEAD, "lead", ())  # a lead holds every team's cases
         north = await _enrol(bot, NORTH_MEMBER, "coordinator", ("north",))
         south = await _enrol(bot, SOUTH_MEMBER, "coordinator", ("south",))
         first = await _submit(bot, APPLICANTS[0], typed=ALIKE)

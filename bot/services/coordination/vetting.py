@@ -9,7 +9,7 @@ the note. The rules of who may record what are ``bot.coordination.vetting``'s.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from bot.coordination.vetting import Done, Mark, Refusal, Step, StepRefused, missing, progress
@@ -62,56 +62,55 @@ class VettingMixin(ServiceBase):
     async def _cmd_check(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
-        step_id, _, note = arg.partition(" ")
-        if not self._steps:
-            return say(self._t(me, "no_steps"))
-        if not step_id:
-            return say(self._t(me, "check_usage", code=work.code, steps=self._ids()))
-        opened = await self._open(me, work)
-        done = progress(marks_of(opened[1]))
-        step = self._ruled(
-            me,
-            work,
-            lambda: check_step(
-                self._steps, done, step_id, actor=me.handle, holder=self._holder(work)
-            ),
-        )
-        record = self._record(me, note.strip(), step=step.id)
-        async with self.db.transaction() as conn:
-            await self._add_entry(conn, me, work, opened, ENTRY, record, audit="checked")
-        done = {**done, step.id: Done(step.id, me.handle, self._now())}
-        answer = self._t(me, "checked", code=work.code, step=step.id, **self._tally(done))
-        return CoordResponse(
-            (Reply(answer + self._still_needed(me, work, done)),), delete=(inc.message_id,)
-        )
+        return await self._mark(me, inc, work, arg, undo=False)
 
     async def _cmd_uncheck(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
-        step_id, _, reason = arg.partition(" ")
+        return await self._mark(me, inc, work, arg, undo=True)
+
+    async def _mark(
+        self,
+        me: store.CoordinatorRow,
+        inc: CoordIncoming,
+        work: store.WorkRow,
+        arg: str,
+        *,
+        undo: bool,
+    ) -> CoordResponse:
+        """A step checked (with an optional note) or taken back (with a reason, which is
+        required), as the rules allow; the command's message leaves the chat, as a /note's."""
+        step_id, _, text = arg.partition(" ")
+        text = text.strip()
         if not self._steps:
             return say(self._t(me, "no_steps"))
-        if not step_id or not reason.strip():
-            return say(self._t(me, "uncheck_usage", code=work.code, steps=self._ids()))
+        if not step_id or (undo and not text):
+            usage = "uncheck_usage" if undo else "check_usage"
+            return say(self._t(me, usage, code=work.code, steps=self._ids()))
         opened = await self._open(me, work)
-        done = progress(marks_of(opened[1]))
-        step = self._ruled(
-            me,
-            work,
-            lambda: uncheck_step(
-                self._steps,
-                done,
-                step_id,
-                actor=me.handle,
-                holder=self._holder(work),
-                lead=me.role == "lead",
-            ),
-        )
-        record = self._record(me, reason.strip(), step=step.id, undo="1")
+        marks = marks_of(opened[1])
+        done, holder = progress(marks), work.assignee_handle
+        try:
+            if undo:
+                lead = me.role == "lead"
+                step = uncheck_step(
+                    self._steps, done, step_id, actor=me.handle, holder=holder, lead=lead
+                )
+            else:
+                step = check_step(self._steps, done, step_id, actor=me.handle, holder=holder)
+        except StepRefused as exc:
+            refusal = _REFUSALS[exc.reason]
+            return say(self._t(me, refusal, code=work.code, step=exc.step, steps=self._ids()))
+        record = self._record(me, text, step=step.id, **({"undo": "1"} if undo else {}))
+        audit = "unchecked" if undo else "checked"
         async with self.db.transaction() as conn:
-            await self._add_entry(conn, me, work, opened, ENTRY, record, audit="unchecked")
-        done = {k: v for k, v in done.items() if k != step.id}
-        answer = self._t(me, "unchecked", code=work.code, step=step.id, **self._tally(done))
+            await self._add_entry(conn, me, work, opened, ENTRY, record, audit=audit)
+        done = progress([*marks, Mark(step.id, me.handle, self._now(), undo, text)])
+        if undo:
+            answer = self._t(me, "unchecked", code=work.code, step=step.id, **self._tally(done))
+        else:
+            answer = self._t(me, "checked", code=work.code, step=step.id, **self._tally(done))
+            answer += self._still_needed(me, work, done)
         return CoordResponse((Reply(answer),), delete=(inc.message_id,))
 
     async def _before_approval(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
@@ -182,18 +181,6 @@ class VettingMixin(ServiceBase):
                 after.setdefault(work.code, []).append(tally)
         return after, below
 
-    def _ruled(
-        self, me: store.CoordinatorRow, work: store.WorkRow, rule: Callable[[], Step]
-    ) -> Step:
-        """The step a rule allows, or its refusal as the coordinator's answer."""
-        try:
-            step: Step = rule()
-        except StepRefused as exc:
-            raise Refused(
-                self._t(me, _REFUSALS[exc.reason], code=work.code, step=exc.step, steps=self._ids())
-            ) from None
-        return step
-
     def _still_needed(
         self, me: store.CoordinatorRow, work: store.WorkRow, done: Mapping[str, Done]
     ) -> str:
@@ -216,10 +203,6 @@ class VettingMixin(ServiceBase):
 
     def _step_text(self, me: store.CoordinatorRow, step: Step) -> str:
         return step.text.get(coordinator_language(me.language)) or step.text.get("en") or step.id
-
-    @staticmethod
-    def _holder(work: store.WorkRow) -> str | None:
-        return work.assignee_handle
 
 
 def _day(at: int) -> dict[str, int]:
