@@ -39,6 +39,7 @@ from bot.crypto.keys import MasterKey
 from bot.crypto.recovery import PRIVATE_PREFIX as RECOVERY_PRIVATE_PREFIX
 from bot.crypto.recovery import PUBLIC_PREFIX as RECOVERY_PUBLIC_PREFIX
 from bot.crypto.recovery import parse_public_key, public_text
+from bot.i18n import COORDINATOR_LANGUAGES
 
 if TYPE_CHECKING:
     from bot.intake.questionnaire import Questionnaire
@@ -385,6 +386,91 @@ class CoordinationConfig(_Section):
         return value
 
 
+STEP_TEXT_MAX_CHARS = 200
+
+
+class VettingStepConfig(_Section):
+    """One of the organisation's vetting steps: its id (what ``/check CODE ID`` takes), its text
+    in every coordinator language, whether approval waits for it, and whether it must be a
+    second person's (see ``bot.coordination.vetting``)."""
+
+    id: StrictStr
+    text: dict[StrictStr, StrictStr]
+    required: StrictBool = True
+    second_person: StrictBool = False
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        return TeamConfig._plain_name(value)  # typed after /check as a team's name is
+
+    @field_validator("text")
+    @classmethod
+    def _every_language(cls, value: dict[str, str]) -> dict[str, str]:
+        wanted = ", ".join(COORDINATOR_LANGUAGES)
+        for lang, words in value.items():
+            if lang not in COORDINATOR_LANGUAGES:
+                raise ValueError(f"unknown language {_shown(lang)!r}; give exactly {wanted}")
+            if not words.strip() or len(words) > STEP_TEXT_MAX_CHARS or "\n" in words:
+                raise ValueError(f"{lang}: one line of 1 to {STEP_TEXT_MAX_CHARS} characters")
+        absent = [lang for lang in COORDINATOR_LANGUAGES if lang not in value]
+        if absent:
+            raise ValueError(f"missing {', '.join(absent)}; give exactly {wanted}")
+        return value
+
+
+def _default_step(
+    step_id: str, en: str, my: str, *, required: bool = True, second_person: bool = False
+) -> VettingStepConfig:
+    return VettingStepConfig(
+        id=step_id, text={"en": en, "my": my}, required=required, second_person=second_person
+    )
+
+
+#: The steps when the config has no [vetting] section: the example config's set. A deployment
+#: upgraded from a release without steps then asks for them before the next approval (its
+#: coordinators are told which), rather than approving with none recorded; the second person's
+#: step is asked of flagged cases only, so a team of one is not stopped.
+DEFAULT_VETTING_STEPS: tuple[VettingStepConfig, ...] = (
+    _default_step("call", "A call with the person", "လူကိုယ်တိုင်နဲ့ ဖုန်းပြောပြီးပြီ"),
+    _default_step(
+        "story",
+        "Their story checks out with someone who served there",
+        "အဲဒီမှာ တာဝန်ထမ်းခဲ့ဖူးသူနဲ့ စစ်ကြည့်ပြီး ပြောတာတွေ ကိုက်ညီတယ်",
+    ),
+    _default_step(
+        "phrase",
+        "They said the verification number back",
+        "အတည်ပြုနံပါတ်ကို သူ ပြန်ပြောနိုင်တယ်",
+    ),
+    _default_step(
+        "second",
+        "A second coordinator agrees",
+        "ဒုတိယ ညှိနှိုင်းရေးမှူး တစ်ယောက်က သဘောတူတယ်",
+        required=False,
+        second_person=True,
+    ),
+)
+VETTING_STEPS_MAX = 20
+
+
+class VettingConfig(_Section):
+    """The organisation's vetting steps, in the order they are usually done."""
+
+    steps: tuple[VettingStepConfig, ...] = DEFAULT_VETTING_STEPS
+
+    @field_validator("steps")
+    @classmethod
+    def _distinct(cls, value: tuple[VettingStepConfig, ...]) -> tuple[VettingStepConfig, ...]:
+        if len(value) > VETTING_STEPS_MAX:
+            raise ValueError(f"at most {VETTING_STEPS_MAX} steps; found {len(value)}")
+        ids = [step.id for step in value]
+        for step_id in ids:
+            if ids.count(step_id) > 1:
+                raise ValueError(f"two steps have the id {step_id!r}")
+        return value
+
+
 class RetentionConfig(_Section):
     """Days after which each kind of record is shredded."""
 
@@ -413,6 +499,7 @@ class Config(_Section):
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     coordination: CoordinationConfig
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    vetting: VettingConfig = Field(default_factory=VettingConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     _path: Path | None = PrivateAttr(default=None)

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from telegram.ext import Application, Updater
 
-from bot.config import Config, CoordinationConfig, check_routes
+from bot.config import Config, CoordinationConfig, VettingConfig, check_routes
 from bot.coordination.teams import ALL_TEAMS, Team, Teams
+from bot.coordination.vetting import Step
 from bot.crypto import Argon2Cost, Vault
 from bot.i18n import Catalog
 from bot.intake.questionnaire import load_questionnaire
@@ -110,6 +111,7 @@ async def open_services(
                     if team.checkin_grace_minutes is not None
                 },
                 argon2=argon2,
+                vetting=vetting_steps(config.vetting),
                 master_keys=(
                     config.security.master_key,
                     *config.security.previous_master_keys,
@@ -293,6 +295,14 @@ def teams_of(coordination: CoordinationConfig) -> Teams:
         ),
         default=default,
         group_chat_id=coordination.group_chat_id,
+    )
+
+
+def vetting_steps(vetting: VettingConfig) -> tuple[Step, ...]:
+    """The config's vetting steps as the coordination rules use them."""
+    return tuple(
+        Step(s.id, s.required, s.second_person, MappingProxyType(dict(s.text)))
+        for s in vetting.steps
     )
 
 

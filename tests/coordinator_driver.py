@@ -6,12 +6,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from bot.config import DEFAULT_VETTING_STEPS
 from bot.i18n import CoordinatorCatalog
 from bot.runtime import Services
 from bot.services.coordination import CoordIncoming
 from bot.store import coordination as store
 
 TEXTS = CoordinatorCatalog()
+# What /approve waits for under a config with no [vetting] section (the example's set).
+REQUIRED_STEPS = tuple(step.id for step in DEFAULT_VETTING_STEPS if step.required)
 
 
 def text(key: str, /, **params: object) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from bot.config import Config, ConfigError, check_routes, load_config
+from bot.config import DEFAULT_VETTING_STEPS, Config, ConfigError, check_routes, load_config
 from bot.crypto import new_recovery_key
 from bot.crypto.keys import MasterKey
 from bot.intake.questionnaire import load_questionnaire
@@ -104,7 +105,15 @@ def test_example_sets_every_key_the_models_know() -> None:
 def test_defaults_match_the_example() -> None:
     from_example = load_config(EXAMPLE, example_env())
     from_env = load_config(None, env(BOT_GROUP_CHAT_ID="-1001234567890"))
-    for name in ("telegram", "security", "intake", "coordination", "retention", "logging"):
+    for name in (
+        "telegram",
+        "security",
+        "intake",
+        "coordination",
+        "retention",
+        "vetting",
+        "logging",
+    ):
         assert getattr(from_example, name) == getattr(from_env, name), name
 
 
@@ -680,3 +689,61 @@ def test_a_route_is_checked_against_the_questionnaire(
     with pytest.raises(ConfigError) as caught:
         check_routes(config.coordination, questionnaire)
     assert str(caught.value).startswith(f"config error: {expected}"), caught.value
+
+
+# --- vetting steps --------------------------------------------------------------------------------
+
+
+def _step(
+    step_id: str = "call", text: str = 'en = "A call", my = "ဖုန်းပြောပြီး"', more: str = ""
+) -> str:
+    return f'[[vetting.steps]]\nid = "{step_id}"\ntext = {{ {text} }}\n{more}'
+
+
+def test_without_a_vetting_section_the_examples_steps_apply(tmp_path: Path) -> None:
+    """An upgraded deployment's config has no [vetting]: it gets the set the example ships."""
+    config = load_config(write(tmp_path, MINIMAL), env())
+    example = load_config(EXAMPLE, example_env())
+    assert config.vetting == example.vetting
+    assert config.vetting.steps == DEFAULT_VETTING_STEPS
+    assert [s.id for s in config.vetting.steps if s.required] == ["call", "story", "phrase"]
+    assert [s.id for s in config.vetting.steps if s.second_person] == ["second"]
+    for step in config.vetting.steps:
+        assert re.search(r"[\u1000-\u109f]", step.text["my"]), step.id
+        assert not re.search(r"[A-Za-z]", step.text["my"]), step.id
+
+
+def test_an_organisation_sets_its_own_steps_or_none(tmp_path: Path) -> None:
+    text = MINIMAL + _step() + _step("elder", more="required = false\nsecond_person = true\n")
+    steps = load_config(write(tmp_path, text), env()).vetting.steps
+    assert [(s.id, s.required, s.second_person) for s in steps] == [
+        ("call", True, False),
+        ("elder", False, True),
+    ]
+    assert steps[0].text == {"en": "A call", "my": "ဖုန်းပြောပြီး"}
+    none = load_config(write(tmp_path, MINIMAL + "[vetting]\nsteps = []\n"), env())
+    assert none.vetting.steps == ()
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (_step() + _step(), "vetting.steps: two steps have the id 'call'"),
+        (_step() + _step("Call Me"), "vetting.steps[1].id: must be 1-32 of a-z, 0-9, _ and -"),
+        (_step(text='en = "A call"'), "vetting.steps[0].text: missing my; give exactly en, my"),
+        (
+            _step(text='en = "A call", my = "ဖုန်း", fr = "Un appel"'),
+            "vetting.steps[0].text: unknown language 'fr'; give exactly en, my",
+        ),
+        (_step(text='en = "", my = "ဖုန်း"'), "vetting.steps[0].text: en: one line of 1 to 200"),
+        (_step(text='en = "a\\nb", my = "ဖုန်း"'), "vetting.steps[0].text: en: one line of 1 to 200"),
+        (_step(more='required = "yes"\n'), "vetting.steps[0].required: must be true or false"),
+        (_step(more="second_persn = true\n"), "vetting.steps[0].second_persn: unknown key"),
+        ('[[vetting.steps]]\ntext = { en = "a", my = "ဖုန်း" }\n', "vetting.steps[0].id: missing"),
+        ("[vetting]\nstep = []\n", "vetting.step: unknown key; did you mean vetting.steps?"),
+        ("".join(_step(f"s{n}") for n in range(21)), "vetting.steps: at most 20 steps; found 21"),
+    ],
+)
+def test_a_bad_step_is_one_line_naming_it(tmp_path: Path, steps: str, expected: str) -> None:
+    message = error_of(write(tmp_path, MINIMAL + steps), env())
+    assert message.startswith(f"config error: {expected}"), message

@@ -47,7 +47,29 @@ from bot.coordination import (
     verify_chain,
 )
 from bot.coordination.passphrase import REASONS
-from bot.text import check_first_line
+from bot.coordination.probes import (
+    CaseAnswers,
+    Closeness,
+    _fold,
+    _texts_alike,
+    bursts,
+    closest,
+    compare,
+    is_close,
+    text_readings,
+)
+from bot.coordination.vetting import (
+    Done,
+    Mark,
+    Refusal,
+    Step,
+    StepRefused,
+    check,
+    missing,
+    progress,
+    uncheck,
+)
+from bot.text import check_first_line, zawgyi_to_unicode
 
 S, A = CaseState, Action
 
@@ -162,6 +184,9 @@ EXPECTED: dict[str, tuple[str | None, str, bool, bool]] = {
     "show": ("assignee", ANY, True, True),
     "note": ("assignee", ANY, True, True),
     "ask": ("assignee", "assignee", True, True),
+    # A vetting step: the holder's, or a second coordinator's where the step says so.
+    "check": ("assignee other", "assignee other", True, True),
+    "uncheck": ("assignee other", "assignee other", True, True),
     "flag": (ANY, ANY, False, True),
     "approve": ("assignee other", "assignee other", False, True),
     "reject": ("assignee", ANY, True, True),
@@ -592,7 +617,7 @@ def test_free_text_cannot_enter_the_log(actor: str, case_code: str | None) -> No
 
 
 def test_every_documented_action_can_be_logged() -> None:
-    assert len(AUDIT_ACTIONS) == 33  # 27, and the journey's check-ins and account change
+    assert len(AUDIT_ACTIONS) == 35  # with the journey's check-ins and account change
     for action in sorted(AUDIT_ACTIONS):
         entry = seal_entry(
             seq=1, at=0, actor="system", action=action, case_code=None, prev_hash=GENESIS, mac=MAC
@@ -853,3 +878,236 @@ def test_notices_and_queue_lines_read_neutrally(triage: dict[str, object], flagg
     assert check_first_line(notice) == []
     line = queue_lines([QueueItem("K7QX", S.CLAIMED, 0, "C-7K3Q", triage, flagged)], now=99)
     assert check_first_line(line[0]) == []
+
+
+# -- vetting steps ----------------------------------------------------------------------------
+
+STEPS = (
+    Step("call"),
+    Step("story"),
+    Step("extra", required=False),
+    Step("second", required=False, second_person=True),
+)
+
+
+def _done(*pairs: str) -> dict[str, Done]:
+    """``"call:A"`` is step call, checked by A."""
+    return {
+        step: Done(step, by, 100 + i)
+        for i, (step, _, by) in enumerate(p.partition(":") for p in pairs)
+    }
+
+
+@pytest.mark.parametrize(
+    ("done", "flagged", "waiting"),
+    [
+        ((), False, ("call", "story")),
+        (("call:A",), False, ("story",)),
+        (("call:A", "story:A"), False, ()),
+        # A flagged case waits for every step, required or not.
+        (("call:A", "story:A"), True, ("extra", "second")),
+        (("call:A", "story:A", "extra:A", "second:B"), True, ()),
+        ((), True, ("call", "story", "extra", "second")),
+        # Steps not required never hold an unflagged case back.
+        (("extra:A", "second:B"), False, ("call", "story")),
+    ],
+)
+def test_what_approval_waits_for(
+    done: tuple[str, ...], flagged: bool, waiting: tuple[str, ...]
+) -> None:
+    assert missing(STEPS, _done(*done), flagged=flagged) == waiting
+
+
+def test_no_steps_wait_for_nothing() -> None:
+    assert missing((), {}, flagged=True) == ()
+
+
+# (done before, step, actor, holder) -> the refusal, or None if the step may be checked.
+CHECKS: list[tuple[tuple[str, ...], str, str, str | None, Refusal | None]] = [
+    ((), "call", "A", "A", None),
+    ((), "call", "B", "A", None),  # another holder of a key may record a call they made
+    (("call:A",), "call", "A", "A", Refusal.ALREADY_DONE),
+    (("call:A",), "call", "B", "A", Refusal.ALREADY_DONE),
+    ((), "nope", "A", "A", Refusal.UNKNOWN_STEP),
+    ((), "CALL", "A", "A", None),  # typed in capitals
+    # The second person's step: never the holder, never someone who checked another step.
+    ((), "second", "A", "A", Refusal.HOLDER),
+    (("call:A",), "second", "A", "A", Refusal.HOLDER),
+    (("call:B",), "second", "B", "A", Refusal.SAME_PERSON),
+    (("call:A", "story:A"), "second", "B", "A", None),
+    (("call:A", "story:C"), "second", "B", "A", None),
+    (("call:A", "story:B"), "second", "B", "A", Refusal.SAME_PERSON),
+    # ...and whoever agreed as the second person checks nothing else of the case.
+    (("second:B",), "story", "B", "A", Refusal.SAME_PERSON),
+    (("second:B",), "story", "A", "A", None),
+    (("second:B",), "second", "C", "A", Refusal.ALREADY_DONE),
+    # An unclaimed case has no holder: the second step still needs a fresh person.
+    (("call:A",), "second", "A", None, Refusal.SAME_PERSON),
+    ((), "second", "A", None, None),
+]
+
+
+@pytest.mark.parametrize(("done", "step", "actor", "holder", "refusal"), CHECKS)
+def test_who_may_check_a_step(
+    done: tuple[str, ...], step: str, actor: str, holder: str | None, refusal: Refusal | None
+) -> None:
+    if refusal is None:
+        assert check(STEPS, _done(*done), step, actor=actor, holder=holder).id == step.lower()
+        return
+    with pytest.raises(StepRefused) as caught:
+        check(STEPS, _done(*done), step, actor=actor, holder=holder)
+    assert caught.value.reason is refusal
+
+
+# (done before, step, actor, holder, lead) -> the refusal, or None.
+UNCHECKS: list[tuple[tuple[str, ...], str, str, str | None, bool, Refusal | None]] = [
+    (("call:A",), "call", "A", "A", False, None),
+    (("call:B",), "call", "B", "A", False, None),  # whoever checked it
+    (("call:B",), "call", "A", "A", False, None),  # the holder
+    (("call:B",), "call", "C", "A", False, Refusal.NOT_THEIRS),
+    (("call:B",), "call", "C", "A", True, None),  # a lead
+    ((), "call", "A", "A", False, Refusal.NOT_DONE),
+    ((), "nope", "A", "A", True, Refusal.UNKNOWN_STEP),
+]
+
+
+@pytest.mark.parametrize(("done", "step", "actor", "holder", "lead", "refusal"), UNCHECKS)
+def test_who_may_take_a_step_back(
+    done: tuple[str, ...],
+    step: str,
+    actor: str,
+    holder: str | None,
+    lead: bool,
+    refusal: Refusal | None,
+) -> None:
+    if refusal is None:
+        got = uncheck(STEPS, _done(*done), step, actor=actor, holder=holder, lead=lead)
+        assert got.id == step
+        return
+    with pytest.raises(StepRefused) as caught:
+        uncheck(STEPS, _done(*done), step, actor=actor, holder=holder, lead=lead)
+    assert caught.value.reason is refusal
+
+
+def test_the_record_is_read_in_the_order_written() -> None:
+    marks = [
+        Mark("call", "A", 1, text="first call"),
+        Mark("story", "A", 2),
+        Mark("call", "B", 3, undone=True, text="wrong person"),
+        Mark("call", "B", 4, text="second call"),
+        Mark("story", "A", 5, undone=True),
+    ]
+    assert progress(marks) == {"call": Done("call", "B", 4, "second call")}
+    assert progress(marks[:2]) == {
+        "call": Done("call", "A", 1, "first call"),
+        "story": Done("story", "A", 2),
+    }
+    assert progress([]) == {}
+
+
+def test_a_flagged_case_needs_steps_and_two_approvals() -> None:
+    """Both gates, together: every step, then two different people's approvals."""
+    done = _done("call:A", "story:A", "extra:A")
+    assert missing(STEPS, done, flagged=True) == ("second",)
+    with pytest.raises(StepRefused):
+        check(STEPS, done, "second", actor="A", holder="A")
+    done |= _done("second:B")
+    assert missing(STEPS, done, flagged=True) == ()
+    first = approve(actor_id="A", assignee_id="A", pending_by=None, two_person=False, flagged=True)
+    assert first.complete is False
+
+
+# -- close cases ------------------------------------------------------------------------------
+
+
+def _case(code: str, day: int, **answers: object) -> CaseAnswers:
+    texts = {
+        k: text_readings(str(v), False, lambda t: None) for k, v in answers.items() if k == "notes"
+    }
+    choices = {k: v for k, v in answers.items() if k != "notes"}
+    return CaseAnswers(code, day * 86400 + 3600, choices, texts)  # type: ignore[arg-type]
+
+
+BASE = {
+    "service": "police",
+    "rank": "nco",
+    "years": "from_2_to_5",
+    "region": "sagaing",
+    "family": 3,
+    "when": "evening",
+    "how": "this_chat",
+    "who": "self",
+    "notes": "I want to leave with my wife and two children, we are near Monywa",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "same", "close"),
+    [
+        ({}, 9, True),
+        ({"family": 4}, 8, True),
+        ({"family": 4, "region": "mon"}, 7, True),
+        ({"family": 4, "region": "mon", "rank": "officer"}, 6, False),
+        # The same story in other words still reads as the same answer.
+        ({"notes": "i want to leave with my wife and 2 children; we are near Monywa."}, 9, True),
+        ({"notes": "Officer, alone, in Yangon, leaving next week"}, 8, True),
+        ({"notes": "Officer, alone", "family": 0, "service": "armed_forces"}, 6, False),
+    ],
+)
+def test_how_close_two_cases_are(changes: dict[str, object], same: int, close: bool) -> None:
+    a = _case("AAAA", 10, **BASE)
+    b = _case("BBBB", 12, **{**BASE, **changes})
+    found = compare(a, b)
+    assert (found.same, found.compared, found.days_apart) == (same, 9, 2)
+    assert is_close(found) is close
+
+
+def test_an_answer_only_one_case_has_counts_against_closeness() -> None:
+    a = _case("AAAA", 1, **BASE)
+    fewer = {k: v for k, v in BASE.items() if k != "notes"}
+    found = compare(a, _case("BBBB", 1, **fewer))
+    assert (found.same, found.compared) == (8, 9)
+
+
+def test_nearly_empty_forms_are_not_close() -> None:
+    a = _case("AAAA", 1, service="police", rank="nco")
+    assert not is_close(compare(a, _case("BBBB", 1, service="police", rank="nco")))
+
+
+def test_zawgyi_and_unicode_of_one_text_are_the_same_answer() -> None:
+    unicode_text = "ကျွန်တော် မိသားစုနဲ့ ထွက်ချင်တယ်"
+    zawgyi_text = "ကၽြန္ေတာ္ မိသားစုနဲ႔ ထြက္ခ်င္တယ္"
+    stored = text_readings(zawgyi_text, True, zawgyi_to_unicode)
+    assert _fold(unicode_text) in stored
+    other = text_readings(unicode_text, False, zawgyi_to_unicode)
+    assert _texts_alike(stored, other)
+    assert not _texts_alike(other, text_readings("ရန်ကုန်မှာ ရှိတယ်", False, zawgyi_to_unicode))
+
+
+def test_burmese_digits_and_spacing_do_not_make_an_answer_different() -> None:
+    assert _fold("09 ၄၅၆ 789") == _fold("09-456-789".replace("-", " "))
+
+
+def test_the_closest_come_first_and_the_case_itself_never() -> None:
+    me = _case("AAAA", 10, **BASE)
+    others = [
+        me,
+        _case("FARR", 10, **{**BASE, "family": 1, "region": "mon"}),
+        _case("NEAR", 13, **BASE),
+        _case("SAME", 10, **BASE),
+        _case("DIFF", 10, **{**BASE, "family": 1, "region": "mon", "rank": "officer"}),
+    ]
+    assert [c.code for c in closest(me, others)] == ["SAME", "NEAR", "FARR"]
+    assert closest(me, others, most=1)[0] == Closeness("SAME", 9, 9, 0)
+
+
+def test_a_burst_is_several_close_cases_within_a_day() -> None:
+    cases = [
+        _case("AAAA", 10, **BASE),
+        _case("BBBB", 10, **{**BASE, "family": 4}),
+        _case("CCCC", 11, **BASE),
+        _case("DDDD", 30, **BASE),  # the same answers, but weeks later
+        _case("EEEE", 10, **{**BASE, "family": 0, "region": "mon", "rank": "officer"}),
+    ]
+    assert bursts(cases) == [("AAAA", "BBBB", "CCCC")]
+    assert bursts(cases[:2]) == []  # two alike are not yet a burst

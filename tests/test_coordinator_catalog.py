@@ -26,6 +26,7 @@ from bot.coordination import (
     queue_lines,
 )
 from bot.coordination.passphrase import REASONS
+from bot.coordination.vetting import Refusal
 from bot.coordination.words import ENGLISH
 from bot.i18n import (
     COORDINATOR_LANGUAGES,
@@ -33,13 +34,21 @@ from bot.i18n import (
     coordinator_language,
     written_languages,
 )
+from bot.services.coordination.vetting import _REFUSALS
 
 BOT = Path(__file__).parent.parent / "bot"
 SERVICE = sorted((BOT / "services" / "coordination").glob("*.py"))  # the service, by part
 # The pure rules and the case view take a ``words`` lookup and call it with a catalogue key.
 WORD_USERS = [*sorted((BOT / "coordination").glob("*.py")), BOT / "services" / "case_view.py"]
 # Texts that only lay out values (numbers, codes, handles) and so hold no Burmese letter.
-LAYOUT_ONLY = {"language_usage", "audit_line", "case_when"}
+LAYOUT_ONLY = {
+    "language_usage",
+    "audit_line",
+    "case_when",
+    "vetting_named",
+    "vetting_note",
+    "vetting_todo",
+}
 MYANMAR = re.compile(r"[\u1000-\u109f]")
 
 
@@ -79,7 +88,7 @@ def _keys_the_service_asks_for() -> set[str]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     keys.add(arg.value)
         if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "_DENIED" for t in node.targets
+            isinstance(t, ast.Name) and t.id in ("_DENIED", "_REFUSALS") for t in node.targets
         ):
             assert isinstance(node.value, ast.Dict)
             keys |= {v.value for v in node.value.values if isinstance(v, ast.Constant)}
@@ -87,6 +96,7 @@ def _keys_the_service_asks_for() -> set[str]:
 
 
 def test_every_key_the_service_uses_is_in_the_catalogue() -> None:
+    assert set(_REFUSALS) == set(Refusal)  # each refusal of the vetting rules has its text
     used = _keys_the_service_asks_for()
     assert len(used) > 40  # the walk found the calls at all
     assert used <= set(_raw("en")), used - set(_raw("en"))

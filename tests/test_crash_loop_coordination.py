@@ -64,6 +64,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
+from bot.config import DEFAULT_VETTING_STEPS
 from bot.coordination.access import PERMISSIONS
 from bot.crypto import MasterKey, Vault, open_case_dropbox, unlock
 from bot.devserver import DevServer
@@ -72,6 +73,7 @@ from bot.i18n import CoordinatorCatalog
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
 from tests.conftest import GROUP_CHAT_ID, QUIET, RECOVERY_PRIVATE, Applicant, write_config
+from tests.coordinator_driver import REQUIRED_STEPS
 from tests.databases import opened
 from tests.intake_driver import CATALOG
 from tests.test_cli import _bot, _env
@@ -140,6 +142,7 @@ EXACT = {
     "noted",
     "asked",
     "answered",
+    "checked",
 }
 BOUNDED = {"shown", "unlocked", "granted", "imported", "reassigned"}
 
@@ -620,6 +623,20 @@ async def _submit_all(server: DevServer) -> dict[int, str]:
     return codes
 
 
+async def _vet(loop: CrashLoop, who: int, code: str) -> None:
+    """The steps approval waits for, each recorded once; the first sent again, as someone
+    unsure it went through, is told it is checked already."""
+    for n, step in enumerate(REQUIRED_STEPS, start=1):
+        await loop.act(
+            who,
+            f"/check {code} {step}",
+            team("checked", code=code, step=step, done=n, total=len(DEFAULT_VETTING_STEPS)),
+            team("check_already", code=code, step=step),
+            audit=("checked", code),
+            again=n == 1,
+        )
+
+
 async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, dict[str, str]]:
     """The coordinators' side of all three cases; returns what each case must contain."""
     a, b, c = (codes[user] for user in APPLICANTS)
@@ -656,6 +673,7 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
     await loop.reply(APPLICANTS[0], a, f"Near Monywa, {a}", restart_before_typing=True)
     assert f"applicant answered: Near Monywa, {a}" in await loop.show(LEAD, a)
     await loop.entry(LEAD, a, "note", f"Story is consistent, {a}")
+    await _vet(loop, LEAD, a)
     await loop.act(
         LEAD,
         f"/approve {a}",
@@ -725,6 +743,7 @@ async def _work_the_cases(loop: CrashLoop, codes: dict[int, str]) -> dict[str, d
         audit=("claimed", c),
         effect=lambda: loop.expect(c, status="claimed", assignee=second),
     )
+    await _vet(loop, SECOND, c)
     await loop.twice_while_down(
         SECOND,
         f"/approve {c}",

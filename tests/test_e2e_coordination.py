@@ -29,6 +29,7 @@ from tests.conftest import (
     running_bot,
     wait_for_text,
 )
+from tests.coordinator_driver import REQUIRED_STEPS
 from tests.databases import opened
 from tests.intake_driver import CATALOG, answer_all, begin
 
@@ -169,6 +170,8 @@ async def test_submit_enrol_vet_ask_approve_hand_off(
         assert "applicant answered: Near Monywa" in await lead.last_text()
 
         await lead.send(f"/note {code} Story is consistent")
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {code} {step}")
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == team("approved", code=code)
         await lead.send(f"/handoff {code} A volunteer will call you on Friday evening.")
@@ -293,6 +296,8 @@ async def test_two_person_approval(
         await _unlock(bot, lead, PASSPHRASE)  # a decision needs the key unlocked
         await _unlock(bot, second, SECOND_PASSPHRASE)
         await lead.send(f"/claim {code}")
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {code} {step}")
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == team("approval_recorded", code=code)
         await lead.send(f"/approve {code}")
@@ -565,7 +570,8 @@ async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
         # the day, so the age is in days.
         assert re.fullmatch(
             f"{code} · ပို့ထားဆဲ · အန္တရာယ် ရှိ၊ တာဝန်ကျရာမှာ ရှိနေတုန်း"
-            " · (ဒီနေ့ကတည်းက|၁ ရက်) စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး",  # a midnight may pass
+            " · (ဒီနေ့ကတည်းက|၁ ရက်) စောင့်နေပြီ · ဘယ်သူမှ မယူရသေး"  # a midnight may pass
+            " · အဆင့် ၀/၄",  # none of the four vetting steps yet
             lines[1],
         ), lines[1]
         await english.send("/queue")
@@ -576,7 +582,7 @@ async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
         assert lines[0] == "Open cases:"
         assert re.fullmatch(
             f"{code} · submitted · in danger, still there"
-            r" · waiting (since today|1 d) · unclaimed",  # a midnight may pass
+            r" · waiting (since today|1 d) · unclaimed · 0/4 steps",  # a midnight may pass
             lines[1],
         ), lines[1]
 
@@ -593,8 +599,12 @@ async def test_queue_stats_audit_and_case_read_in_each_coordinators_language(
         assert view[4:6] == ["• ဒီဖောင်ကို ဘယ်သူ့အတွက် ဖြည့်နေတာလဲ။", "   → ကိုယ်တိုင်အတွက်"]
         assert "   → Ko Zaw" in view and "   → I can talk after 8pm" in view  # as written
         assert "မှတ်စုနဲ့ မေးခွန်းတွေ:" in view
-        assert view[-1].endswith(f"UTC {mine} မှတ်စု: တနင်္လာနေ့ ဖုန်းဆက်ပြီး")
-        for english_label in ("Case ", "Submitted", "Applicant's language", "Notes and"):
+        note = next(i for i, line in enumerate(view) if "မှတ်စု: " in line)
+        assert view[note].endswith(f"UTC {mine} မှတ်စု: တနင်္လာနေ့ ဖုန်းဆက်ပြီး")
+        # Then the vetting steps, none done yet, in Burmese.
+        assert view[note + 2] == "စိစစ်တဲ့ အဆင့်တွေ၊ ၄ ခုမှာ ၀ ခု ပြီးပြီ:"
+        assert view[-1] == "☐ second: ဒုတိယ ညှိနှိုင်းရေးမှူး တစ်ယောက်က သဘောတူတယ် (တခြား ညှိနှိုင်းရေးမှူးရဲ့)"
+        for english_label in ("Case ", "Submitted", "Applicant's language", "Notes and", "steps"):
             assert english_label not in shown.text
 
         await burmese.send("/stats")

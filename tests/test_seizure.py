@@ -49,6 +49,7 @@ from tests.conftest import (
     running_bot,
     wait_for_text,
 )
+from tests.coordinator_driver import REQUIRED_STEPS
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
 
 # Ids above 2**32, as Telegram gives now: no 4-byte packing can match them by chance.
@@ -112,6 +113,8 @@ PEOPLE_TEXT = {
 }
 ANSWER = "Near Monywa AnswerCanary5tt"
 NOTE = "NoteCanary story holds 9ee"
+STEP_NOTE = "StepNoteCanary spoke 20 min, knew the base 6sn"
+UNCHECK_REASON = "UncheckCanary the wrong person answered 8uc"
 ASK_FINISHER = "Which town AskCanary2bb?"
 ASK_BLOCKER = "Still safe AskCanary7nn?"
 HANDOFF = "Friday evening HandoffCanary3cc"
@@ -292,6 +295,14 @@ async def _whole_life(folder: Path) -> Haul:
         await _refused_delivery(server, BLOCKER)
         await stages.take("after a question to the applicant who blocked the bot")
 
+        # The vetting steps, one with a note, one taken back with a reason and checked again.
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {code} {step} {STEP_NOTE}")
+            assert f"Step {step} checked on {code}" in await lead.last_text()
+        await lead.send(f"/uncheck {code} {REQUIRED_STEPS[0]} {UNCHECK_REASON}")
+        assert "taken back" in await lead.last_text()
+        await lead.send(f"/check {code} {REQUIRED_STEPS[0]} {STEP_NOTE}")
+        finisher.later += [STEP_NOTE, UNCHECK_REASON]
         await lead.send(f"/approve {code}")
         assert "is approved" in await lead.last_text()
         await lead.send(f"/handoff {code} {HANDOFF}")

@@ -112,6 +112,10 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
         "note": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
         "ask": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
         "flag": _everyone(_ANY, needs_unlock=True),
+        # A vetting step: the holder's, or another's where the step is a second person's (which
+        # one may record which step is vetting.py's call); sealed content, so private only.
+        "check": _everyone(_CLAIMED, private_only=True, needs_unlock=True),
+        "uncheck": _everyone(_CLAIMED, private_only=True, needs_unlock=True),
         # The assignee makes the first approval; "other" lets a second coordinator confirm.
         # Which of the two a given approval is, and whether it is allowed, is approval.py's call.
         "approve": _everyone(_CLAIMED, needs_unlock=True),
@@ -141,6 +145,8 @@ COORDINATOR_COMMANDS: tuple[str, ...] = (
     "show",
     "note",
     "ask",
+    "check",
+    "uncheck",
     "flag",
     "approve",
     "reject",

@@ -47,6 +47,8 @@ AUDIT_ACTIONS: frozenset[str] = frozenset(
         "answered",
         "unanswered",
         "flagged",
+        "checked",
+        "unchecked",
         "approved",
         "approval_pending",
         "rejected",

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiosqlite
 
 from bot.coordination import Action, CaseState, commands_for, transition
 from bot.coordination.teams import Teams, sees_person
+from bot.coordination.vetting import Step
 from bot.coordination.words import Words
 from bot.crypto import (
     Argon2Cost,
@@ -54,6 +55,7 @@ class CoordinationSettings:
     invite_ttl_seconds: int = 48 * 3600
     argon2: Argon2Cost | None = None
     master_keys: tuple[MasterKey, ...] = ()  # current first: the audit chain spans rotations
+    vetting: tuple[Step, ...] = ()  # the organisation's steps, in order (none: approval as ever)
     checkin_grace_seconds: int = 2 * 3600  # a check-in unanswered this long is missed
     team_checkin_grace: Mapping[str, int] = field(default_factory=dict)  # by team, if set
 
@@ -98,6 +100,9 @@ class Pending:
 
 
 ENROLLING = ("enroll", "confirm")
+
+#: A case and its fields as its reader's key opened them, in memory only.
+Opened = tuple[store.WorkRow, Mapping[str, bytes]]
 
 
 def say(*lines: str, protect: bool = False) -> CoordResponse:
@@ -259,40 +264,40 @@ class ServiceBase:
     async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str, bool]]:
         return await open_inbox(self.db.conn, case_id, key)
 
-    async def _add_entry(
-        self,
-        me: store.CoordinatorRow,
-        work: store.WorkRow,
-        key: CaseKey,
-        fields: Mapping[str, bytes],
-        kind: str,
-        text: str,
-        *,
-        audit: str,
-    ) -> None:
-        async with self.db.transaction() as conn:
-            await self._write_entry(conn, me, work, key, fields, kind, text)
-            await self._audit(conn, me.handle, audit, work.code)
+    def _record(self, me: store.CoordinatorRow, text: str, **more: str) -> bytes:
+        """What a coordinator enters into a case (a note, a question, a decision, a step): who,
+        when and what, to be sealed under the case key and never stored any other way."""
+        return json.dumps({"at": self._now(), "by": me.handle, "text": text, **more}).encode()
 
-    async def _write_entry(
+    async def _add_entry(
         self,
         conn: aiosqlite.Connection,
         me: store.CoordinatorRow,
         work: store.WorkRow,
-        key: CaseKey,
-        fields: Mapping[str, bytes],
+        sealing: tuple[CaseKey, Mapping[str, bytes]],
         kind: str,
-        text: str,
+        record: bytes,
+        *,
+        audit: str,
     ) -> None:
+        """One more numbered entry of ``kind`` sealed into the case (``sealing`` is its key and
+        opened fields), and its audit entry, which names the action and the case and never the
+        content; in the caller's transaction, with whatever else the command causes."""
+        key, fields = sealing
         n = 1 + sum(1 for name in fields if name.startswith(kind + ":"))
-        body = json.dumps({"at": self._now(), "by": me.handle, "text": text}).encode()
-        await self._write_fields(conn, work.case_id, key, {f"{kind}:{n:04d}": body})
+        await self._write_fields(conn, work.case_id, key, {f"{kind}:{n:04d}": record})
+        await self._audit(conn, me.handle, audit, work.code)
 
     async def _write_fields(
         self, conn: aiosqlite.Connection, case_id: str, key: CaseKey, plain: Mapping[str, bytes]
     ) -> None:
         sealed = {n: key.encrypt(v, case_id=case_id, field=n) for n, v in plain.items()}
         await case_store.write_fields(conn, case_id, sealed, now=self._now())
+
+    @staticmethod
+    def _applicant(fields: Mapping[str, bytes]) -> tuple[int, str]:
+        """The applicant's chat and language, from a case's opened fields."""
+        return int(fields["chat_id"]), fields.get("language", b"en").decode()
 
     async def _notify(
         self, conn: aiosqlite.Connection, coordinator_id: str, key: str, **params: object
@@ -303,6 +308,37 @@ class ServiceBase:
             return
         chat = self.vault.open_local(row.chat, purpose="coordinator-chat", context=row.id)
         await self.outbox.put(conn, int(chat), OutMessage(self._t(row, key, **params)))
+
+    async def _openable(
+        self, me: store.CoordinatorRow, rows: Sequence[store.WorkRow]
+    ) -> list[Opened]:
+        """Each case of ``rows`` this coordinator's unlocked key opens, with its opened fields;
+        the others are left out without a word. In memory only, for what a view computes."""
+        opened: list[Opened] = []
+        for row in rows:
+            try:
+                opened.append((row, (await self._open(me, row))[1]))
+            except Refused:
+                continue
+        return opened
+
+    # What other parts add to the shared views; each part extends these and calls super().
+
+    async def _before_approval(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
+        """Raise ``Refused`` if the case may not be approved yet (nothing stops it here)."""
+
+    async def _case_sections(
+        self, me: store.CoordinatorRow, work: store.WorkRow, fields: Mapping[str, bytes]
+    ) -> list[str]:
+        """Sections below a case view, from its fields just opened."""
+        return []
+
+    async def _queue_additions(
+        self, me: store.CoordinatorRow, opened: Sequence[Opened]
+    ) -> tuple[dict[str, list[str]], list[str]]:
+        """For an unlocked reader's queue in their private chat: words after a case's line (by
+        code) and lines below the list, from the cases they can open."""
+        return {}, []
 
     async def _work_by_id(self, conn: aiosqlite.Connection, case_id: str) -> store.WorkRow | None:
         case = await case_store.get_case(conn, case_id)

@@ -88,9 +88,8 @@ class RelayMixin(ServiceBase):
     ) -> CoordResponse:
         if not arg:
             return say(self._t(me, "ask_missing", code=work.code))
-        key, fields = await self._open(me, work)
-        chat_id = int(fields["chat_id"])
-        lang = fields.get("language", b"en").decode()
+        opened = await self._open(me, work)
+        chat_id, lang = self._applicant(opened[1])
         token = secrets.token_urlsafe(16)
         message = OutMessage(
             self.catalog.text(lang, "team_message", text=arg),
@@ -104,8 +103,9 @@ class RelayMixin(ServiceBase):
                 case_id=work.case_id,
                 now=self._now(),
             )
-            await self._write_entry(conn, me, work, key, fields, "ask", arg)
-            await self._audit(conn, me.handle, "asked", work.code)
+            await self._add_entry(
+                conn, me, work, opened, "ask", self._record(me, arg), audit="asked"
+            )
             await self.outbox.put(conn, chat_id, message)
         return CoordResponse(
             (Reply(self._t(me, "ask_sent", code=work.code)),), delete=(inc.message_id,)

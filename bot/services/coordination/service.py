@@ -27,14 +27,23 @@ from bot.services.coordination.accounts import AccountsMixin
 from bot.services.coordination.audit import AuditMixin
 from bot.services.coordination.base import ENROLLING, CoordIncoming, CoordResponse, Refused, say
 from bot.services.coordination.enrolment import EnrolmentMixin
+from bot.services.coordination.probes import ProbesMixin
 from bot.services.coordination.relay import RelayMixin
 from bot.services.coordination.teams import TeamsMixin
+from bot.services.coordination.vetting import VettingMixin
 from bot.services.coordination.workflow import WorkflowMixin
 from bot.store import coordination as store
 
 
 class CoordinationService(
-    EnrolmentMixin, WorkflowMixin, RelayMixin, TeamsMixin, AuditMixin, AccountsMixin
+    EnrolmentMixin,
+    ProbesMixin,
+    VettingMixin,
+    WorkflowMixin,
+    RelayMixin,
+    TeamsMixin,
+    AuditMixin,
+    AccountsMixin,
 ):
     """The coordinators' side as the transport sees it: one message in, one response out."""
 

@@ -21,6 +21,7 @@ from bot.coordination import (
     queue_lines,
     transition,
 )
+from bot.coordination.queue import SEPARATOR
 from bot.coordination.teams import receives
 from bot.crypto import DecryptionError, new_case_dropbox
 from bot.intake.events import Reply
@@ -110,7 +111,15 @@ class WorkflowMixin(ServiceBase):
         if not self.keys.holds(me.id, self.clock()):
             lines = locked_queue_lines(items, now=self._now(), words=self._words(me))
             return say(self._t(me, "queue_header_locked", count=len(items)), *lines)
-        lines = queue_lines(order(items), now=self._now(), words=self._words(me))
+        ordered = order(items)
+        lines = queue_lines(ordered, now=self._now(), words=self._words(me))
+        if inc.private:  # what the reader's key opens is never shown in a group
+            after, below = await self._queue_additions(me, await self._openable(me, rows))
+            lines = [
+                SEPARATOR.join((line, *after.get(i.code, ())))
+                for i, line in zip(ordered, lines, strict=True)
+            ]
+            lines += below
         return say(self._t(me, "queue_header"), *lines)
 
     async def _cmd_stats(
@@ -175,6 +184,7 @@ class WorkflowMixin(ServiceBase):
             two_person=self.settings.two_person_approval,
             flagged=work.flagged,
         )
+        await self._before_approval(me, work)
         if not result.complete:
             async with self.db.transaction() as conn:
                 await store.set_state(
@@ -217,6 +227,7 @@ class WorkflowMixin(ServiceBase):
             language=me.language,
             texts=self.texts,
         )
+        text = "\n\n".join((text, *await self._case_sections(me, work, fields)))
         text = "\n".join([*self._case_notes(me, fields), text])
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "shown", work.code)
@@ -227,8 +238,11 @@ class WorkflowMixin(ServiceBase):
     ) -> CoordResponse:
         if not arg:
             return say(self._t(me, "note_missing", code=work.code))
-        key, fields = await self._open(me, work)
-        await self._add_entry(me, work, key, fields, "note", arg, audit="noted")
+        opened = await self._open(me, work)
+        async with self.db.transaction() as conn:
+            await self._add_entry(
+                conn, me, work, opened, "note", self._record(me, arg), audit="noted"
+            )
         return CoordResponse(
             (Reply(self._t(me, "note_saved", code=work.code)),), delete=(inc.message_id,)
         )
@@ -237,16 +251,14 @@ class WorkflowMixin(ServiceBase):
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
     ) -> CoordResponse:
         key, fields = await self._open(me, work)
-        chat_id = int(fields["chat_id"])
-        lang = fields.get("language", b"en").decode()
-        decision = json.dumps({"at": self._now(), "by": me.handle, "text": arg or "(no reason)"})
+        chat_id, lang = self._applicant(fields)
         await self._move(
             me,
             work,
             Action.REJECT,
             assignee=work.assignee,
             audit="rejected",
-            write=(key, {"decision": decision.encode()}),
+            write=(key, {"decision": self._record(me, arg or "(no reason)")}),
             tell=(chat_id, OutMessage(self.catalog.text(lang, "decision_rejected"))),
         )
         return CoordResponse(
@@ -259,10 +271,8 @@ class WorkflowMixin(ServiceBase):
         if not arg:
             return say(self._t(me, "handoff_missing", code=work.code))
         key, fields = await self._open(me, work)
-        chat_id = int(fields["chat_id"])
-        lang = fields.get("language", b"en").decode()
+        chat_id, lang = self._applicant(fields)
         phrase = fields["verification_phrase"].decode()
-        record = json.dumps({"at": self._now(), "by": me.handle, "text": arg})
         next_step = self.catalog.text(lang, "next_step", text=arg, phrase=phrase)
         # Once, in plain words: what the two buttons of a check-in mean (``checkins``).
         next_step += "\n\n" + self.catalog.text(lang, "checkin_explain")
@@ -272,7 +282,7 @@ class WorkflowMixin(ServiceBase):
             Action.HANDOFF,
             assignee=work.assignee,
             audit="handed_off",
-            write=(key, {"handoff": record.encode()}),
+            write=(key, {"handoff": self._record(me, arg)}),
             tell=(chat_id, OutMessage(next_step, protect=True)),
         )
         return CoordResponse(

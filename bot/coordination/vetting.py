@@ -1,0 +1,144 @@
+"""The organisation's vetting steps: which are done on a case, which approval still waits for,
+and who may record each one.
+
+The army sends infiltrators, so a case is approved only after the organisation's own checks
+(a call, the story checked with someone who served there, the verification number said back…).
+The steps are the organisation's, from its config; what was done lives sealed inside the case as
+a list of marks (a step checked, or a check undone with a reason), and these rules read the list
+in the order it was written. They know nothing of keys, SQL or Telegram.
+
+A step marked ``second_person`` is what "a second coordinator agrees" needs: whoever checks it
+must neither hold the case nor have checked any other of its steps, and whoever checked it may
+check no other step. So the agreement is always a different person's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the organisation's list: its id, its text in each coordinator language (the
+    rules never read it), whether approval waits for it, and whether it is a second person's."""
+
+    id: str
+    required: bool = True
+    second_person: bool = False
+    text: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One entry of a case's vetting record, in the order written: a step checked by ``by`` at
+    ``at`` with a note, or (``undone``) a check taken back, with the reason."""
+
+    step: str
+    by: str
+    at: int
+    undone: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Done:
+    """A step that stands checked: by whom, when, and their note."""
+
+    step: str
+    by: str
+    at: int
+    text: str = ""
+
+
+class Refusal(StrEnum):
+    """Why a step cannot be recorded or undone; each is a text the coordinator reads."""
+
+    UNKNOWN_STEP = "unknown_step"
+    ALREADY_DONE = "already_done"
+    NOT_DONE = "not_done"
+    HOLDER = "holder"  # a second-person step, by the case's holder
+    SAME_PERSON = "same_person"  # a second-person step and another, by one person
+    NOT_THEIRS = "not_theirs"  # undoing another's check, neither holder nor lead
+
+
+class StepRefused(Exception):
+    """A check or an undo the rules refuse; ``reason`` says which rule."""
+
+    def __init__(self, reason: Refusal, step: str = "") -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.step = step
+
+
+def progress(marks: Iterable[Mark]) -> dict[str, Done]:
+    """The steps that stand checked after every mark, in the order written: an undo removes
+    the check before it, and a later check stands again."""
+    done: dict[str, Done] = {}
+    for mark in marks:
+        if mark.undone:
+            done.pop(mark.step, None)
+        else:
+            done[mark.step] = Done(mark.step, mark.by, mark.at, mark.text)
+    return done
+
+
+def missing(steps: Sequence[Step], done: Mapping[str, Done], *, flagged: bool) -> tuple[str, ...]:
+    """The steps approval still waits for, in the list's order: the required ones, or every
+    one on a case flagged as suspect."""
+    return tuple(step.id for step in steps if (step.required or flagged) and step.id not in done)
+
+
+def check(
+    steps: Sequence[Step],
+    done: Mapping[str, Done],
+    step_id: str,
+    *,
+    actor: str,
+    holder: str | None,
+) -> Step:
+    """The step ``actor`` may check now, or ``StepRefused``. ``actor`` and ``holder`` name
+    coordinators the same way (their handles)."""
+    step = _step(steps, step_id)
+    if step.id in done:
+        raise StepRefused(Refusal.ALREADY_DONE, step.id)
+    second = {s.id for s in steps if s.second_person}
+    others = [d for d in done.values() if d.by == actor]
+    if step.second_person:
+        if actor == holder:
+            raise StepRefused(Refusal.HOLDER, step.id)
+        if others:
+            raise StepRefused(Refusal.SAME_PERSON, step.id)
+    elif any(d.step in second for d in others):
+        # They agreed as the second person: their agreement stays a second person's.
+        raise StepRefused(Refusal.SAME_PERSON, step.id)
+    return step
+
+
+def uncheck(
+    steps: Sequence[Step],
+    done: Mapping[str, Done],
+    step_id: str,
+    *,
+    actor: str,
+    holder: str | None,
+    lead: bool,
+) -> Step:
+    """The step ``actor`` may take back now, or ``StepRefused``: whoever checked it, the case's
+    holder, or a lead."""
+    step = _step(steps, step_id)
+    record = done.get(step.id)
+    if record is None:
+        raise StepRefused(Refusal.NOT_DONE, step.id)
+    if not (record.by == actor or actor == holder or lead):
+        raise StepRefused(Refusal.NOT_THEIRS, step.id)
+    return step
+
+
+def _step(steps: Sequence[Step], step_id: str) -> Step:
+    wanted = step_id.strip().lower()
+    for step in steps:
+        if step.id == wanted:
+            return step
+    raise StepRefused(Refusal.UNKNOWN_STEP, step_id)
