@@ -301,7 +301,13 @@ def teams_of(coordination: CoordinationConfig) -> Teams:
 def vetting_steps(vetting: VettingConfig) -> tuple[Step, ...]:
     """The config's vetting steps as the coordination rules use them."""
     return tuple(
-        Step(s.id, s.required, s.second_person, MappingProxyType(dict(s.text)))
+        Step(
+            s.id,
+            s.required,
+            s.second_person,
+            MappingProxyType(dict(s.text)),
+            reopen_on_account_change=s.reopen_on_account_change,
+        )
         for s in vetting.steps
     )
 

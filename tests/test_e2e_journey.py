@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot import demo
+from bot.config import DEFAULT_VETTING_STEPS
 from bot.crypto import MasterKey
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
@@ -22,6 +23,7 @@ from tests.conftest import (
     running_bot,
     wait_for_text,
 )
+from tests.coordinator_driver import REQUIRED_STEPS
 from tests.intake_driver import CATALOG, answer_all, begin
 from tests.test_e2e_coordination import _enrol, _unlock, team
 
@@ -65,6 +67,8 @@ async def _handed_off(bot: RunningBot) -> tuple[Applicant, Applicant, str]:
     code = receipt.split("-")[0]
     await _unlock(bot, lead, PASSPHRASE)
     await lead.send(f"/claim {code}")
+    for step in REQUIRED_STEPS:
+        await lead.send(f"/check {code} {step}")
     await lead.send(f"/approve {code}")
     await lead.send(f"/handoff {code} A volunteer calls you on Friday.")
     assert await lead.last_text() == team("handed_off", code=code, phrase=phrase), (
@@ -309,6 +313,7 @@ async def test_the_demo_shows_one_check_in() -> None:
         "/unlock",
         passphrase,
         "/claim {code}",
+        *(f"/check {{code}} {step}" for step in REQUIRED_STEPS),
         "/approve {code}",
         "/handoff {code} A volunteer calls on Friday.",
         "/checkin {code} 3h",
@@ -346,3 +351,42 @@ async def test_the_demo_shows_one_check_in() -> None:
     [checkin] = [s for s in screens if f"[1] {fine}   [2] {thanks}" in s]
     assert "bot: " + CATALOG.text("en", "checkin_message").replace("\n", "\n     ") in checkin
     assert f"({CATALOG.text('en', 'checkin_thanks')})" in screens[-1]
+
+
+async def test_a_new_account_reopens_the_steps_the_config_says(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """The default steps: the call and the number said back are done again with the person on
+    the new account, the story check stands; flagged, the case now waits for every step."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        await server.send_group_text(GROUP_CHAT_ID, LEAD, "hello", chat_type="supergroup")
+        lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)
+        person = Applicant(server, APPLICANT)
+        await begin(person)
+        await answer_all(person, "en", {"call_name": "Ko Zaw"})
+        await person.tap("Send")
+        receipt = _receipt(await person.visible())
+        code = receipt.split("-")[0]
+        await _unlock(bot, lead, PASSPHRASE)
+        await lead.send(f"/claim {code}")
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {code} {step}")
+
+        new = Applicant(server, NEW_PHONE)
+        await new.send(f"/status {receipt}")
+        await new.tap(CATALOG.text("en", "account_use"))
+        await wait_for_text(server, GROUP_CHAT_ID, team("group_account_changed", code=code))
+
+        await lead.send(f"/approve {code}")
+        reopened = [s.id for s in DEFAULT_VETTING_STEPS if s.reopen_on_account_change]
+        assert reopened == ["call", "phrase"]
+        refusal = await lead.last_text()
+        assert refusal.startswith(f"Case {code} cannot be approved yet."), refusal
+        for step in (*reopened, "second"):  # flagged: the second person's step too
+            assert step in refusal, refusal
+        assert "story" not in refusal.split("Still to do:")[1]
+        await lead.send(f"/show {code}")
+        shown = await lead.last_text()
+        assert shown.startswith(team("case_account_changed"))
+        for step in reopened:
+            assert f"↺ {step} taken back by system" in shown, shown

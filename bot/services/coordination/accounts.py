@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.coordination.vetting import progress, reopened_by_account_change
 from bot.crypto import CaseKey, DecryptionError, open_case_dropbox, seal
 from bot.i18n import COORDINATOR_LANGUAGES
 from bot.services.coordination.checkins import CheckinMixin
+from bot.services.coordination.vetting import ENTRY, marks_of
 from bot.services.outbox import OutMessage
 from bot.store import coordination as store
 from bot.store import journey as journey_store
@@ -90,7 +92,6 @@ class AccountsMixin(CheckinMixin):
             await journey_store.set_receipt_hash(conn, case_id, receipt_hash)
             await journey_store.close_relays(conn, case_id, now=now)
             await store.set_flagged(conn, case_id, True, now=now)
-            await self.reopen_vetting_on_account_change(conn, case_id)
             line = " · ".join(
                 self._t(lang, "group_account_changed", code=work.code)
                 for lang in COORDINATOR_LANGUAGES
@@ -105,13 +106,6 @@ class AccountsMixin(CheckinMixin):
         # trace is written.
         await self.db.checkpoint_or_retry()
         return True
-
-    async def reopen_vetting_on_account_change(
-        self, conn: aiosqlite.Connection, case_id: str
-    ) -> None:
-        """The one place an account change reopens the case's vetting: the case is flagged
-        and marked "account changed: vet again" by ``change_account``; vetting steps the
-        config marks as reopening on an account change are reopened here."""
 
     async def _drop_waiting_for_old_chat(self, conn: aiosqlite.Connection, case_id: str) -> None:
         """Messages for the old account still waiting in the outbox (a question, the next step)
@@ -175,15 +169,36 @@ class AccountsMixin(CheckinMixin):
             return fields
         moves.sort()
         at, _, chat = moves[-1]
+        reopened = self._vetting_reopened(fields)
         adopted = {
             "chat_id": str(chat).encode(),
             ACCOUNT_FIELD: json.dumps({"at": int(at)}).encode(),
+            **reopened,
         }
         async with self.db.transaction() as conn:
             await self._write_fields(conn, case_id, key, adopted)
             await journey_store.remove_inbox_items(conn, [item_id for _, item_id, _ in moves])
+            work = await self._work_by_id(conn, case_id)
+            if work is not None and reopened:
+                await self._audit(conn, "system", "unchecked", work.code)
         await self.db.checkpoint_or_retry()
         return {**fields, **adopted}
+
+    def _vetting_reopened(self, fields: Mapping[str, bytes]) -> dict[str, bytes]:
+        """The steps the config reopens on an account change, taken back as entries of the
+        case's vetting record (as an /uncheck writes them), by the system, with the reason.
+
+        Written when a holder first opens the case after the move: the bot cannot write into
+        the case before (only holders' keys open it), and every command that could approve it
+        opens it first."""
+        n = 1 + sum(1 for name in fields if name.startswith(ENTRY + ":"))
+        entries = {}
+        reason = " · ".join(self._t(lang, "vetting_reopened") for lang in COORDINATOR_LANGUAGES)
+        for step in reopened_by_account_change(self.settings.vetting, progress(marks_of(fields))):
+            record = {"at": self._now(), "by": "system", "text": reason, "step": step, "undo": "1"}
+            entries[f"{ENTRY}:{n:04d}"] = json.dumps(record).encode()
+            n += 1
+        return entries
 
     def _case_notes(self, me: store.CoordinatorRow, fields: Mapping[str, bytes]) -> list[str]:
         if ACCOUNT_FIELD not in fields:
