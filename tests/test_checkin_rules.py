@@ -19,6 +19,7 @@ from bot.coordination.checkins import (
     parse_duration,
     plan,
 )
+from bot.coordination.vetting import Done, Step, reopened_by_account_change
 from bot.crypto import MasterKey
 from tests.conftest import write_config
 
@@ -102,3 +103,14 @@ checkin_grace_minutes = 45
             load_config(write_config(tmp_path, base, coordination_extra=extra), env)
         message = str(error.value)
         assert "\n" not in message and key in message, message
+
+
+def test_an_account_change_takes_back_only_the_steps_marked_and_done() -> None:
+    steps = (
+        Step("call", reopen_on_account_change=True),
+        Step("story"),
+        Step("phrase", reopen_on_account_change=True),
+    )
+    done = {s: Done(s, "C-AAAA", NOW) for s in ("call", "story")}
+    assert reopened_by_account_change(steps, done) == ("call",)
+    assert reopened_by_account_change(steps, {}) == ()
