@@ -15,6 +15,7 @@ from bot.crypto import MasterKey
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.store import coordination as coord_store
+from tests import test_e2e_teams as teams
 from tests.conftest import (
     GROUP_CHAT_ID,
     QUIET,
@@ -390,3 +391,38 @@ async def test_a_new_account_reopens_the_steps_the_config_says(
         assert shown.startswith(team("case_account_changed"))
         for step in reopened:
             assert f"↺ {step} taken back by system" in shown, shown
+
+
+async def test_a_missed_check_in_goes_to_the_cases_own_team_after_its_own_grace_time(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """Two teams, each with its group; the southern team waits one hour, not the default two."""
+    south_grace = teams.TEAMS.replace(
+        f"group_chat_id = {teams.SOUTH_GROUP}\n",
+        f"group_chat_id = {teams.SOUTH_GROUP}\ncheckin_grace_minutes = 60\n",
+    )
+    assert "checkin_grace_minutes = 60" in south_grace
+    async with running_bot(server, tmp_path, master_key, coordination_extra=south_grace) as bot:
+        for group in (teams.SOUTH_GROUP, teams.NORTH_GROUP, GROUP_CHAT_ID):
+            await server.send_group_text(group, teams.LEAD, "hello", chat_type="supergroup")
+        member = await teams._enrol(bot, teams.SOUTH_MEMBER, "coordinator", ("south",))
+        code = await teams._submit(bot, teams.SOUTHERNER, "mon")
+        await member.send(f"/claim {code}")
+        for step in REQUIRED_STEPS:
+            await member.send(f"/check {code} {step}")
+        await member.send(f"/approve {code}")
+        await member.send(f"/handoff {code} Friday.")
+        await member.send(f"/checkin {code} 3h")
+        assert await member.last_text() == team(
+            "checkin_armed", code=code, every="3h", length="7d", grace="1h"
+        )
+        await _pass(bot, 3)
+        assert len(await _checkins(Applicant(server, teams.SOUTHERNER))) == 1
+        await _pass(bot, 1)
+        missed = await wait_for_text(
+            server, teams.SOUTH_GROUP, team("group_checkin_missed", code=code)
+        )
+        assert missed.startswith(team("group_checkin_missed", code=code))
+        for other in (teams.NORTH_GROUP, GROUP_CHAT_ID):
+            texts = [m.text or "" for m in await server.messages(other) if m.from_bot]
+            assert all(code not in t for t in texts), (other, texts)
