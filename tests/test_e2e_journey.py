@@ -14,7 +14,11 @@ from bot.config import DEFAULT_VETTING_STEPS
 from bot.crypto import MasterKey
 from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
+from bot.intake.events import Command, Press
+from bot.runtime import Services, open_services
+from bot.services.intake import Incoming
 from bot.store import coordination as coord_store
+from bot.store import journey as journey_store
 from tests import test_e2e_teams as teams
 from tests.conftest import (
     GROUP_CHAT_ID,
@@ -24,7 +28,7 @@ from tests.conftest import (
     running_bot,
     wait_for_text,
 )
-from tests.coordinator_driver import REQUIRED_STEPS
+from tests.coordinator_driver import REQUIRED_STEPS, Coordinator
 from tests.intake_driver import CATALOG, answer_all, begin
 from tests.test_e2e_coordination import _enrol, _unlock, team
 
@@ -233,6 +237,8 @@ async def test_a_case_follows_its_person_to_a_new_account(
         old, lead, receipt = await _handed_off(bot)
         code = receipt.split("-")[0]
         await lead.send(f"/checkin {code} 3h")
+        await lead.send(f"/ask {code} Which road FirstCanary?")  # never answered on the old phone
+        await wait_for_text(server, APPLICANT, "FirstCanary")
         await _pass(bot, 3)
         [old_checkin] = await _checkins(old)
 
@@ -250,6 +256,9 @@ async def test_a_case_follows_its_person_to_a_new_account(
         await wait_for_text(server, LEAD, team("account_changed", code=code))
         gone = await server.message(APPLICANT, old_checkin.message_id)
         assert gone is not None and gone.deleted  # erased from the old phone
+        # The old phone's open question answers nothing now: its relay is closed.
+        await old.tap(CATALOG.text("en", "reply"))
+        assert old.last_toast == CATALOG.text("en", "stale_button")
 
         # The relay's next question reaches the new chat, not the old.
         await _unlock(bot, lead, PASSPHRASE)
@@ -426,3 +435,43 @@ async def test_a_missed_check_in_goes_to_the_cases_own_team_after_its_own_grace_
         for other in (teams.NORTH_GROUP, GROUP_CHAT_ID):
             texts = [m.text or "" for m in await server.messages(other) if m.from_bot]
             assert all(code not in t for t in texts), (other, texts)
+
+
+async def test_a_question_still_waiting_for_the_old_account_never_reaches_it(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """The team asked while Telegram was out of reach (the bot down: the question waits in the
+    outbox); meanwhile the person moved to a new phone. The question is dropped, not delivered
+    to a phone that may be in other hands, and the relay it belonged to answers nothing."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        old, _, receipt = await _handed_off(bot)
+        code = receipt.split("-")[0]
+        config = bot.config
+    async with open_services(config) as services:  # no Telegram: the outbox only fills
+        coordinator = Coordinator(services, LEAD, PASSPHRASE)
+        await coordinator.unlock()
+        assert "Question sent" in await coordinator.say(f"/ask {code} Still there QCanary?")
+        assert await _outbox_chats(services) == [APPLICANT]
+        status = await services.intake.handle(
+            Incoming(NEW_PHONE, NEW_PHONE, Command("status", receipt), message_id=1)
+        )
+        [[button]] = status.replies[0].buttons
+        moved = await services.intake.handle(
+            Incoming(NEW_PHONE, NEW_PHONE, Press(button.data), pressed_message_id=2)
+        )
+        assert moved.replies[0].text.startswith(
+            CATALOG.text("en", "account_changed", receipt="")[:20]
+        )
+        assert APPLICANT not in await _outbox_chats(services)  # the group's notice waits on
+    async with running_bot(server, tmp_path, master_key) as bot:
+        await wait_for_text(server, GROUP_CHAT_ID, team("group_account_changed", code=code))
+        await settle(server, quiet=QUIET)
+        assert all("QCanary" not in (m.text or "") for m in await old.visible())
+        assert all("QCanary" not in (m.text or "") for m in await server.messages(NEW_PHONE))
+
+
+async def _outbox_chats(services: Services) -> list[int]:
+    vault, chats = services.vault, []
+    for row_id, sealed in await journey_store.outbox_rows(services.db.conn):
+        chats.append(int(vault.open_local(sealed, purpose="outbox", context=f"chat:{row_id}")))
+    return chats
