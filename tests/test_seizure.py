@@ -50,6 +50,7 @@ from tests.conftest import (
     wait_for_text,
 )
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
+from tests.resting import rest
 
 # The haul is built once: every test here judges it on the one worker that built it.
 pytestmark = pytest.mark.xdist_group("seizure")
@@ -166,7 +167,7 @@ async def _refused_delivery(server: DevServer, chat: int) -> None:
         return any(str(c.params.get("chat_id")) == str(chat) and not c.ok for c in calls)
 
     await server.wait_for(refused, timeout=15.0)
-    await settle(server, quiet=0.2)
+    await rest(server)
 
 
 class Stages:
@@ -297,7 +298,7 @@ async def _whole_life(folder: Path) -> Haul:
         await lead.send(f"/close {code}")
         for command in ("/queue", "/stats", "/audit"):
             await lead.send(command)
-        await settle(server, quiet=0.2)
+        await rest(server)
         await stages.take("the end, bot still running")
         db_path = bot.runtime.db.path
         config_text = (folder / "live" / "config.toml").read_text(encoding="utf-8")
@@ -617,7 +618,7 @@ async def test_a_backup_taken_mid_draft_opens_nothing_of_the_draft_or_the_case(
         await _notes(phone, who)
         await _send(phone, who)
         db_path = bot.runtime.db.path
-        await settle(server, quiet=0.2)
+        await rest(server)
         now = seizure.Copy("hot copy", 1, "case sent", seizure.pull_files(db_path))
     mid, now = seizure.load([mid, now])
     vault = Vault(master_key)
