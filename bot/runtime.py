@@ -91,6 +91,12 @@ class Runtime(Services):
     app: Application  # type: ignore[type-arg]
     rounds: Rounds = field(default_factory=Rounds)
 
+    async def handled(self) -> bool:
+        """Whether the bot has finished what it took from Telegram: every update it received is
+        handled (this waits for that), and no round is under way or woken."""
+        await self.app.update_queue.join()
+        return self.rounds.idle
+
 
 @contextlib.asynccontextmanager
 async def open_services(

@@ -1,17 +1,16 @@
 """Waiting until the bot has finished what a test's last action caused.
 
-A bot in this process is asked, not watched: every update was taken from the server (its next
-poll confirmed them) and handled, no periodic round (the outbox's sends, the erasing sweep) is
-under way or woken, and nothing changed on the server meanwhile. A quiet spell proves no more
-than that and costs real time on every action, so it is left for a bot in another process (the
-crash loops, a SIGTERM), which can only be watched.
+A bot in this process is asked, not watched (``Runtime.handled``): every update was taken from
+the server (its next poll confirmed them) and handled, no periodic round (the outbox's sends,
+the erasing sweep) is under way or woken, and nothing changed on the server meanwhile. A quiet
+spell proves no more than that and costs real time on every action, so it is left for a bot in
+another process (the crash loops, a SIGTERM), which can only be watched.
 
 Its own module: pytest may import conftest twice, and both must see the same bots.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterator
 
@@ -21,8 +20,6 @@ from bot.runtime import Runtime
 
 # How long a server must stay unchanged before a bot in another process counts as done.
 QUIET = 0.2
-# Between two looks at a bot in this process when the server did not change meanwhile.
-LOOK_AGAIN = 0.005
 
 # The bots polling each server from this process, by the server's id.
 _IN_PROCESS: dict[int, list[Runtime]] = {}
@@ -43,28 +40,9 @@ def in_process(server: Simulator, runtime: Runtime) -> Iterator[None]:
 
 async def rest(server: Simulator, timeout: float = 15.0) -> None:  # noqa: ASYNC109
     """Until the bots polling ``server`` have finished what the last action caused."""
-    runtimes = _IN_PROCESS.get(id(server))
-    if not runtimes:
-        await settle(server, quiet=QUIET, timeout=timeout)
-        return
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                version = await server.version()
-                if await _at_rest(server, runtimes, version):
-                    return
-                await server.wait_change(version, LOOK_AGAIN)
-    except TimeoutError:
-        raise TimeoutError(f"the bot did not come to rest in {timeout} seconds") from None
+    runtimes = list(_IN_PROCESS.get(id(server), ()))
 
+    async def handled() -> bool:
+        return all([await runtime.handled() for runtime in runtimes])
 
-async def _at_rest(server: Simulator, runtimes: list[Runtime], version: int) -> bool:
-    if await server.pending_updates():
-        return False
-    for runtime in runtimes:
-        await runtime.app.update_queue.join()  # what it took, handled
-    return (
-        all(runtime.rounds.idle for runtime in runtimes)
-        and await server.pending_updates() == 0
-        and await server.version() == version
-    )
+    await settle(server, quiet=QUIET, timeout=timeout, done=handled if runtimes else None)
