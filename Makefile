@@ -59,10 +59,10 @@ typecheck: $(DEV)  ## mypy, strict on bot/
 
 # Most tests wait on the local server and the bot rather than on the processor, so several run
 # at once, four even on two cores. A module that builds one costly fixture for all its tests
-# keeps them on one worker (its xdist_group mark); pytest prints the slowest tests at the end.
+# runs whole on one worker (BUILT_ONCE in tests/conftest.py); pytest prints the slowest tests.
 TEST_WORKERS ?= 4
 unit: $(DEV)  ## the test suite alone
-	$(PY) -m pytest -q --numprocesses $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q --numprocesses $(TEST_WORKERS) --dist load
 
 test: lint typecheck unit  ## lint, type-check and every test (what CI runs)
 

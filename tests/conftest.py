@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -49,6 +50,26 @@ ON_BOTH_LOOPS = (
     "test_telegram_faults.py",
     "test_http_request.py",
 )
+
+
+# Modules whose tests each judge one costly thing their module builds once (the seizure haul,
+# the flood crowd). Run on several workers (``make unit``), each such module runs whole on one
+# worker, so it is built once; every other test goes to whichever worker is free.
+BUILT_ONCE = ("test_seizure.py", "test_floods.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorkerForWhatIsBuiltOnce(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module.rsplit("/", 1)[-1] in BUILT_ONCE else nodeid
+
+    return OneWorkerForWhatIsBuiltOnce(config, log)
 
 
 def pytest_asyncio_loop_factories(

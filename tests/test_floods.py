@@ -31,9 +31,6 @@ from tests.conftest import Applicant, running_bot, write_config
 from tests.intake_driver import CATALOG, answer_one, begin, default_questionnaire, default_route
 from tests.resting import QUIET
 
-# The crowd runs once: every test here judges it on the one worker that ran it.
-pytestmark = pytest.mark.xdist_group("floods")
-
 Q = default_questionnaire()
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SLOW_DOWN = CATALOG.text(None, "slow_down")

@@ -52,9 +52,6 @@ from tests.conftest import (
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
 from tests.resting import rest
 
-# The haul is built once: every test here judges it on the one worker that built it.
-pytestmark = pytest.mark.xdist_group("seizure")
-
 # Ids above 2**32, as Telegram gives now: no 4-byte packing can match them by chance.
 EARLY = 5_912_345_601  # sends a case before any coordinator exists
 FINISHER = 5_912_345_602  # finishes, is asked a question and answers, is handed off
