@@ -63,7 +63,7 @@ class Rounds:
 
     A round woken by a handler (the outbox sending what a coordinator's command queued) goes on
     after the update that woke it was handled. With the updates still queued or being handled,
-    this says whether the bot is at work, so a test waits for that instead of for silence.
+    this says whether the bot is at work: the demo and the tests wait for that, not for silence.
     """
 
     def __init__(self) -> None:
