@@ -134,6 +134,7 @@ async def chat_loop(
     read: Callable[[], Awaitable[str | None]],
     write: Callable[[str], None],
     grant_waiting: Callable[[], Awaitable[int]] = _nothing_to_grant,
+    handled: Callable[[], Awaitable[bool]] | None = None,
 ) -> None:
     user = APPLICANT_ID
     enrolled = False
@@ -141,7 +142,7 @@ async def chat_loop(
     toast: str | None = None
     chat = user
     while True:
-        await settle(server)
+        await settle(server, done=handled)
         screen, buttons = render(await server.messages(chat), toast)
         write(screen)
         toast = None
@@ -213,6 +214,7 @@ async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], 
                         read,
                         write,
                         lambda: _grant_waiting(runtime, folder),
+                        runtime.handled,
                     )
                 finally:
                     stop.set()
