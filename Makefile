@@ -57,8 +57,12 @@ lint: $(DEV)  ## ruff: lint and format check
 typecheck: $(DEV)  ## mypy, strict on bot/
 	$(PY) -m mypy
 
+# Most tests wait on the local server and the bot rather than on the processor, so several run
+# at once, four even on two cores. A module that builds one costly fixture for all its tests
+# runs whole on one worker (BUILT_ONCE in tests/conftest.py); pytest prints the slowest tests.
+TEST_WORKERS ?= 4
 unit: $(DEV)  ## the test suite alone
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --numprocesses $(TEST_WORKERS) --dist load
 
 test: lint typecheck unit  ## lint, type-check and every test (what CI runs)
 

@@ -139,6 +139,7 @@ async def chat_loop(
     read: Callable[[], Awaitable[str | None]],
     write: Callable[[str], None],
     grant_waiting: Callable[[], Awaitable[int]] = _nothing_to_grant,
+    handled: Callable[[], Awaitable[bool]] | None = None,
     later: Callable[[float], Awaitable[None]] = _time_stands_still,
 ) -> None:
     user = APPLICANT_ID
@@ -147,7 +148,7 @@ async def chat_loop(
     toast: str | None = None
     chat = user
     while True:
-        await settle(server)
+        await settle(server, done=handled)
         screen, buttons = render(await server.messages(chat), toast)
         write(screen)
         toast = None
@@ -224,7 +225,7 @@ async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], 
                 server.clock.advance(hours * 3600)
                 runtime.coordination.checkins_now.set()
                 runtime.intake.sweep_now.set()
-                await settle(server)
+                await settle(server, done=runtime.handled)
 
             async with open_runtime(config, clock=clock) as runtime:
                 bot = asyncio.create_task(serve(runtime, stop))
@@ -236,6 +237,7 @@ async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], 
                         read,
                         write,
                         lambda: _grant_waiting(runtime, folder),
+                        runtime.handled,
                         later,
                     )
                 finally:

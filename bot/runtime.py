@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -60,9 +60,44 @@ class Services:
     outbox: Outbox
 
 
+class Rounds:
+    """The periodic jobs' rounds under way, and the wake-ups not yet answered.
+
+    A round woken by a handler (the outbox sending what a coordinator's command queued) goes on
+    after the update that woke it was handled. With the updates still queued or being handled,
+    this says whether the bot is at work: the demo and the tests wait for that, not for silence.
+    """
+
+    def __init__(self) -> None:
+        self.under_way = 0
+        self._wakes: list[asyncio.Event] = []
+
+    def wakes_on(self, wake: asyncio.Event) -> None:
+        self._wakes.append(wake)
+
+    @contextlib.contextmanager
+    def one(self) -> Iterator[None]:
+        self.under_way += 1
+        try:
+            yield
+        finally:
+            self.under_way -= 1
+
+    @property
+    def idle(self) -> bool:
+        return self.under_way == 0 and not any(wake.is_set() for wake in self._wakes)
+
+
 @dataclass
 class Runtime(Services):
     app: Application  # type: ignore[type-arg]
+    rounds: Rounds = field(default_factory=Rounds)
+
+    async def handled(self) -> bool:
+        """Whether the bot has finished what it took from Telegram: every update it received is
+        handled (this waits for that), and no round is under way or woken."""
+        await self.app.update_queue.join()
+        return self.rounds.idle
 
 
 @contextlib.asynccontextmanager
@@ -185,11 +220,15 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
         async def erase(chat_id: int, message_ids: list[int]) -> None:
             await delete(bot, chat_id, message_ids)
 
+        rounds = runtime.rounds
         workers = [
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
-            asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))),
+            asyncio.create_task(
+                _every(rounds, PURGE_INTERVAL_SECONDS, lambda: _retention(runtime))
+            ),
             asyncio.create_task(
                 _every(
+                    rounds,
                     OUTBOX_IDLE_SECONDS,
                     lambda: runtime.outbox.flush(send, runtime.intake.note_delivered),
                     runtime.outbox.wake,
@@ -197,16 +236,18 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             ),
             asyncio.create_task(
                 _every(
+                    rounds,
                     SWEEP_SECONDS,
                     lambda: runtime.intake.erase_due(erase, runtime.coordination.relay_unanswered),
                     runtime.intake.sweep_now,
                 )
             ),
             asyncio.create_task(
-                _every(AUDIT_HEAD_INTERVAL_SECONDS, runtime.coordination.post_audit_head)
+                _every(rounds, AUDIT_HEAD_INTERVAL_SECONDS, runtime.coordination.post_audit_head)
             ),
             asyncio.create_task(
                 _every(
+                    rounds,
                     CHECKIN_SECONDS,
                     lambda: runtime.coordination.run_checkins(send, erase),
                     runtime.coordination.checkins_now,
@@ -214,6 +255,7 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             ),
             asyncio.create_task(
                 _every(
+                    rounds,
                     DELETION_INTERVAL_SECONDS,
                     lambda: runtime.coordination.run_due_deletions(forget),
                 )
@@ -263,17 +305,23 @@ async def _retention(runtime: Runtime) -> None:
 
 
 async def _every(
-    seconds: float, job: Callable[[], Awaitable[object]], wake: asyncio.Event | None = None
+    rounds: Rounds,
+    seconds: float,
+    job: Callable[[], Awaitable[object]],
+    wake: asyncio.Event | None = None,
 ) -> None:
     """Run a periodic job; one failed round is logged and the next one still runs. With
     ``wake``, a round also starts as soon as it is set (a new message for the outbox)."""
+    if wake is not None:
+        rounds.wakes_on(wake)
     while True:
-        if wake is not None:
-            wake.clear()
-        try:
-            await job()
-        except Exception as exc:  # noqa: BLE001 - a failed round must not stop the bot
-            log.error("job_failed", error=type(exc).__name__)
+        with rounds.one():
+            if wake is not None:
+                wake.clear()
+            try:
+                await job()
+            except Exception as exc:  # noqa: BLE001 - a failed round must not stop the bot
+                log.error("job_failed", error=type(exc).__name__)
         if wake is None:
             await asyncio.sleep(seconds)
             continue

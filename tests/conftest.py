@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -22,7 +23,6 @@ from bot.config import Config, load_config
 from bot.crypto import ChatKey, MasterKey, load_recovery_key
 from bot.crypto.recovery import public_text
 from bot.devserver import DevServer, MessageRecord
-from bot.devserver.settle import settle
 from bot.logs import configure_logging
 from bot.runtime import Runtime, open_runtime, serve
 from bot.services.chats import STATE_FIELD, ChatState
@@ -30,6 +30,7 @@ from bot.store import Database
 from bot.store import chats as chat_store
 from bot.transport import carried
 from tests.databases import opened
+from tests.resting import in_process, rest
 
 GROUP_CHAT_ID = -1_001_234_567_890
 # The organisation's offline recovery key: the public half goes in every config the suite
@@ -38,7 +39,6 @@ GROUP_CHAT_ID = -1_001_234_567_890
 # both must name the same key.
 RECOVERY_PRIVATE = "recovery-private:" + "5e" * 32
 RECOVERY_PUBLIC = public_text(load_recovery_key(RECOVERY_PRIVATE).public_key)
-QUIET = 0.2
 
 # The deployed bot runs on uvloop (``bot.eventloop``); the suite on asyncio's own loop. These
 # modules run a second time on uvloop, so the intake and coordination end to end, the outbox,
@@ -50,6 +50,26 @@ ON_BOTH_LOOPS = (
     "test_telegram_faults.py",
     "test_http_request.py",
 )
+
+
+# Modules whose tests each judge one costly thing their module builds once (the seizure haul,
+# the flood crowd). Run on several workers (``make unit``), each such module runs whole on one
+# worker, so it is built once; every other test goes to whichever worker is free.
+BUILT_ONCE = ("test_seizure.py", "test_floods.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorkerForWhatIsBuiltOnce(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module.rsplit("/", 1)[-1] in BUILT_ONCE else nodeid
+
+    return OneWorkerForWhatIsBuiltOnce(config, log)
 
 
 def pytest_asyncio_loop_factories(
@@ -119,18 +139,21 @@ async def running_bot(
     coordination_extra: str = "",
     telegram_extra: str = "",
     recovery_public: str = RECOVERY_PUBLIC,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningBot]:
+    """The bot polling ``server``; with ``clock`` (the server's, say), its time is the test's."""
     environ = {"BOT_TOKEN": server.token, "BOT_MASTER_KEY": master_key.to_text()}
     path = write_config(
         folder, server.base_url, extra, coordination_extra, telegram_extra, recovery_public
     )
     config = load_config(path, environ)
     stop = asyncio.Event()
-    async with open_runtime(config) as runtime:
+    async with open_runtime(config, clock=clock) as runtime:
         task = asyncio.create_task(serve(runtime, stop))
         try:
             await _until_polling(runtime, task)
-            yield RunningBot(server, config, runtime, master_key, folder)
+            with in_process(server, runtime):
+                yield RunningBot(server, config, runtime, master_key, folder)
         finally:
             stop.set()
             await task
@@ -291,8 +314,8 @@ class Applicant:
         await self.at_rest()
 
     async def at_rest(self) -> None:
-        """Until the bot has finished what the last action caused: the whole server is quiet."""
-        await settle(self.server, quiet=QUIET)
+        """Until the bot has finished what the last action caused (``rest``)."""
+        await rest(self.server)
 
     async def message_with_button(self, label: str) -> MessageRecord:
         for message in reversed(await self.visible()):

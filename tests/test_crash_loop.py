@@ -28,9 +28,10 @@ from bot.devserver import DevServer, MessageRecord
 from bot.devserver.settle import settle
 from bot.intake.questionnaire import QuestionKind
 from bot.store import cases as store
-from tests.conftest import GROUP_CHAT_ID, QUIET, RECOVERY_PRIVATE, Applicant, write_config
+from tests.conftest import GROUP_CHAT_ID, RECOVERY_PRIVATE, Applicant, write_config
 from tests.databases import opened
 from tests.intake_driver import CATALOG, default_questionnaire, default_route
+from tests.resting import QUIET
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20_240_917

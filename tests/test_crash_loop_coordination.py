@@ -72,10 +72,11 @@ from bot.devserver.settle import settle
 from bot.i18n import CoordinatorCatalog
 from bot.store import cases as case_store
 from bot.store import coordination as coord_store
-from tests.conftest import GROUP_CHAT_ID, QUIET, RECOVERY_PRIVATE, Applicant, write_config
+from tests.conftest import GROUP_CHAT_ID, RECOVERY_PRIVATE, Applicant, write_config
 from tests.coordinator_driver import REQUIRED_STEPS
 from tests.databases import opened
 from tests.intake_driver import CATALOG
+from tests.resting import QUIET
 from tests.test_cli import _bot, _env
 from tests.test_crash_loop import APPLICANTS, BotProcess, _act, _state
 

@@ -17,12 +17,12 @@ import pytest
 
 from bot.crypto import MasterKey
 from bot.devserver import DevServer, MessageRecord
-from bot.devserver.settle import settle
 from bot.i18n import ZAWGYI
 from bot.text import to_zawgyi
 from bot.transport.applicant import FLOOD_WINDOW_SECONDS, ApplicantHandlers
-from tests.conftest import QUIET, Applicant, RunningBot, chat_state, running_bot
+from tests.conftest import Applicant, RunningBot, chat_state, running_bot
 from tests.intake_driver import CATALOG, answer_all, begin, default_questionnaire
+from tests.resting import rest
 
 ALICE = 540_000_001
 FLOOD_LIMIT = 30
@@ -64,9 +64,9 @@ async def _flood(
     ``already``: messages and taps the person sent before, within the minute."""
     for n in range(count):
         if n == FLOOD_LIMIT - already:
-            await settle(bot.server, quiet=QUIET)
+            await rest(bot.server)
         await bot.server.send_text(person.user_id, f"are you there {n}", first_name="T")
-    await settle(bot.server, quiet=QUIET)
+    await rest(bot.server)
     await _until_noted(bot, person.user_id)
 
 

@@ -15,7 +15,6 @@ import pytest
 
 from bot.crypto import CryptoError, MasterKey, Vault, load_recovery_key, unlock
 from bot.devserver import DevServer
-from bot.devserver.settle import settle
 from bot.i18n import CoordinatorCatalog
 from bot.ops.backup import backup_database
 from bot.ops.recovery import Grants, grant_all, import_grants
@@ -32,6 +31,7 @@ from tests.conftest import (
 from tests.coordinator_driver import REQUIRED_STEPS
 from tests.databases import opened
 from tests.intake_driver import CATALOG, answer_all, begin
+from tests.resting import rest
 
 APPLICANT = 620_000_001
 LEAD = 620_000_100
@@ -63,7 +63,7 @@ async def _secret(bot: RunningBot, user: int, text: str, language_code: str | No
     """Send a passphrase; it must have left the chat by the time the answer came."""
     sent = await bot.server.send_text(user, text, first_name="Coord", language_code=language_code)
     await bot.server.wait_for_bot_message(user, after_id=sent["message_id"], timeout=30.0)
-    await settle(bot.server, quiet=0.2)
+    await rest(bot.server)
     record = await bot.server.message(user, sent["message_id"])
     assert record is not None and record.deleted  # the passphrase left the chat at once
     return await Applicant(bot.server, user).last_text()
@@ -88,7 +88,7 @@ async def _unlock(
     await bot.server.wait_for_bot_message(
         coordinator.user_id, after_id=sent["message_id"], timeout=30.0
     )
-    await settle(bot.server, quiet=0.2)
+    await rest(bot.server)
     record = await bot.server.message(coordinator.user_id, sent["message_id"])
     assert record is not None and record.deleted  # the passphrase left the chat at once
     assert await coordinator.last_text() == team("unlocked", lang, minutes=15, hours=8)
@@ -240,7 +240,7 @@ async def test_unlock_attempts_are_limited_even_for_the_right_passphrase(
         await lead.send("/unlock")
         sent = await bot.server.send_text(LEAD, guess, first_name="Coord")
         await bot.server.wait_for_bot_message(LEAD, after_id=sent["message_id"], timeout=30.0)
-        await settle(bot.server, quiet=0.2)
+        await rest(bot.server)
         record = await bot.server.message(LEAD, sent["message_id"])
         assert record is not None and record.deleted
     assert await lead.last_text() == team("unlock_too_many", minutes=15)
@@ -333,7 +333,7 @@ async def test_reject_reassign_grant_purge_stats_and_audit(
         await second.send("/unlock")
         wrong = await server.send_text(SECOND, "not my passphrase at all", first_name="C")
         await server.wait_for_bot_message(SECOND, after_id=wrong["message_id"], timeout=30.0)
-        await settle(server, quiet=0.2)
+        await rest(server)
         assert await second.last_text() == team("unlock_wrong")
         await _unlock(bot, second, SECOND_PASSPHRASE)
 
@@ -412,7 +412,7 @@ async def test_a_coordinators_plain_text_is_deleted_not_read(bot: RunningBot) ->
     coordinator = await _enrol(bot, SECOND, "coordinator", SECOND_PASSPHRASE)
     sent = await bot.server.send_text(SECOND, SECOND_PASSPHRASE, first_name="Coord")
     await bot.server.wait_for_bot_message(SECOND, after_id=sent["message_id"], timeout=10.0)
-    await settle(bot.server, quiet=0.2)
+    await rest(bot.server)
     record = await bot.server.message(SECOND, sent["message_id"])
     assert record is not None and record.deleted
     assert await coordinator.last_text() == team("text_deleted")

@@ -15,11 +15,11 @@ from typing import TypeVar
 
 from bot.crypto import MasterKey
 from bot.devserver import DevClient, DevServer
-from bot.devserver.settle import settle
 from bot.intake.events import Command, Text
 from bot.services.intake import Incoming
-from tests.conftest import QUIET, Applicant, RunningBot, running_bot, wait_for_text
+from tests.conftest import Applicant, RunningBot, running_bot, wait_for_text
 from tests.intake_driver import CATALOG, answer_all, begin, default_questionnaire, default_route
+from tests.resting import rest
 from tests.test_e2e_applicant_phone import _handlers
 from tests.test_floods import bot_at, telegram_elsewhere
 from tests.test_retention import Clock, Person, services_at
@@ -42,14 +42,14 @@ async def _pass(bot: RunningBot, hours: float) -> None:
     before = intake.clock
     intake.clock = lambda: before() + seconds
     intake.sweep_now.set()
-    await settle(bot.server, quiet=QUIET)
+    await rest(bot.server)
 
 
 async def _flood(bot: RunningBot, user: int) -> None:
     """Faster than anyone reads: most of these are dropped by the flood limit."""
     for n in range(FLOOD):
         await bot.server.send_text(user, f"are you there {n}", first_name="T")
-    await settle(bot.server, quiet=QUIET)
+    await rest(bot.server)
 
 
 async def test_delete_right_after_a_flood_erases_everything(bot: RunningBot) -> None:
@@ -92,9 +92,9 @@ async def test_a_kept_receipt_and_the_word_to_slow_down_are_erased_in_time(
     limit = bot.config.intake.flood_messages_per_minute
     for n in range(limit - 3 + 15):  # the read ones answered first, then those past the limit
         if n == limit - 3:
-            await settle(bot.server, quiet=QUIET)
+            await rest(bot.server)
         await bot.server.send_text(BOB, f"are you there {n}", first_name="T")
-    await settle(bot.server, quiet=QUIET)
+    await rest(bot.server)
     assert CATALOG.text("en", "slow_down") in await other.bot_texts()
     await _pass(bot, 47.5)
     assert await person.visible() == []
@@ -203,16 +203,16 @@ async def test_a_crowd_flooding_and_erasing_leaves_nothing_and_others_are_answer
         neighbour = 599_999_999
         for user in (*crowd, neighbour):  # each at the safety note, with the chat's key
             await server.send_text(user, "/start", first_name="T")
-        await settle(server, quiet=QUIET, timeout=60.0)
+        await rest(server, timeout=60.0)
         await asyncio.gather(*(_tap(server, user, "English") for user in (*crowd, neighbour)))
-        await settle(server, quiet=QUIET, timeout=60.0)
+        await rest(server, timeout=60.0)
 
         async def flood_and_erase() -> None:
             for user in crowd:  # every message of the flood and every /delete sent at once
                 for n in range(CROWD_FLOOD):
                     await server.send_text(user, f"are you there {n}", first_name="T")
                 await server.send_text(user, "/delete", first_name="T")
-            await settle(server, quiet=QUIET, timeout=120.0)
+            await rest(server, timeout=120.0)
             confirm = CATALOG.text("en", "delete_yes")
             for user in crowd:  # and every "Delete everything" tapped at once
                 shown = await server.messages(user)
@@ -225,7 +225,7 @@ async def test_a_crowd_flooding_and_erasing_leaves_nothing_and_others_are_answer
                 assert len(found) == 1, [(m.from_bot, m.text) for m in shown]
                 [(message_id, data)] = found
                 await server.press_button(user, message_id, data)
-            await settle(server, quiet=QUIET, timeout=120.0)
+            await rest(server, timeout=120.0)
 
         waits: list[float] = []
         loop = asyncio.get_running_loop()

@@ -12,14 +12,12 @@ import pytest
 
 from bot.crypto import MasterKey, load_recovery_key
 from bot.devserver import DevServer, MessageRecord
-from bot.devserver.settle import settle
 from bot.i18n import ZAWGYI
 from bot.store import cases
 from bot.text import to_zawgyi
 from bot.transport import applicant as applicant_transport
 from tests.conftest import (
     GROUP_CHAT_ID,
-    QUIET,
     RECOVERY_PRIVATE,
     Applicant,
     RunningBot,
@@ -27,6 +25,7 @@ from tests.conftest import (
     running_bot,
 )
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
+from tests.resting import rest
 
 ALICE = 510_000_001
 BOB = 510_000_002
@@ -146,7 +145,7 @@ async def test_an_applicant_who_acts_at_once_sees_only_the_current_question(
             queries.append(await bot.server.press_button(ALICE, message.message_id, data))
     for query in queries:
         await bot.server.wait_for_callback_answer(query, timeout=10.0)
-    await settle(bot.server, quiet=QUIET)
+    await rest(bot.server)
     shown_now = await person.visible()
     assert len(shown_now) == 1, [m.text for m in shown_now]
     next_question = CATALOG.localize("en", Q.question(route[family + 2]).text)
@@ -237,9 +236,7 @@ async def test_files_and_media_are_refused_and_deleted(bot: RunningBot, kind: st
     person = await _started(bot)
     before = await _draft_fields(bot)
     sent = await bot.server.send_media(ALICE, kind)
-    from bot.devserver.settle import settle
-
-    await settle(bot.server, quiet=0.2)
+    await rest(bot.server)
     record = await bot.server.message(ALICE, sent["message_id"])
     assert record is not None and record.deleted  # deleted from the chat at once
     texts = await person.bot_texts()
@@ -252,15 +249,13 @@ async def test_forwarded_and_edited_messages_are_not_read(bot: RunningBot) -> No
     person = await _started(bot)
     before = await _draft_fields(bot)
     await bot.server.forward_text(ALICE, "a forwarded text", "Someone")
-    from bot.devserver.settle import settle
-
-    await settle(bot.server, quiet=0.2)
+    await rest(bot.server)
     assert (await person.bot_texts())[-2].startswith("Sorry, forwarded messages are not read")
     # /status without a code is answered without clearing the chat, so it can still be edited.
     sent = await bot.server.send_text(ALICE, "/status", first_name="Test")
-    await settle(bot.server, quiet=0.2)
+    await rest(bot.server)
     await bot.server.edit_text(ALICE, sent["message_id"], "/status K7QX")
-    await settle(bot.server, quiet=0.2)
+    await rest(bot.server)
     assert (await person.bot_texts())[-2].startswith("Sorry, changes to sent messages")
     assert await _draft_fields(bot) == before
 

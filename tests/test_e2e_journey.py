@@ -13,7 +13,6 @@ from bot import demo
 from bot.config import DEFAULT_VETTING_STEPS
 from bot.crypto import MasterKey
 from bot.devserver import DevServer, MessageRecord
-from bot.devserver.settle import settle
 from bot.intake.events import Command, Press
 from bot.runtime import Services, open_services
 from bot.services.intake import Incoming
@@ -22,7 +21,6 @@ from bot.store import journey as journey_store
 from tests import test_e2e_teams as teams
 from tests.conftest import (
     GROUP_CHAT_ID,
-    QUIET,
     Applicant,
     RunningBot,
     running_bot,
@@ -30,6 +28,7 @@ from tests.conftest import (
 )
 from tests.coordinator_driver import REQUIRED_STEPS, Coordinator
 from tests.intake_driver import CATALOG, answer_all, begin
+from tests.resting import rest
 from tests.test_e2e_coordination import _enrol, _unlock, team
 
 team_text = team
@@ -50,7 +49,7 @@ async def _pass(bot: RunningBot, hours: float) -> None:
         before = service.clock
         service.clock = lambda before=before: before() + seconds  # type: ignore[misc]
     bot.runtime.coordination.checkins_now.set()
-    await settle(bot.server, quiet=QUIET)
+    await rest(bot.server)
 
 
 async def _handed_off(bot: RunningBot) -> tuple[Applicant, Applicant, str]:
@@ -202,7 +201,7 @@ async def test_a_button_of_another_chat_or_a_made_up_one_answers_nothing(
         [shown] = [m for m in await stranger.visible() if m.from_bot][-1:]
         await stranger.press_data(shown.message_id, help_data)  # the token, from another chat
         await stranger.press_data(shown.message_id, "K:" + "A" * 22)
-        await settle(server, quiet=QUIET)
+        await rest(server)
         assert await _group(server) == group_before
         assert len(await _checkins(person)) == 1  # still waiting for its own answer
 
@@ -221,7 +220,7 @@ async def test_a_restart_arms_check_ins_again_when_a_holder_unlocks(
         await lead.send("/unlock")
         sent = await server.send_text(LEAD, PASSPHRASE, first_name="Coord")
         await server.wait_for_bot_message(LEAD, after_id=sent["message_id"], timeout=30.0)
-        await settle(server, quiet=QUIET)
+        await rest(server)
         answer = await lead.last_text()
         assert answer.endswith(team("checkins_rearmed", count=1)), answer
         await _pass(bot, 3)
@@ -465,7 +464,7 @@ async def test_a_question_still_waiting_for_the_old_account_never_reaches_it(
         assert APPLICANT not in await _outbox_chats(services)  # the group's notice waits on
     async with running_bot(server, tmp_path, master_key) as bot:
         await wait_for_text(server, GROUP_CHAT_ID, team("group_account_changed", code=code))
-        await settle(server, quiet=QUIET)
+        await rest(server)
         assert all("QCanary" not in (m.text or "") for m in await old.visible())
         assert all("QCanary" not in (m.text or "") for m in await server.messages(NEW_PHONE))
 

@@ -27,8 +27,9 @@ from bot.devserver.settle import settle
 from bot.runtime import Runtime, open_runtime, serve
 from bot.services.limits import AttemptLimiter
 from bot.transport.applicant import FLOOD_WINDOW_SECONDS
-from tests.conftest import QUIET, Applicant, running_bot, write_config
+from tests.conftest import Applicant, running_bot, write_config
 from tests.intake_driver import CATALOG, answer_one, begin, default_questionnaire, default_route
+from tests.resting import QUIET
 
 Q = default_questionnaire()
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

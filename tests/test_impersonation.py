@@ -10,9 +10,9 @@ from __future__ import annotations
 import statistics
 import time
 
-from bot.devserver.settle import settle
 from bot.store import coordination as coord_store
-from tests.conftest import GROUP_CHAT_ID, QUIET, Applicant, RunningBot
+from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot
+from tests.resting import rest
 from tests.test_e2e_coordination import _enrol, team
 
 LEAD = 560_000_100
@@ -62,7 +62,7 @@ async def test_strangers_forwards_and_revoked_coordinators_get_the_public_answer
     for command in COMMANDS:
         sent = await bot.server.forward_text(STRANGER, command, "Coord", from_user_id=LEAD)
         await bot.server.wait_for_bot_message(STRANGER, after_id=sent["message_id"], timeout=10.0)
-        await settle(bot.server, quiet=QUIET)
+        await rest(bot.server)
         reply = await stranger.last_text()
         assert not any(mark in reply for mark in SECRET_MARKS), (command, reply)
 
@@ -79,13 +79,13 @@ async def test_groups_other_than_the_team_get_nothing(bot: RunningBot) -> None:
     # The enrolled coordinator's own command, in a group the bot was never meant to serve.
     for command in COMMANDS:
         await server.send_group_text(FOREIGN_GROUP, LEAD, command, chat_type="supergroup")
-    await settle(server, quiet=QUIET)
+    await rest(server)
     foreign = [m.text or "" for m in await server.messages(FOREIGN_GROUP) if m.from_bot]
     assert not any(mark in t for t in foreign for mark in SECRET_MARKS), foreign
 
     # Someone in the team's group who is not enrolled asks for the queue.
     await server.send_group_text(GROUP_CHAT_ID, STRANGER, "/queue", chat_type="supergroup")
-    await settle(server, quiet=QUIET)
+    await rest(server)
     group = [m.text or "" for m in await server.messages(GROUP_CHAT_ID) if m.from_bot]
     marks = [team(key, lang) for key in ("queue_header", "queue_empty") for lang in ("en", "my")]
     assert not any(mark in t for t in group for mark in marks), group
@@ -105,7 +105,7 @@ async def test_reply_time_of_queue_for_a_stranger_and_a_coordinator(bot: Running
                 person.user_id, after_id=sent["message_id"], timeout=10.0
             )
             timings[name].append((time.perf_counter() - start) * 1000)
-            await settle(bot.server, quiet=0.05)
+            await rest(bot.server)
         assert await stranger.last_text() == unknown
     for name, values in timings.items():
         print(

@@ -51,6 +51,7 @@ from tests.conftest import (
 )
 from tests.coordinator_driver import REQUIRED_STEPS
 from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
+from tests.resting import rest
 
 # Ids above 2**32, as Telegram gives now: no 4-byte packing can match them by chance.
 EARLY = 5_912_345_601  # sends a case before any coordinator exists
@@ -171,7 +172,7 @@ async def _refused_delivery(server: DevServer, chat: int) -> None:
         return any(str(c.params.get("chat_id")) == str(chat) and not c.ok for c in calls)
 
     await server.wait_for(refused, timeout=15.0)
-    await settle(server, quiet=0.2)
+    await rest(server)
 
 
 class Stages:
@@ -346,7 +347,7 @@ async def _whole_life(folder: Path) -> Haul:
         await lead.send(f"/close {code}")
         for command in ("/queue", "/stats", "/audit"):
             await lead.send(command)
-        await settle(server, quiet=0.2)
+        await rest(server)
         await stages.take("the end, bot still running")
         db_path = bot.runtime.db.path
         config_text = (folder / "live" / "config.toml").read_text(encoding="utf-8")
@@ -371,7 +372,7 @@ async def _hours_pass(bot: RunningBot, hours: float) -> int:
     before = coordination.clock
     coordination.clock = lambda: before() + seconds
     coordination.checkins_now.set()
-    await settle(bot.server, quiet=0.2)
+    await rest(bot.server)
     return seconds
 
 
@@ -683,7 +684,7 @@ async def test_a_backup_taken_mid_draft_opens_nothing_of_the_draft_or_the_case(
         await _notes(phone, who)
         await _send(phone, who)
         db_path = bot.runtime.db.path
-        await settle(server, quiet=0.2)
+        await rest(server)
         now = seizure.Copy("hot copy", 1, "case sent", seizure.pull_files(db_path))
     mid, now = seizure.load([mid, now])
     vault = Vault(master_key)

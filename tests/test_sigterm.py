@@ -14,11 +14,11 @@ from pathlib import Path
 
 from bot.crypto import MasterKey
 from bot.devserver import DevServer
-from bot.devserver.settle import settle
 from bot.intake.draft import Draft
 from bot.store import Database
-from tests.conftest import QUIET, Applicant, phone_state, running_bot, write_config
+from tests.conftest import Applicant, phone_state, running_bot, write_config
 from tests.intake_driver import CATALOG, answer_one, default_questionnaire, default_route
+from tests.resting import rest
 from tests.test_cli import start_bot_process
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path
         try:
             sent = await server.send_text(USER, "/start", first_name="Test")
             await server.wait_for_bot_message(USER, after_id=sent["message_id"], timeout=30.0)
-            await settle(server, quiet=QUIET)
+            await rest(server)
             await person.tap("English")
             await person.tap(CATALOG.text("en", "consent_yes"))
             for qid in before:
@@ -73,7 +73,7 @@ async def test_sigterm_mid_intake_keeps_every_acknowledged_answer(tmp_path: Path
         acknowledged = any(m.from_bot and question("when") in (m.text or "") for m in shown)
 
         async with running_bot(server, tmp_path, master_key) as bot:
-            await settle(server, quiet=QUIET)  # an unconfirmed update is delivered again
+            await rest(server)  # an unconfirmed update is delivered again
             draft = await _draft(server, bot.runtime.db)
             redelivered = bot.runtime.intake._known(USER) is not None
             for qid in before:

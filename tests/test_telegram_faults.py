@@ -17,13 +17,11 @@ import pytest
 
 from bot.crypto import MasterKey
 from bot.devserver import DevServer
-from bot.devserver.settle import settle
 from bot.intake.draft import Draft
 from bot.intake.questionnaire import QuestionKind
 from bot.store import Database
 from tests.conftest import (
     GROUP_CHAT_ID,
-    QUIET,
     Applicant,
     RunningBot,
     phone_state,
@@ -38,6 +36,7 @@ from tests.intake_driver import (
     default_questionnaire,
     default_route,
 )
+from tests.resting import rest
 
 USER = 550_000_001
 Q = default_questionnaire()
@@ -91,7 +90,7 @@ async def test_a_fault_loses_no_answer_and_the_bot_keeps_answering(
             await server.press_button(USER, message.message_id, message.buttons[0]["callback_data"])
         else:
             await server.send_text(USER, "7", first_name="Test")
-        await settle(server, quiet=QUIET, timeout=30.0)
+        await rest(server, timeout=30.0)
         await server.clear_faults()
 
         draft = await _draft(server, bot.runtime.db)
@@ -110,7 +109,8 @@ async def test_a_fault_loses_no_answer_and_the_bot_keeps_answering(
 async def test_a_group_notice_survives_502s_and_arrives_exactly_once(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
-    async with running_bot(server, tmp_path, master_key) as bot:
+    # The bot keeps the server's time: each retry falls due when the test moves the clock.
+    async with running_bot(server, tmp_path, master_key, clock=server.clock.now) as bot:
         await server.send_group_text(GROUP_CHAT_ID, 550_000_900, "hi", chat_type="supergroup")
         person = Applicant(server, USER)
         await begin(person)
@@ -128,6 +128,12 @@ async def test_a_group_notice_survives_502s_and_arrives_exactly_once(
             found = [t for t in texts if t.startswith("New case")]
             return found or None
 
+        for refused in range(1, 4):
+            await until(lambda n=refused: server.faults.pending() == 3 - n, FAULT_NEVER_CAME, 15.0)
+            await rest(server)
+            assert await notices() is None  # a refused send left no notice
+            server.clock.advance(RETRY_PASSED)  # the retry's backoff passes
+            bot.runtime.outbox.wake.set()  # and the outbox looks again, as its pace would
         first = await server.wait_for(notices, timeout=30.0)
         assert len(first) == 1
 
@@ -138,7 +144,7 @@ async def test_a_group_notice_survives_502s_and_arrives_exactly_once(
 
         await server.wait_for(outbox_empty, timeout=10.0)
         await bot.runtime.outbox.flush(_never_called)
-        await settle(server, quiet=QUIET)
+        await rest(server)
         assert await notices() == first
         await person.send("/help")
         assert await person.last_text()
@@ -160,6 +166,8 @@ TYPED = next(s for s in ROUTE if Q.question(s).kind is QuestionKind.NUMBER)
 TAPPED = next(s for s in ROUTE if Q.question(s).kind is QuestionKind.CHOICE)
 HANG_MARGIN = 1.0
 FAULT_NEVER_CAME = "the faulty request never came"
+# More than the outbox waits after any of a notice's first three refusals (2, 4, 8 seconds, +1).
+RETRY_PASSED = 10
 
 
 def _read_timeout(bot: RunningBot) -> float:
@@ -240,7 +248,7 @@ async def test_a_request_hanging_past_the_read_timeout_loses_nothing(
         # The bot did make this call.
         await until(lambda: server.faults.pending() == 0, FAULT_NEVER_CAME, 15.0)
         await asyncio.sleep(hang)  # the server sleeps as long, then performs the request
-        await settle(server, quiet=QUIET, timeout=30.0)
+        await rest(server, timeout=30.0)
 
         draft = await _draft(server, bot.runtime.db)
         assert draft.answers[step].value == _expected(step), "a saved answer was lost"
@@ -290,7 +298,7 @@ async def test_a_group_notice_whose_send_hung_is_not_lost(
 
         # Nothing is lost: the outbox keeps the notice until a send is accepted.
         await server.wait_for(outbox_empty, timeout=30.0)
-        await settle(server, quiet=QUIET, timeout=30.0)
+        await rest(server, timeout=30.0)
         notices = [
             m
             for m in await server.messages(GROUP_CHAT_ID, include_deleted=True)
@@ -318,7 +326,7 @@ async def test_delete_still_wipes_the_whole_chat_after_a_failed_reply(
         await _walk_to(person, TYPED)
         await server.inject_fault("sendMessage", error_code=502)
         await server.send_text(USER, _typed_value(), first_name="Test")
-        await settle(server, quiet=QUIET)
+        await rest(server)
         await person.send("/delete")
         await person.tap(CATALOG.text("en", "delete_yes"))
         assert await person.visible() == []
