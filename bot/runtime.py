@@ -220,6 +220,15 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
         async def erase(chat_id: int, message_ids: list[int]) -> None:
             await delete(bot, chat_id, message_ids)
 
+        async def send_checkin(chat_id: int, message: OutMessage) -> int:
+            """A check-in joins the chat's trace, so /delete and a wipe erase it too."""
+            message_id = await send_out(bot, chat_id, message)
+            await runtime.intake.note_sent(chat_id, message_id, team=True)
+            return message_id
+
+        # Check-ins armed before the restart wait for an unlock: their holders hear it now.
+        await runtime.coordination.checkins_paused_at_start()
+
         rounds = runtime.rounds
         workers = [
             asyncio.create_task(heartbeat_forever(bot, runtime.db)),
@@ -249,7 +258,7 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
                 _every(
                     rounds,
                     CHECKIN_SECONDS,
-                    lambda: runtime.coordination.run_checkins(send, erase),
+                    lambda: runtime.coordination.run_checkins(send_checkin, erase),
                     runtime.coordination.checkins_now,
                 )
             ),

@@ -134,11 +134,13 @@ class JourneyDesk(Protocol):
 
     async def checkin_answered(self, chat_id: int, token: str) -> bool: ...
 
-    def offer_account(self, case_id: str, code: str, user_id: int) -> str: ...
+    def offer_account(self, case_id: str, code: str, user_id: int, receipt_hash: str) -> str: ...
 
-    def take_account_offer(self, token: str, user_id: int) -> tuple[str, str] | None: ...
+    def take_account_offer(self, token: str, user_id: int) -> tuple[str, str, str] | None: ...
 
-    async def change_account(self, case_id: str, chat_id: int, receipt_hash: str) -> bool: ...
+    async def change_account(
+        self, case_id: str, chat_id: int, receipt_hash: str, *, offered_with: str
+    ) -> bool: ...
 
 
 @dataclass
@@ -716,7 +718,7 @@ class IntakeService:
         if self.journey is None or case.status not in _MOVABLE:
             return Response((Reply(status),))
         # Someone on a new phone may take the case with them (``accounts``).
-        token = self.journey.offer_account(case.case_id, code, incoming.user_id)
+        token = self.journey.offer_account(case.case_id, code, incoming.user_id, stored)
         offer = self.catalog.text(lang, "account_offer")
         button = Button(self.catalog.text(lang, "account_use"), f"M:{token}")
         return Response((Reply(f"{status}\n\n{offer}", ((button,),)),))
@@ -737,12 +739,15 @@ class IntakeService:
         offer = desk.take_account_offer(event.data[2:], incoming.user_id)
         if offer is None:
             return Response(toast=self.catalog.text(lang, "stale_button"))
-        case_id, code = offer
+        case_id, code, offered_with = offer
         secret = new_receipt_secret()
+        new_hash = self._receipt_hash(code, secret)
         if not await desk.change_account(
-            case_id, incoming.chat_id, self._receipt_hash(code, secret)
+            case_id, incoming.chat_id, new_hash, offered_with=offered_with
         ):
-            return Response(toast=self.catalog.text(lang, "stale_button"), delete=pressed)
+            # Moved meanwhile (or gone): the code it was offered with is one nobody issued.
+            unknown = Reply(self.catalog.text(lang, "status_unknown"))
+            return Response((unknown,), delete=pressed)
         moved = self.catalog.text(lang, "account_changed", receipt=f"{code}-{secret}")
         return Response((Reply(moved, protect=True),), delete=pressed)
 

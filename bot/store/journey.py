@@ -2,7 +2,8 @@
 account is given, the relays an old account must no longer answer, the outbox rows for it.
 
 Nothing here names an account: a check-in's schedule is a case field sealed under the case
-key, and the chat it goes to lives in memory (and, sealed, in the case).
+key, the chat it goes to lives in memory (and, sealed, in the case), and a check-in's buttons
+are kept as keyed digests of tokens only the applicant's chat holds.
 """
 
 from __future__ import annotations
@@ -52,3 +53,46 @@ async def outbox_rows(conn: aiosqlite.Connection) -> list[tuple[int, bytes]]:
 async def outbox_body(conn: aiosqlite.Connection, row_id: int) -> bytes | None:
     row = await one(conn, "SELECT body FROM outbox WHERE id = ?", (row_id,))
     return bytes(row[0]) if row else None
+
+
+async def add_checkin_tokens(
+    conn: aiosqlite.Connection, case_id: str, token_hashes: list[str]
+) -> None:
+    """The buttons of the case's check-in just sent; the previous one's answer nothing now."""
+    await drop_checkin_tokens(conn, case_id)
+    await conn.executemany(
+        "INSERT INTO checkin_tokens (token_hash, case_id) VALUES (?, ?)",
+        [(token_hash, case_id) for token_hash in token_hashes],
+    )
+
+
+async def checkin_token(conn: aiosqlite.Connection, token_hash: str) -> tuple[str, bool] | None:
+    """``(case id, missed already)`` of the check-in a button's digest belongs to."""
+    row = await one(
+        conn, "SELECT case_id, missed FROM checkin_tokens WHERE token_hash = ?", (token_hash,)
+    )
+    return (str(row[0]), bool(row[1])) if row else None
+
+
+async def mark_checkin_missed(conn: aiosqlite.Connection, case_id: str) -> bool:
+    """The case's check-in on the phone is missed: ``False`` if it was answered meanwhile
+    (its rows are gone) or already marked."""
+    cur = await conn.execute(
+        "UPDATE checkin_tokens SET missed = 1 WHERE case_id = ? AND missed = 0", (case_id,)
+    )
+    return cur.rowcount > 0
+
+
+async def drop_checkin_tokens(conn: aiosqlite.Connection, case_id: str) -> None:
+    await conn.execute("DELETE FROM checkin_tokens WHERE case_id = ?", (case_id,))
+
+
+async def receipt_hash(conn: aiosqlite.Connection, case_id: str) -> str | None:
+    row = await one(conn, "SELECT receipt_hash FROM cases WHERE id = ?", (case_id,))
+    return str(row[0]) if row and row[0] is not None else None
+
+
+async def cases_with_field(conn: aiosqlite.Connection, name: str) -> list[str]:
+    """The cases holding a field of this name (names are visible; values are sealed)."""
+    rows = await every(conn, "SELECT case_id FROM case_fields WHERE name = ?", (name,))
+    return [str(row[0]) for row in rows]

@@ -2,7 +2,7 @@
 
 Phones are searched, taken or thrown away on the road. Someone who reaches safety on a new
 phone sends ``/status`` with their full receipt code from it and taps "Use this account for my
-case": from then on the relay and the check-ins go to the new chat. The bot cannot open the
+case": from then on the team's questions go to the new chat. The bot cannot open the
 case (only holders can), so the new chat id is sealed to the case's dropbox, as an answer is,
 and the old one is destroyed: its sealed field deleted and the WAL folded. The next holder who
 opens the case moves the new id into the case's own field.
@@ -10,7 +10,10 @@ opens the case moves the new id into the case's own field.
 A receipt code can be taken with the phone, so the change is treated as what it may be, a
 takeover: the case is flagged and marked "account changed: vet again", the team's group and the
 holder are told, questions the old account had not answered are closed, and the person gets a
-new receipt code (the old one then matches nothing, exactly as a code nobody issued).
+new receipt code (the old one then matches nothing, exactly as a code nobody issued, and an
+offer made with it moves nothing). Check-ins stop, the one unanswered on the old phone posted as
+missed: they must not follow whoever holds the code, and start again when a holder, having
+vetted again, sends /checkin.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiosqlite
 
 from bot.coordination.vetting import progress, reopened_by_account_change
 from bot.crypto import CaseKey, DecryptionError, open_case_dropbox, seal
 from bot.i18n import COORDINATOR_LANGUAGES
-from bot.services.coordination.checkins import CheckinMixin
+from bot.logs import get_logger
+from bot.services.coordination.checkins import CHECKIN_FIELD, CheckinMixin
 from bot.services.coordination.vetting import ENTRY, marks_of
 from bot.services.outbox import OutMessage
 from bot.store import coordination as store
 from bot.store import journey as journey_store
+
+log = get_logger(__name__)
 
 ACCOUNT_FIELD = "account_changed"
 OFFER_SECONDS = 600
@@ -46,6 +52,7 @@ class _Offer:
     code: str
     user_id: int
     expires: float
+    receipt_hash: str  # the receipt it was made with: moves nothing once that one is replaced
 
 
 class AccountsMixin(CheckinMixin):
@@ -53,22 +60,26 @@ class AccountsMixin(CheckinMixin):
 
     _offers: OrderedDict[str, _Offer] | None = None
 
-    def offer_account(self, case_id: str, code: str, user_id: int) -> str:
+    def offer_account(self, case_id: str, code: str, user_id: int, receipt_hash: str) -> str:
         """A one-time token for the button, held in memory for a few minutes."""
         offers = self._account_offers
         token = secrets.token_urlsafe(16)
-        offers[token] = _Offer(case_id, code, user_id, self.clock() + OFFER_SECONDS)
+        expires = self.clock() + OFFER_SECONDS
+        offers[token] = _Offer(case_id, code, user_id, expires, receipt_hash)
         while len(offers) > MAX_OFFERS:
             offers.popitem(last=False)
         return token
 
-    def take_account_offer(self, token: str, user_id: int) -> tuple[str, str] | None:
-        """``(case id, code)`` of an offer made to this account and still fresh; spent."""
+    def take_account_offer(self, token: str, user_id: int) -> tuple[str, str, str] | None:
+        """``(case id, code, receipt hash)`` of an offer made to this account and still
+        fresh; spent."""
         offer = self._account_offers.get(token)
         if offer is None or offer.user_id != user_id:
             return None
         del self._account_offers[token]
-        return (offer.case_id, offer.code) if offer.expires >= self.clock() else None
+        if offer.expires < self.clock():
+            return None
+        return (offer.case_id, offer.code, offer.receipt_hash)
 
     @property
     def _account_offers(self) -> OrderedDict[str, _Offer]:
@@ -76,14 +87,39 @@ class AccountsMixin(CheckinMixin):
             self._offers = OrderedDict()
         return self._offers
 
-    async def change_account(self, case_id: str, chat_id: int, receipt_hash: str) -> bool:
+    async def change_account(
+        self, case_id: str, chat_id: int, receipt_hash: str, *, offered_with: str
+    ) -> bool:
         """The case's applicant is at ``chat_id`` from now on; ``receipt_hash`` is their new
-        receipt's. ``False`` if the case is gone."""
+        receipt's. ``False`` if the case is gone, or its receipt is no longer the one the
+        offer was made with (moved already: that code matches nothing now).
+
+        One at a time with the coordinators' commands: a question, a handoff or /checkin
+        that read the old chat is written before the move (and dropped by it), or reads the
+        new one."""
+        async with self._acting:
+            moved = await self._move_to(case_id, chat_id, receipt_hash, offered_with)
+            if moved:
+                self._disarm(case_id)  # the check-in on the old phone is erased at once
+                self._void_offers(case_id)
+        if moved and not await self.db.checkpoint_or_retry():
+            log.warning("checkpoint_incomplete")
+        return moved
+
+    def _void_offers(self, case_id: str) -> None:
+        """Every other offer of the moved case: spent, as if made with a code nobody issued."""
+        offers = self._account_offers
+        for token, offer in list(offers.items()):
+            if offer.case_id == case_id:
+                offers[token] = replace(offer, receipt_hash="")
+
+    async def _move_to(self, case_id: str, chat_id: int, receipt_hash: str, old_hash: str) -> bool:
         now = self._now()
         async with self.db.transaction() as conn:
             work = await self._work_by_id(conn, case_id)
             dropbox = await store.get_dropbox(conn, case_id)
-            if work is None or dropbox is None:
+            current = await journey_store.receipt_hash(conn, case_id)
+            if work is None or dropbox is None or not old_hash or current != old_hash:
                 return False
             await self._drop_waiting_for_old_chat(conn, case_id)
             body = json.dumps({"at": time.time(), "chat": chat_id}).encode()
@@ -101,11 +137,27 @@ class AccountsMixin(CheckinMixin):
                 await self._notify(conn, work.assignee, "account_changed", code=work.code)
             # No code: the entry is written as the person taps, like an answer's.
             await self._audit(conn, "system", "account_changed", None)
-        self.moved_checkins(case_id, chat_id)
+            await self._pause_checkins(conn, work)
         # The old chat id's sealed field and this commit leave the WAL before the chat's own
-        # trace is written.
-        await self.db.checkpoint_or_retry()
+        # trace is written (``change_account``).
         return True
+
+    async def _pause_checkins(self, conn: aiosqlite.Connection, work: store.WorkRow) -> None:
+        """The check-ins must not follow whoever holds the code: they stop until a holder,
+        having vetted again, sends /checkin. One still unanswered on the old phone is posted
+        as missed, and the holder is told."""
+        armed = self._armed.get(work.case_id)
+        pending = armed is not None and armed.shown is not None and not armed.shown.told
+        had = armed is not None or (
+            await journey_store.read_field(conn, work.case_id, CHECKIN_FIELD) is not None
+        )
+        await journey_store.drop_checkin_tokens(conn, work.case_id)
+        await journey_store.delete_field(conn, work.case_id, CHECKIN_FIELD)
+        if pending:
+            # As the person taps: audited without the code, as the move is.
+            await self._put_alarm(conn, work, "checkin_missed", by_applicant=True)
+        if had and work.assignee is not None:
+            await self._notify(conn, work.assignee, "checkins_paused_moved", code=work.code)
 
     async def _drop_waiting_for_old_chat(self, conn: aiosqlite.Connection, case_id: str) -> None:
         """Messages for the old account still waiting in the outbox (a question, the next step)
