@@ -11,6 +11,8 @@ from bot.config import ConfigError, load_config
 from bot.coordination.checkins import (
     DAY,
     HOUR,
+    MAX_EVERY,
+    MIN_EVERY,
     MINUTE,
     Refusal,
     Schedule,
@@ -21,6 +23,7 @@ from bot.coordination.checkins import (
 )
 from bot.coordination.vetting import Done, Step, reopened_by_account_change
 from bot.crypto import MasterKey
+from bot.i18n import CoordinatorCatalog
 from tests.conftest import write_config
 
 NOW = 1_800_000_000
@@ -114,3 +117,13 @@ def test_an_account_change_takes_back_only_the_steps_marked_and_done() -> None:
     done = {s: Done(s, "C-AAAA", NOW) for s in ("call", "story")}
     assert reopened_by_account_change(steps, done) == ("call",)
     assert reopened_by_account_change(steps, {}) == ()
+
+
+def test_the_help_names_the_shortest_check_in_the_rules_allow() -> None:
+    """The holder is told the range the rules keep to, in both languages."""
+    texts = CoordinatorCatalog()
+    shortest, longest = duration_text(MIN_EVERY), f"{MAX_EVERY // HOUR}h"
+    for lang in ("en", "my"):
+        for key in ("help_checkin", "checkin_every"):
+            text = texts.text(lang, key, code="K7QX", grace="2h")
+            assert shortest in text and longest in text, (lang, key)

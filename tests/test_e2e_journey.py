@@ -7,7 +7,12 @@ The real bot against the local Bot API server; hours pass on the server's clock 
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import demo
 from bot.config import DEFAULT_VETTING_STEPS
@@ -16,6 +21,7 @@ from bot.devserver import DevServer, MessageRecord
 from bot.intake.events import Command, Press
 from bot.runtime import Services, open_services
 from bot.services.intake import Incoming
+from bot.services.outbox import OutMessage
 from bot.store import coordination as coord_store
 from bot.store import journey as journey_store
 from tests import test_e2e_teams as teams
@@ -488,3 +494,259 @@ async def _outbox_chats(services: Services) -> list[int]:
     for row_id, sealed in await journey_store.outbox_rows(services.db.conn):
         chats.append(int(vault.open_local(sealed, purpose="outbox", context=f"chat:{row_id}")))
     return chats
+
+
+async def test_a_not_safe_tap_on_a_check_in_sent_before_a_restart_reaches_the_team(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """The check-in on the phone outlives a restart: "not safe" is posted and told, with the
+    same toast as "all fine"; the holder heard at startup that check-ins wait for /unlock."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        person, lead, receipt = await _handed_off(bot)
+        code = receipt.split("-")[0]
+        await lead.send(f"/checkin {code} 3h 1d")
+        await _pass(bot, 3)
+        [checkin] = await _checkins(person)
+    async with running_bot(server, tmp_path, master_key) as bot:
+        await wait_for_text(server, LEAD, team("checkins_paused", code=code))
+        before = await _group(server)
+        await person.tap(CATALOG.text("en", "checkin_help"))
+        assert person.last_toast == CATALOG.text("en", "checkin_thanks")
+        await rest(server)
+        needs_help = team("group_checkin_needs_help", code=code)
+        assert [t for t in (await _group(server))[len(before) :] if needs_help in t] != []
+        await wait_for_text(server, LEAD, team("checkin_needs_help", code=code))
+        gone = await server.message(APPLICANT, checkin.message_id)
+        assert gone is not None and gone.deleted
+        # Answered: its buttons' rows are gone, a second tap (another copy) answers nothing.
+        rows = await bot.runtime.db.conn.execute_fetchall("SELECT * FROM checkin_tokens")
+        assert list(rows) == []
+
+
+async def test_an_offer_made_with_the_old_code_moves_nothing_after_the_move(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """Someone with the phone asks first and keeps the offer; the person moves; the offer
+    taken then moves nothing and answers as a code nobody issued."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        _, _, receipt = await _handed_off(bot)
+        code = receipt.split("-")[0]
+        new, thief = Applicant(server, NEW_PHONE), Applicant(server, STRANGER)
+        await thief.send(f"/status {receipt}")
+        await thief.message_with_button(CATALOG.text("en", "account_use"))
+        await new.send(f"/status {receipt}")
+        await new.tap(CATALOG.text("en", "account_use"))
+        moved = [t for t in await _group(server) if team("group_account_changed", code=code) in t]
+        assert len(moved) == 1
+        await thief.tap(CATALOG.text("en", "account_use"))
+        assert await thief.last_text() == CATALOG.text("en", "status_unknown")
+        again = [t for t in await _group(server) if team("group_account_changed", code=code) in t]
+        assert again == moved
+        row = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
+        assert row is not None
+        inbox = await coord_store.inbox(bot.runtime.db.conn, row.case_id)
+        assert len(inbox) == 1  # one move, the person's: none sealed for the thief's chat
+
+
+def _fail_once_to(bot: RunningBot, chat: int) -> list[int]:
+    """The next message queued for ``chat`` fails as a full disk would, once; returns the
+    list that records the failure."""
+    outbox = bot.runtime.coordination.outbox
+    real = outbox.put
+    failed: list[int] = []
+
+    async def put(conn: Any, chat_id: int, message: OutMessage) -> None:
+        if chat_id == chat and not failed:
+            failed.append(chat_id)
+            raise sqlite3.OperationalError("database or disk is full")
+        await real(conn, chat_id, message)
+
+    outbox.put = put  # type: ignore[method-assign]
+    return failed
+
+
+async def test_an_alarm_that_could_not_be_written_is_written_at_the_next_try(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """A write that fails loses neither a missed check-in nor a "not safe" tap."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        person, lead, receipt = await _handed_off(bot)
+        code = receipt.split("-")[0]
+        await lead.send(f"/checkin {code} 3h 1d")
+        await _pass(bot, 3)
+        failed = _fail_once_to(bot, GROUP_CHAT_ID)
+        await _pass(bot, 2)
+        assert failed  # the first try failed ...
+        await _pass(bot, 0.1)
+        missed_line = team("group_checkin_missed", code=code)
+        assert len([t for t in await _group(server) if missed_line in t]) == 1  # ... not lost
+
+        await _pass(bot, 1)  # the next check-in
+        failed = _fail_once_to(bot, GROUP_CHAT_ID)
+        [checkin] = await _checkins(person)
+        data = next(
+            b["callback_data"]
+            for b in checkin.buttons
+            if b["text"] == CATALOG.text("en", "checkin_help")
+        )
+        await server.forge_callback(APPLICANT, checkin.message_id, data)  # fails: no toast
+        await rest(server)
+        assert failed
+        assert len(await _checkins(person)) == 1  # still there: tapped again, it answers
+        await person.tap(CATALOG.text("en", "checkin_help"))
+        await rest(server)
+        needs_help = team("group_checkin_needs_help", code=code)
+        assert len([t for t in await _group(server) if needs_help in t]) == 1
+
+
+async def test_delete_everything_erases_the_handoff_and_a_check_in(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """The handoff (which explains the check-ins) and a check-in on the phone are messages of
+    the chat like the others: "Delete everything" erases them."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        person, lead, receipt = await _handed_off(bot)
+        code = receipt.split("-")[0]
+        handoff = next(m for m in await person.visible() if "Friday" in (m.text or ""))
+        assert CATALOG.text("en", "checkin_explain") in (handoff.text or "")
+        await person.send("/delete")
+        await person.tap(CATALOG.text("en", "delete_yes"))
+        await rest(server)
+        left = await server.message(APPLICANT, handoff.message_id)
+        assert left is not None and left.deleted
+
+        await lead.send(f"/checkin {code} 3h 1d")
+        await _pass(bot, 3)
+        [checkin] = await _checkins(person)
+        await person.send("/delete")
+        await person.tap(CATALOG.text("en", "delete_yes"))
+        await rest(server)
+        left = await server.message(APPLICANT, checkin.message_id)
+        assert left is not None and left.deleted
+
+
+async def test_a_check_in_on_its_way_during_a_move_does_not_stay_on_the_old_phone(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """The move lands while a check-in is being sent to the old chat: it is erased there, and
+    its buttons answer nothing."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        _, lead, receipt = await _handed_off(bot)
+        code = receipt.split("-")[0]
+        await lead.send(f"/checkin {code} 3h 1d")
+        row = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
+        assert row is not None
+        coordination = bot.runtime.coordination
+        offered_with = await journey_store.receipt_hash(bot.runtime.db.conn, row.case_id)
+        assert offered_with is not None
+        sent: list[int] = []
+
+        async def send(chat_id: int, message: OutMessage) -> int:
+            message_id = await bot.runtime.app.bot.send_message(
+                chat_id, message.text, reply_markup=_markup(message)
+            )
+            sent.append(message_id.message_id)
+            await coordination.change_account(
+                row.case_id, NEW_PHONE, "new-receipt", offered_with=offered_with
+            )
+            return message_id.message_id
+
+        async def erase(chat_id: int, ids: list[int]) -> None:
+            for message_id in ids:
+                await bot.runtime.app.bot.delete_message(chat_id, message_id)
+
+        for service in (coordination, bot.runtime.intake):
+            before = service.clock
+            service.clock = lambda before=before: before() + 3 * HOUR  # type: ignore[misc]
+        await coordination.run_checkins(send, erase)
+        await rest(server)  # the erasing may fall to the bot's own round, woken by the move
+        [message_id] = sent
+        left = await server.message(APPLICANT, message_id)
+        assert left is not None and left.deleted
+        assert list(coordination.armed_checkins()) == []
+        rows = await bot.runtime.db.conn.execute_fetchall("SELECT * FROM checkin_tokens")
+        assert list(rows) == []
+
+
+def _markup(message: OutMessage) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in message.buttons
+        ]
+    )
+
+
+async def test_a_move_waits_for_a_command_that_read_the_old_chat(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """A question, a handoff or /checkin reads the case's chat and then writes for it: a move
+    landing in between would send it to the old phone. The move waits for the command."""
+    async with running_bot(server, tmp_path, master_key) as bot:
+        _, _, receipt = await _handed_off(bot)
+        code = receipt.split("-")[0]
+        row = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
+        assert row is not None
+        conn, coordination = bot.runtime.db.conn, bot.runtime.coordination
+        offered_with = await journey_store.receipt_hash(conn, row.case_id)
+        assert offered_with is not None
+        async with coordination._acting:  # a command under way, between its read and its write
+            move = asyncio.ensure_future(
+                coordination.change_account(
+                    row.case_id, NEW_PHONE, "new-receipt", offered_with=offered_with
+                )
+            )
+            for _ in range(50):
+                await asyncio.sleep(0)
+            assert not move.done()
+            assert await journey_store.receipt_hash(conn, row.case_id) == offered_with
+        assert await move
+
+
+async def test_a_missed_check_in_waits_for_the_grace_time_of_the_team_it_moved_to(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """Armed in the south (one hour's grace), moved north (the default two hours): a check-in
+    unanswered goes to the northern group after two hours, not one."""
+    south_grace = teams.TEAMS.replace(
+        f"group_chat_id = {teams.SOUTH_GROUP}\n",
+        f"group_chat_id = {teams.SOUTH_GROUP}\ncheckin_grace_minutes = 60\n",
+    )
+    async with running_bot(server, tmp_path, master_key, coordination_extra=south_grace) as bot:
+        for group in (teams.SOUTH_GROUP, teams.NORTH_GROUP, GROUP_CHAT_ID):
+            await server.send_group_text(group, teams.LEAD, "hello", chat_type="supergroup")
+        lead = await teams._enrol(bot, teams.LEAD, "lead", ())
+        member = await teams._enrol(bot, teams.SOUTH_MEMBER, "coordinator", ("south",))
+        code = await teams._submit(bot, teams.SOUTHERNER, "mon")
+        await member.send(f"/claim {code}")
+        for step in REQUIRED_STEPS:
+            await member.send(f"/check {code} {step}")
+        await member.send(f"/approve {code}")
+        await member.send(f"/handoff {code} Friday.")
+        await member.send(f"/checkin {code} 3h")
+        assert "1h" in await member.last_text()
+        await lead.send(f"/transfer {code} north")
+        assert await lead.last_text() == team("transferred", code=code, team="north", count=1)
+        await _pass(bot, 3)
+        assert len(await _checkins(Applicant(server, teams.SOUTHERNER))) == 1
+        missed = team("group_checkin_missed", code=code)
+        await _pass(bot, 1.5)
+        for group in (teams.SOUTH_GROUP, teams.NORTH_GROUP):
+            texts = [m.text or "" for m in await server.messages(group) if m.from_bot]
+            assert all(missed not in t for t in texts), (group, texts)
+        await _pass(bot, 0.5)
+        await wait_for_text(server, teams.NORTH_GROUP, missed)
+
+
+async def test_stopping_the_check_ins_of_a_closed_case_says_they_are_stopped(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    async with running_bot(server, tmp_path, master_key) as bot:
+        _, lead, receipt = await _handed_off(bot)
+        code = receipt.split("-")[0]
+        await lead.send(f"/checkin {code} 3h")
+        await lead.send(f"/close {code}")
+        await lead.send(f"/checkin {code} off")
+        assert await lead.last_text() == team("checkin_stopped", code=code)
+        await lead.send(f"/checkin {code} 3h")
+        assert await lead.last_text() == team("checkin_not_yet", code=code)
