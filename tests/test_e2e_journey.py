@@ -696,8 +696,8 @@ async def test_a_move_waits_for_a_command_that_read_the_old_chat(
                     row.case_id, NEW_PHONE, "new-receipt", offered_with=offered_with
                 )
             )
-            for _ in range(50):
-                await asyncio.sleep(0)
+            for _ in range(100):  # round trips enough for the move to end, were it not held
+                await conn.execute_fetchall("SELECT 1")
             assert not move.done()
             assert await journey_store.receipt_hash(conn, row.case_id) == offered_with
         assert await move
