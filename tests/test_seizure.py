@@ -318,6 +318,7 @@ async def _whole_life(folder: Path) -> Haul:
         await stages.take("check-ins armed")
         advanced += await _hours_pass(bot, CHECKIN_HOURS)
         await server.wait_for(lambda: _checkin_on(server, FINISHER), timeout=15.0)
+        await stages.take("a check-in waiting for its answer")
         await Applicant(server, FINISHER).tap(CATALOG.text("en", "checkin_help"))
         await wait_for_text(server, GROUP_CHAT_ID, f"{code}: check-in: needs help")
         await stages.take("after a check-in answered: not safe")
@@ -873,7 +874,24 @@ def _opens(key: UnlockedKey, blobs: list[bytes], case_id: str) -> bool:
     return False
 
 
-# --- the journey: a case that moved to a new account ---------------------------------------------
+# --- the journey: check-ins, and a case that moved to a new account ----------------------------
+
+
+def test_a_check_ins_buttons_lie_in_the_files_only_until_it_is_answered(haul: Haul) -> None:
+    """A check-in waiting for its answer keeps a row per button (a keyed digest, which the
+    account tests above hold to naming nobody); taken after the answer, no file holds one,
+    nor the WAL's history of any copy taken from then on."""
+    waiting = _stage(haul, "a check-in waiting for its answer")
+    answered = _stage(haul, "after a check-in answered: not safe")
+    assert [c for c in haul.copies if c.stage == waiting and c.table("checkin_tokens")], (
+        "no copy caught the check-in waiting: nothing was tested"
+    )
+    held = [c.label for c in haul.copies if c.stage >= answered and c.table("checkin_tokens")]
+    assert not held, "a check-in's buttons outlived its answer:" + _report(held)
+
+
+def _stage(haul: Haul, name: str) -> int:
+    return next(c.stage for c in haul.copies if c.stage_name == name)
 
 
 def test_the_old_accounts_chat_id_is_gone_from_every_file_once_the_case_moved(haul: Haul) -> None:
