@@ -899,7 +899,7 @@ def test_the_old_accounts_chat_id_is_gone_from_every_file_once_the_case_moved(ha
     the move on: not in the main file, not in the WAL (folded away), not in a backup. (Sealed
     under the case key, it would open to whoever later holds a holder's passphrase.)"""
     keeper = haul.people[KEEPER]
-    moved = next(c.stage for c in haul.copies if c.stage_name == "a case moved to a new account")
+    moved = _stage(haul, "a case moved to a new account")
     old_values: set[bytes] = set()
     for copy in haul.copies:
         if copy.stage >= moved:
