@@ -269,6 +269,7 @@ class WorkflowMixin(ServiceBase):
     ) -> CoordResponse:
         if not arg:
             return say(self._t(me, "handoff_missing", code=work.code))
+        await self._before_handoff(me, work)
         key, fields = await self._open(me, work)
         chat_id, lang = self._applicant(fields)
         phrase = fields["verification_phrase"].decode()
