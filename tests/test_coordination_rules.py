@@ -73,6 +73,7 @@ from bot.coordination.vetting import (
     progress,
     uncheck,
 )
+from bot.services.case_view import MESSAGE_LIMIT, message_pieces
 from bot.text import check_first_line, zawgyi_to_unicode
 
 S, A = CaseState, Action
@@ -118,7 +119,7 @@ def test_enum_values_are_the_stored_words() -> None:
 
 def test_the_table_is_exactly_the_designed_graph() -> None:
     assert dict(TRANSITIONS) == LEGAL
-    assert len(ILLEGAL) == len(ALL_PAIRS) - len(LEGAL) == 6 * 7 - 8
+    assert len(ILLEGAL) == len(ALL_PAIRS) - len(LEGAL) == 6 * 7 - 9
 
 
 @pytest.mark.parametrize(("state", "action"), list(LEGAL))
@@ -1194,3 +1195,17 @@ def test_a_burst_is_several_close_cases_within_a_day() -> None:
     ]
     assert bursts(cases) == [("AAAA", "BBBB", "CCCC")]
     assert bursts(cases[:2]) == []  # two alike are not yet a burst
+
+
+# -- long texts as messages -------------------------------------------------------------------
+
+
+def test_a_long_view_is_cut_into_messages_between_sections() -> None:
+    sections = ["head", "a" * 3000, "b\n" * 1500, "c" * 9000, "tail"]
+    text = "\n\n".join(sections)
+    pieces = message_pieces(text)
+    assert all(0 < len(p) <= MESSAGE_LIMIT for p in pieces)
+    assert "".join(pieces).replace("\n", "") == text.replace("\n", "")  # nothing lost
+    assert pieces[0] == "head\n\n" + "a" * 3000  # whole sections kept together where they fit
+    assert pieces[-1].endswith("tail")
+    assert message_pieces("short\n\nview") == ["short\n\nview"]

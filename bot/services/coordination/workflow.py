@@ -25,7 +25,7 @@ from bot.coordination.queue import SEPARATOR
 from bot.coordination.teams import receives
 from bot.crypto import DecryptionError, new_case_dropbox
 from bot.intake.events import Reply
-from bot.services.case_view import render_case
+from bot.services.case_view import message_pieces, render_case
 from bot.services.coordination.base import CoordIncoming, CoordResponse, ServiceBase, say
 from bot.services.intake import Submission
 from bot.services.outbox import OutMessage
@@ -230,7 +230,8 @@ class WorkflowMixin(ServiceBase):
         text = "\n\n".join((text, *await self._case_sections(me, work, fields)))
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "shown", work.code)
-        return CoordResponse((Reply(text, protect=True),), expire=True)
+        pieces = message_pieces(text)
+        return CoordResponse(tuple(Reply(p, protect=True) for p in pieces), expire=True)
 
     async def _cmd_note(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
