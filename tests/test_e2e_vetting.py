@@ -19,6 +19,7 @@ from tests import seizure
 from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot, wait_for_text
 from tests.coordinator_driver import REQUIRED_STEPS, snapshot
 from tests.intake_driver import CATALOG, answer_one, begin, default_questionnaire, default_route
+from tests.resting import rest
 from tests.test_e2e_teams import LEAD, NORTH_MEMBER, SOUTH_LEAD, SOUTH_MEMBER, _enrol
 
 # The coordinators are the teams' end-to-end test's people, enrolled as it enrols them; its
@@ -287,7 +288,10 @@ async def _say(server: DevServer, user: int, typed: str, answer: str) -> bool:
     """``typed`` in ``user``'s private chat; the bot answers ``answer``. Whether the typed
     message was deleted from the chat."""
     sent = await server.send_text(user, typed, first_name="C")
-    await wait_for_text(server, user, answer)
+    await server.wait_for_bot_message(user, after_id=sent["message_id"], timeout=10.0)
+    await rest(server)
+    said = [m.text for m in await server.messages(user) if m.from_bot]
+    assert said[-1] == answer
     record = await server.message(user, sent["message_id"])
     assert record is not None
     return record.deleted
@@ -427,7 +431,9 @@ async def test_a_steps_note_never_stays_in_a_chat_and_the_view_stays_readable(
             server,
             LEAD,
             f"/check {code} call {ZAWGYI_NOTE}",
-            text("checked", code=code, step="call", done=1, total=4),
+            text("checked", code=code, step="call", done=1, total=4)
+            + " "
+            + text("check_still", steps=steps_named("en", ("story", "phrase"))),
         )
         assert await _scheduled(bot) == before + 1  # the answer goes after a while, as a view
 

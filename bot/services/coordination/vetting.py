@@ -93,10 +93,9 @@ class VettingMixin(ServiceBase):
     ) -> CoordResponse:
         """A step checked (with an optional note) or taken back (with a reason, which is
         required), as the rules allow, while the case is claimed and undecided. Whatever the
-        answer, the command's message leaves the chat once it carries more than the code: a
-        note or a reason must not stay in it, as a /note's does not."""
-        answer = await self._marked(me, work, arg, undo=undo)
-        return CoordResponse((Reply(answer),), delete=(inc.message_id,) if arg else (), expire=True)
+        answer, the command's message leaves the chat once it carries more than the code (the
+        service sees to it for every command that carries text), as a /note's does."""
+        return CoordResponse((Reply(await self._marked(me, work, arg, undo=undo)),), expire=True)
 
     async def _marked(
         self, me: store.CoordinatorRow, work: store.WorkRow, arg: str, *, undo: bool
