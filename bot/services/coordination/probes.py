@@ -3,9 +3,9 @@
 When an unlocked coordinator opens a case, its answers are compared, in memory, with those of
 every other case their own key opens and not yet closed (the newest few hundred), and the
 closest are named in the case view; a burst of near-identical cases in the queue gets a line of
-its own. Nothing is compared that the reader
-could not already read, nothing computed is stored, and nothing of it goes to a group: another
-team's coordinator, holding no key to these cases, is shown nothing of them.
+its own. Nothing is compared that the reader could not already read, nothing computed is
+stored, and nothing of it goes to a group: another team's coordinator, holding no key to these
+cases, is shown nothing of them.
 """
 
 from __future__ import annotations
