@@ -329,6 +329,9 @@ class TeamConfig(_Section):
     default: StrictBool = False
     group_chat_id: StrictInt | None = None
     route: dict[StrictStr, tuple[StrictStr, ...]] = Field(default_factory=dict)
+    # How long a check-in may stay unanswered before the team's group is told; the
+    # organisation's ``checkin_grace_minutes`` if not set.
+    checkin_grace_minutes: StrictInt | None = Field(default=None, ge=5, le=720)
 
     @field_validator("name")
     @classmethod
@@ -350,6 +353,7 @@ class CoordinationConfig(_Section):
     unlock_idle_minutes: StrictInt = Field(default=15, ge=1, le=1440)
     unlock_max_hours: StrictInt = Field(default=8, ge=1, le=24)
     invite_ttl_hours: StrictInt = Field(default=48, ge=1, le=720)
+    checkin_grace_minutes: StrictInt = Field(default=120, ge=5, le=720)
     teams: tuple[TeamConfig, ...] = ()
 
     @field_validator("group_chat_id")
@@ -394,6 +398,7 @@ class VettingStepConfig(_Section):
     text: dict[StrictStr, StrictStr]
     required: StrictBool = True
     second_person: StrictBool = False
+    reopen_on_account_change: StrictBool = False
 
     @field_validator("id")
     @classmethod
@@ -416,10 +421,20 @@ class VettingStepConfig(_Section):
 
 
 def _default_step(
-    step_id: str, en: str, my: str, *, required: bool = True, second_person: bool = False
+    step_id: str,
+    en: str,
+    my: str,
+    *,
+    required: bool = True,
+    second_person: bool = False,
+    reopen: bool = False,
 ) -> VettingStepConfig:
     return VettingStepConfig(
-        id=step_id, text={"en": en, "my": my}, required=required, second_person=second_person
+        id=step_id,
+        text={"en": en, "my": my},
+        required=required,
+        second_person=second_person,
+        reopen_on_account_change=reopen,
     )
 
 
@@ -428,7 +443,7 @@ def _default_step(
 #: coordinators are told which), rather than approving with none recorded; the second person's
 #: step is asked of flagged cases only, so a team of one is not stopped.
 DEFAULT_VETTING_STEPS: tuple[VettingStepConfig, ...] = (
-    _default_step("call", "A call with the person", "လူကိုယ်တိုင်နဲ့ ဖုန်းပြောပြီးပြီ"),
+    _default_step("call", "A call with the person", "လူကိုယ်တိုင်နဲ့ ဖုန်းပြောပြီးပြီ", reopen=True),
     _default_step(
         "story",
         "Their story checks out with someone who served there",
@@ -438,6 +453,7 @@ DEFAULT_VETTING_STEPS: tuple[VettingStepConfig, ...] = (
         "phrase",
         "They said the verification number back",
         "အတည်ပြုနံပါတ်ကို သူ ပြန်ပြောနိုင်တယ်",
+        reopen=True,
     ),
     _default_step(
         "second",

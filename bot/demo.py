@@ -41,6 +41,7 @@ Demo: you are an applicant writing to the bot. No Telegram is involved.
   • commands work as in Telegram: /start /back /language /help /delete ...
   • !team switches you to a coordinator (a lead, enrolled with a fresh invite),
     !applicant switches back, !group shows the coordinators' group
+  • after /handoff, /checkin CODE 3h arms check-ins; !later 3 lets three hours pass
   • type q to quit (the demo's database and key are thrown away)
 {RULE}"""
 
@@ -102,6 +103,10 @@ async def _nothing_to_grant() -> int:
     return 0
 
 
+async def _time_stands_still(hours: float) -> None:
+    return None
+
+
 async def _grant_waiting(runtime: Runtime, folder: Path) -> int:
     """What an operator does offline for a coordinator who enrolled after cases came in: a
     backup, ``recover grant`` with the recovery key's private half, ``import-grants``. Returns
@@ -135,6 +140,7 @@ async def chat_loop(
     write: Callable[[str], None],
     grant_waiting: Callable[[], Awaitable[int]] = _nothing_to_grant,
     handled: Callable[[], Awaitable[bool]] | None = None,
+    later: Callable[[float], Awaitable[None]] = _time_stands_still,
 ) -> None:
     user = APPLICANT_ID
     enrolled = False
@@ -150,6 +156,11 @@ async def chat_loop(
         if line is None or line.strip().lower() in ("q", "quit", "exit"):
             return
         choice = line.strip()
+        hours = choice.removeprefix("!later").strip()
+        if choice.startswith("!later") and hours.replace(".", "", 1).isdigit():
+            await later(float(hours))
+            write(f"({hours} hours passed, for the bot and for Telegram)")
+            continue
         if choice in ("!team", "!applicant", "!group"):
             chat = {"!team": COORDINATOR_ID, "!applicant": APPLICANT_ID, "!group": GROUP_CHAT_ID}[
                 choice
@@ -204,7 +215,19 @@ async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], 
             config = load_config(demo_config(folder, server.base_url), environ)
             configure_logging(level=config.logging.level, fmt=config.logging.format)
             stop = asyncio.Event()
-            async with open_runtime(config) as runtime:
+            passed = [0.0]  # hours let pass with !later: the bot's clock runs that much ahead
+
+            def clock() -> float:
+                return time.time() + passed[0]
+
+            async def later(hours: float) -> None:
+                passed[0] += hours * 3600
+                server.clock.advance(hours * 3600)
+                runtime.coordination.checkins_now.set()
+                runtime.intake.sweep_now.set()
+                await settle(server, done=runtime.handled)
+
+            async with open_runtime(config, clock=clock) as runtime:
                 bot = asyncio.create_task(serve(runtime, stop))
                 try:
                     write(INTRO)
@@ -215,6 +238,7 @@ async def run(read: Callable[[], Awaitable[str | None]], write: Callable[[str], 
                         write,
                         lambda: _grant_waiting(runtime, folder),
                         runtime.handled,
+                        later,
                     )
                 finally:
                     stop.set()

@@ -28,6 +28,7 @@ from bot.ops.keycheck import ensure_master_key, key_name
 from bot.ops.retention import purge_once, warn_expiring
 from bot.ops.upgrade import upgrade
 from bot.services.coordination import CoordinationService, CoordinationSettings
+from bot.services.coordination.checkins import CHECKIN_SECONDS
 from bot.services.erasures import SWEEP_SECONDS
 from bot.services.intake import IntakeService, IntakeSettings
 from bot.services.outbox import Outbox, OutMessage
@@ -138,6 +139,12 @@ async def open_services(
                 unlock_idle_seconds=config.coordination.unlock_idle_minutes * 60,
                 unlock_max_seconds=config.coordination.unlock_max_hours * 3600,
                 invite_ttl_seconds=config.coordination.invite_ttl_hours * 3600,
+                checkin_grace_seconds=config.coordination.checkin_grace_minutes * 60,
+                team_checkin_grace={
+                    team.name: team.checkin_grace_minutes * 60
+                    for team in config.coordination.teams
+                    if team.checkin_grace_minutes is not None
+                },
                 argon2=argon2,
                 vetting=vetting_steps(config.vetting),
                 master_keys=(
@@ -163,6 +170,7 @@ async def open_services(
             clock=clock,
             on_submit=coordination.on_submit,
             relay=coordination,
+            journey=coordination,
         )
         yield Services(config, db, vault, catalog, intake, coordination, outbox)
     finally:
@@ -236,6 +244,14 @@ async def serve(runtime: Runtime, stop: asyncio.Event) -> None:
             ),
             asyncio.create_task(
                 _every(rounds, AUDIT_HEAD_INTERVAL_SECONDS, runtime.coordination.post_audit_head)
+            ),
+            asyncio.create_task(
+                _every(
+                    rounds,
+                    CHECKIN_SECONDS,
+                    lambda: runtime.coordination.run_checkins(send, erase),
+                    runtime.coordination.checkins_now,
+                )
             ),
             asyncio.create_task(
                 _every(
@@ -333,7 +349,13 @@ def teams_of(coordination: CoordinationConfig) -> Teams:
 def vetting_steps(vetting: VettingConfig) -> tuple[Step, ...]:
     """The config's vetting steps as the coordination rules use them."""
     return tuple(
-        Step(s.id, s.required, s.second_person, MappingProxyType(dict(s.text)))
+        Step(
+            s.id,
+            s.required,
+            s.second_person,
+            MappingProxyType(dict(s.text)),
+            reopen_on_account_change=s.reopen_on_account_change,
+        )
         for s in vetting.steps
     )
 

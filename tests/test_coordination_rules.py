@@ -198,6 +198,7 @@ EXPECTED: dict[str, tuple[str | None, str, bool, bool]] = {
     "approve": ("assignee other", "assignee other", False, True),
     "reject": ("assignee", ANY, True, True),
     "handoff": ("assignee", "assignee", True, True),
+    "checkin": ("assignee", "assignee", True, True),
     "close": ("assignee", ANY, False, True),
     "purge": (None, ANY, True, True),  # destructive: a stolen lead's phone must not shred
     "grant": (None, "none", True, True),
@@ -623,7 +624,7 @@ def test_free_text_cannot_enter_the_log(actor: str, case_code: str | None) -> No
 
 
 def test_every_documented_action_can_be_logged() -> None:
-    assert len(AUDIT_ACTIONS) == 29
+    assert len(AUDIT_ACTIONS) == 35  # with the journey's check-ins and account change
     for action in sorted(AUDIT_ACTIONS):
         entry = seal_entry(
             seq=1, at=0, actor="system", action=action, case_code=None, prev_hash=GENESIS, mac=MAC

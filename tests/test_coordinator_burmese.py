@@ -17,11 +17,12 @@ from bot.store import coordination as store
 from tests.databases import opened
 
 # Latin letters a Burmese text may keep: commands and placeholders, codes and handles, the
-# language switch written for English readers, a typed example, team ids and a vetting step's
-# id (typed after /check as the config names it), and UTC.
+# language switch written for English readers, a typed example (a check-in's 12h, off), team
+# ids and a vetting step's id (typed after /check as the config names it), and UTC.
 _ALLOWED = re.compile(
     r"/(?:un)?check K7QX call\b|/[a-z_]+|\{[^}]*\}|\bC-[A-Z0-9]{4}\b|\b[A-Z0-9]{4}\b"
     r"|For English|\ben\b|\bmy\b|\babc\b|\bsouth\b|\bUTC\b|^English|\bverify-audit\b"
+    r"|\b\d+[mhd]\b|\boff\b"
 )
 MYANMAR_DIGITS = re.compile(r"[\u1040-\u1049]")
 

@@ -62,9 +62,10 @@ KEEPER = 5_912_345_606  # finishes and keeps the receipt
 ERASER = 5_912_345_607  # finishes and clears the chat
 DELETER = 5_912_345_608  # stops half-way and deletes everything
 FLOODER = 5_912_345_609  # floods past the limit half-way through the form
+NEW_PHONE = 5_912_345_611  # the keeper, on a new account after the old phone was lost
 LEAD = 5_912_345_700
 DECOYS = (5_912_345_600, 5_912_345_605, 5_912_345_610, 6_000_000_123, 777_000, 424_242_424)
-APPLICANTS = (EARLY, FINISHER, DRAFTER, BLOCKER, KEEPER, ERASER, DELETER, FLOODER)
+APPLICANTS = (EARLY, FINISHER, DRAFTER, BLOCKER, KEEPER, ERASER, DELETER, FLOODER, NEW_PHONE)
 FLOOD = 45
 PASSPHRASE = "harbour lantern copper eleven"
 
@@ -78,6 +79,7 @@ class Person:
     typed: list[str] = field(default_factory=list)  # typed into the form
     later: list[str] = field(default_factory=list)  # written into the case after it was sent
     code: str | None = None
+    receipt: str | None = None
     phrase: str | None = None
     sent_at_stage: int | None = None  # the first stage whose copies come after the submission
 
@@ -118,6 +120,8 @@ ASK_FINISHER = "Which town AskCanary2bb?"
 ASK_BLOCKER = "Still safe AskCanary7nn?"
 HANDOFF = "Friday evening HandoffCanary3cc"
 REJECT = "Does not hold RejectCanary8dd"
+ASK_NEW_PHONE = "Are you safe now AskCanary4mm?"
+CHECKIN_HOURS = 3
 
 
 # --- driving the bot ----------------------------------------------------------------------------
@@ -141,7 +145,8 @@ async def _notes(person: Applicant, who: Person) -> None:
 async def _send(person: Applicant, who: Person) -> None:
     await person.tap("Send")
     receipt = next(m.text or "" for m in await person.visible() if "receipt code" in (m.text or ""))
-    who.code = receipt.split("receipt code: ")[1].split("-")[0]
+    who.receipt = receipt.split("receipt code: ")[1].split()[0]
+    who.code = who.receipt.split("-")[0]
     who.phrase = receipt.split("they will first say: ")[1].splitlines()[0].strip()
 
 
@@ -187,11 +192,22 @@ class Stages:
 
 async def _whole_life(folder: Path) -> Haul:
     master_key = MasterKey.generate()
-    names = ("early", "finisher", "drafter", "blocker", "keeper", "eraser", "deleter", "flooder")
+    names = (
+        "early",
+        "finisher",
+        "drafter",
+        "blocker",
+        "keeper",
+        "eraser",
+        "deleter",
+        "flooder",
+        "keeper's new phone",
+    )
     people = {uid: Person(uid, name) for uid, name in zip(APPLICANTS, names, strict=True)}
-    early, finisher, drafter, blocker, keeper, eraser, deleter, flooder = (
+    early, finisher, drafter, blocker, keeper, eraser, deleter, flooder, _ = (
         people[uid] for uid in APPLICANTS
     )
+    advanced = 0
     started = int(time.time())
     async with DevServer() as server, running_bot(server, folder / "live", master_key) as bot:
         (folder / "backups").mkdir()
@@ -296,6 +312,31 @@ async def _whole_life(folder: Path) -> Haul:
         await wait_for_text(server, FINISHER, HANDOFF)
         await stages.take("after the handoff")
 
+        # Check-ins on the road: armed, one sent and answered "not safe".
+        await lead.send(f"/checkin {code} {CHECKIN_HOURS}h")
+        assert "Check-ins for" in await lead.last_text()
+        await stages.take("check-ins armed")
+        advanced += await _hours_pass(bot, CHECKIN_HOURS)
+        await server.wait_for(lambda: _checkin_on(server, FINISHER), timeout=15.0)
+        await Applicant(server, FINISHER).tap(CATALOG.text("en", "checkin_help"))
+        await wait_for_text(server, GROUP_CHAT_ID, f"{code}: check-in: needs help")
+        await stages.take("after a check-in answered: not safe")
+        await lead.send("/unlock")  # hours went by: the key was forgotten
+        await lead.send(PASSPHRASE)
+
+        # The keeper lost their phone: their case follows them to a new account.
+        assert keeper.receipt is not None
+        phone = Applicant(server, NEW_PHONE)
+        await phone.send(f"/status {keeper.receipt}")
+        await phone.tap(CATALOG.text("en", "account_use"))
+        await wait_for_text(server, GROUP_CHAT_ID, f"{keeper.code}: account changed")
+        await stages.take("a case moved to a new account")
+        await lead.send(f"/claim {keeper.code}")
+        await lead.send(f"/ask {keeper.code} {ASK_NEW_PHONE}")
+        keeper.later.append(ASK_NEW_PHONE)
+        await wait_for_text(server, NEW_PHONE, ASK_NEW_PHONE)
+        await stages.take("a question reached the new account")
+
         # The case sent before anyone enrolled was sealed to the recovery key, not to this lead:
         # they may claim it, and a /show is refused or shown, whichever the design gives.
         await lead.send(f"/claim {early.code}")
@@ -320,7 +361,24 @@ async def _whole_life(folder: Path) -> Haul:
     loaded = seizure.load(copies)
     # Each hot copy's WAL read back commit by commit and frame by frame: its history is taken too.
     history = [h for c in loaded if c.kind == "hot copy" for h in seizure.wal_history(c)]
-    return Haul(master_key, config_text, loaded + history, people, (started - 60, ended + 60))
+    window = (started - 60, ended + advanced + 60)
+    return Haul(master_key, config_text, loaded + history, people, window)
+
+
+async def _hours_pass(bot: RunningBot, hours: float) -> int:
+    """Hours pass for the coordination side (the check-ins' clock); returns the seconds."""
+    seconds = int(hours * 3600)
+    coordination = bot.runtime.coordination
+    before = coordination.clock
+    coordination.clock = lambda: before() + seconds
+    coordination.checkins_now.set()
+    await rest(bot.server)
+    return seconds
+
+
+async def _checkin_on(server: DevServer, chat: int) -> bool:
+    fine = CATALOG.text("en", "checkin_fine")
+    return any(any(b["text"] == fine for b in m.buttons) for m in await server.messages(chat))
 
 
 @pytest.fixture(scope="module")
@@ -813,3 +871,34 @@ def _opens(key: UnlockedKey, blobs: list[bytes], case_id: str) -> bool:
             continue
         return True
     return False
+
+
+# --- the journey: a case that moved to a new account ---------------------------------------------
+
+
+def test_the_old_accounts_chat_id_is_gone_from_every_file_once_the_case_moved(haul: Haul) -> None:
+    """The case's sealed chat id, as it was before the move, is in no byte of any file taken from
+    the move on: not in the main file, not in the WAL (folded away), not in a backup. (Sealed
+    under the case key, it would open to whoever later holds a holder's passphrase.)"""
+    keeper = haul.people[KEEPER]
+    moved = next(c.stage for c in haul.copies if c.stage_name == "a case moved to a new account")
+    old_values: set[bytes] = set()
+    for copy in haul.copies:
+        if copy.stage >= moved:
+            continue
+        ids = {str(r.values["id"]) for r in copy.table("cases") if r.values["code"] == keeper.code}
+        old_values |= {
+            bytes(r.values["value"])
+            for r in copy.table("case_fields")
+            if r.values["case_id"] in ids and r.values["name"] == "chat_id"
+        }
+    assert old_values, "the keeper's case never held a chat id: nothing to look for"
+    after = [c for c in haul.copies if c.stage >= moved]
+    assert after
+    found = [
+        f"{name} of the {copy.label}"
+        for copy in after
+        for name, data in copy.files.items()
+        if any(value in data for value in old_values)
+    ]
+    assert not found, "the old account's sealed chat id outlived the move:" + _report(found)

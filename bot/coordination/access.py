@@ -122,6 +122,8 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
         "approve": _everyone(_CLAIMED, needs_unlock=True),
         "reject": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
         "handoff": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
+        # Arms (or stops) check-ins after the handoff: it opens the case for the chat.
+        "checkin": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
         "close": _lead_wider(_ASSIGNEE, needs_unlock=True),
         # Destructive: a lead's stolen phone must not shred cases or strip the team's copies.
         "purge": _lead_only(_ANY, private_only=True, needs_unlock=True),
@@ -150,6 +152,7 @@ COORDINATOR_COMMANDS: tuple[str, ...] = (
     "approve",
     "reject",
     "handoff",
+    "checkin",
     "close",
     "release",
     "reassign",

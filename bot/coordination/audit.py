@@ -63,6 +63,12 @@ AUDIT_ACTIONS: frozenset[str] = frozenset(
         "submitted",
         "sealed",
         "shredded",
+        "checkin_armed",
+        "checkin_off",
+        "checkin_missed",
+        "checkin_needs_help",
+        "checkin_late",
+        "account_changed",
     }
 )
 

@@ -33,6 +33,9 @@ class Step:
     required: bool = True
     second_person: bool = False
     text: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # Done again when the case moves to a new account (a call, the number said back): the
+    # person on the new account may not be the one who did it the first time.
+    reopen_on_account_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ def missing(steps: Sequence[Step], done: Mapping[str, Done], *, flagged: bool) -
     """The steps approval still waits for, in the list's order: the required ones, or every
     one on a case flagged as suspect."""
     return tuple(step.id for step in steps if (step.required or flagged) and step.id not in done)
+
+
+def reopened_by_account_change(steps: Sequence[Step], done: Mapping[str, Done]) -> tuple[str, ...]:
+    """The steps done on a case that its move to a new account takes back, in the list's order."""
+    return tuple(s.id for s in steps if s.reopen_on_account_change and s.id in done)
 
 
 def check(

@@ -128,6 +128,19 @@ class RelayDesk(Protocol):
     async def deposit_reply(self, pseudonym: bytes, text: str) -> bool: ...
 
 
+class JourneyDesk(Protocol):
+    """The road after the handoff (the coordination side): a check-in's answer, and a case
+    moving to a new account."""
+
+    async def checkin_answered(self, chat_id: int, token: str) -> bool: ...
+
+    def offer_account(self, case_id: str, code: str, user_id: int) -> str: ...
+
+    def take_account_offer(self, token: str, user_id: int) -> tuple[str, str] | None: ...
+
+    async def change_account(self, case_id: str, chat_id: int, receipt_hash: str) -> bool: ...
+
+
 @dataclass
 class IntakeSettings:
     recovery_public_key: bytes  # every submitted case key is sealed to it
@@ -173,6 +186,7 @@ class IntakeService:
         clock: Callable[[], float] = time.time,
         on_submit: SubmitHook | None = None,
         relay: RelayDesk | None = None,
+        journey: JourneyDesk | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
@@ -182,6 +196,7 @@ class IntakeService:
         self.clock = clock
         self.on_submit = on_submit
         self.relay = relay
+        self.journey = journey
         self.memory = ChatMemory()
         self.erasures = Erasures(clock=lambda: self.clock())
         self.sweep_now = asyncio.Event()  # set to sweep at once (a test that moved the clock)
@@ -379,7 +394,7 @@ class IntakeService:
             return await self._status(chat, incoming, event.arg)
         if isinstance(event, Command) and event.name == "delete" and incoming.message_id:
             self.memory.erasing_from(incoming.user_id, incoming.message_id)
-        relayed = await self._relay(chat, incoming)
+        relayed = await self._relay(chat, incoming) or await self._journey(chat, incoming)
         if relayed is not None:
             return relayed
         if chat is None:
@@ -697,7 +712,39 @@ class IntakeService:
             await asyncio.sleep(STATUS_DELAY_SECONDS)
             return Response((Reply(self.catalog.text(lang, "status_unknown")),))
         self._status_limiter.forgive(incoming.user_id)
-        return Response((Reply(self.catalog.text(lang, f"status_{case.status}")),))
+        status = self.catalog.text(lang, f"status_{case.status}")
+        if self.journey is None or case.status not in _MOVABLE:
+            return Response((Reply(status),))
+        # Someone on a new phone may take the case with them (``accounts``).
+        token = self.journey.offer_account(case.case_id, code, incoming.user_id)
+        offer = self.catalog.text(lang, "account_offer")
+        button = Button(self.catalog.text(lang, "account_use"), f"M:{token}")
+        return Response((Reply(f"{status}\n\n{offer}", ((button,),)),))
+
+    async def _journey(self, chat: _Chat | None, incoming: Incoming) -> Response | None:
+        """A check-in's button, or "use this account for my case" after a ``/status``.
+
+        Either check-in button gets the same answer, stale or not, and the check-in is erased:
+        nothing left on the phone says which was tapped."""
+        event, desk = incoming.event, self.journey
+        if desk is None or not isinstance(event, Press) or event.data[:2] not in ("K:", "M:"):
+            return None
+        lang = await self._language(chat, incoming.language_hint)
+        pressed = (incoming.pressed_message_id,) if incoming.pressed_message_id else ()
+        if event.data.startswith("K:"):
+            await desk.checkin_answered(incoming.chat_id, event.data[2:])
+            return Response(toast=self.catalog.text(lang, "checkin_thanks"), delete=pressed)
+        offer = desk.take_account_offer(event.data[2:], incoming.user_id)
+        if offer is None:
+            return Response(toast=self.catalog.text(lang, "stale_button"))
+        case_id, code = offer
+        secret = new_receipt_secret()
+        if not await desk.change_account(
+            case_id, incoming.chat_id, self._receipt_hash(code, secret)
+        ):
+            return Response(toast=self.catalog.text(lang, "stale_button"), delete=pressed)
+        moved = self.catalog.text(lang, "account_changed", receipt=f"{code}-{secret}")
+        return Response((Reply(moved, protect=True),), delete=pressed)
 
     def _receipt_matches(self, code: str, secret: str, stored: str) -> bool:
         if stored.startswith("$argon2"):  # a case sent before receipts used a keyed hash
@@ -876,6 +923,8 @@ class IntakeService:
         return int(self.clock())
 
 
+# States in which a case can still follow its person to a new account.
+_MOVABLE = frozenset({"submitted", "claimed", "approved", "handed_off"})
 _RECEIPT_SHAPE = re.compile(f"[{ALPHABET}]{{4}}(?:-[{ALPHABET}]{{4}}){{3}}")
 
 

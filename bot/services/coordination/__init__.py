@@ -17,6 +17,9 @@ Where each behaviour lives:
 - ``relay``: /ask and the applicant's answer on its way back, sealed to the case;
 - ``teams``: /transfer, a case moved under a new key;
 - ``audit``: /audit, the chain's verification and its head posted off the server;
+- ``checkins``: /checkin after the handoff, the runner that sends and watches check-ins, and
+  the applicant's answer;
+- ``accounts``: a case that follows its person to a new account (``/status``, then one tap);
 - ``base``: the state and helpers all of them share (opening a case, moving it, the audit entry).
 """
 

@@ -18,7 +18,15 @@ from bot.coordination import Action, CaseState, commands_for, transition
 from bot.coordination.teams import Teams, sees_person
 from bot.coordination.vetting import Step
 from bot.coordination.words import Words
-from bot.crypto import Argon2Cost, CaseKey, CryptoError, MasterKey, Vault, open_case_dropbox
+from bot.crypto import (
+    Argon2Cost,
+    CaseKey,
+    CryptoError,
+    MasterKey,
+    UnlockedKey,
+    Vault,
+    open_case_dropbox,
+)
 from bot.i18n import COORDINATOR_LANGUAGES, Catalog, CoordinatorCatalog
 from bot.intake.events import Reply
 from bot.intake.questionnaire import Questionnaire
@@ -48,6 +56,8 @@ class CoordinationSettings:
     argon2: Argon2Cost | None = None
     master_keys: tuple[MasterKey, ...] = ()  # current first: the audit chain spans rotations
     vetting: tuple[Step, ...] = ()  # the organisation's steps, in order (none: approval as ever)
+    checkin_grace_seconds: int = 2 * 3600  # a check-in unanswered this long is missed
+    team_checkin_grace: Mapping[str, int] = field(default_factory=dict)  # by team, if set
 
 
 @dataclass(frozen=True)
@@ -219,7 +229,23 @@ class ServiceBase:
         key = await self._case_key(me, work)
         encrypted = await case_store.read_fields(self.db.conn, work.case_id)
         fields = {n: key.decrypt(v, case_id=work.case_id, field=n) for n, v in encrypted.items()}
-        return key, fields
+        return key, await self._adopt_account(work.case_id, key, fields)
+
+    # --- hooks the journey's parts fill in (``checkins``, ``accounts``) ---------------------
+
+    async def _adopt_account(
+        self, case_id: str, key: CaseKey, fields: dict[str, bytes]
+    ) -> dict[str, bytes]:
+        """The case's fields with the applicant's newest chat (see ``accounts``)."""
+        return fields
+
+    def _case_notes(self, me: store.CoordinatorRow, fields: Mapping[str, bytes]) -> list[str]:
+        """Lines a case view starts with (an account that changed)."""
+        return []
+
+    async def _after_unlock(self, me: store.CoordinatorRow, key: UnlockedKey) -> list[str]:
+        """Lines added to the answer to an unlock (check-ins armed again)."""
+        return []
 
     async def _case_key(self, me: store.CoordinatorRow, work: store.WorkRow) -> CaseKey:
         """The case key from this coordinator's sealed copy, or a refusal they read."""
@@ -369,5 +395,7 @@ async def open_inbox(
     answers = []
     for _id, sealed, _at in await store.inbox(conn, case_id):
         data = json.loads(private.open_sealed(sealed, context=case_id))
+        if "text" not in data:
+            continue  # a new account's chat, not an answer (see ``accounts``)
         answers.append((int(data["at"]), data["text"], bool(data.get("uncertain"))))
     return sorted(answers)  # stored in no order (random ids): the sealed time orders them

@@ -180,9 +180,9 @@ class EnrolmentMixin(ServiceBase):
             await self._audit(conn, me.handle, "unlocked", None)
         minutes = self.settings.unlock_idle_seconds // 60
         hours = self.settings.unlock_max_seconds // 3600
-        return CoordResponse(
-            (Reply(self._t(me, "unlocked", minutes=minutes, hours=hours)),), delete=gone
-        )
+        lines = [self._t(me, "unlocked", minutes=minutes, hours=hours)]
+        lines += await self._after_unlock(me, key)
+        return CoordResponse((Reply("\n".join(lines)),), delete=gone)
 
     async def _enroll_finish(
         self, inc: CoordIncoming, pseudonym: bytes, pending: Pending, passphrase: str

@@ -25,6 +25,7 @@ from bot.crypto import canonical_code
 from bot.i18n import COORDINATOR_LANGUAGES
 from bot.intake.events import Reply
 from bot.ops.rotation import adopt_coordinator
+from bot.services.coordination.accounts import AccountsMixin
 from bot.services.coordination.audit import AuditMixin
 from bot.services.coordination.base import ENROLLING, CoordIncoming, CoordResponse, Refused, say
 from bot.services.coordination.enrolment import EnrolmentMixin
@@ -44,6 +45,7 @@ class CoordinationService(
     RelayMixin,
     TeamsMixin,
     AuditMixin,
+    AccountsMixin,
 ):
     """The coordinators' side as the transport sees it: one message in, one response out."""
 

@@ -228,6 +228,7 @@ class WorkflowMixin(ServiceBase):
             texts=self.texts,
         )
         text = "\n\n".join((text, *await self._case_sections(me, work, fields)))
+        text = "\n".join([*self._case_notes(me, fields), text])
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "shown", work.code)
         pieces = message_pieces(text)
@@ -275,6 +276,8 @@ class WorkflowMixin(ServiceBase):
         chat_id, lang = self._applicant(fields)
         phrase = fields["verification_phrase"].decode()
         next_step = self.catalog.text(lang, "next_step", text=arg, phrase=phrase)
+        # Once, in plain words: what the two buttons of a check-in mean (``checkins``).
+        next_step += "\n\n" + self.catalog.text(lang, "checkin_explain")
         await self._move(
             me,
             work,
