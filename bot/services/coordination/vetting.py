@@ -127,10 +127,7 @@ class VettingMixin(ServiceBase):
                 )
         except StepRefused as exc:
             refusal = _REFUSALS[exc.reason]
-            second = self._listed(me, tuple(s.id for s in self._steps if s.second_person))
-            return self._t(
-                me, refusal, code=work.code, step=exc.step, steps=self._ids(), second=second
-            )
+            return self._t(me, refusal, code=work.code, step=exc.step, steps=self._ids())
         record = self._record(me, text, step=step.id, **({"undo": "1"} if undo else {}))
         audit = "unchecked" if undo else "checked"
         async with self.db.transaction() as conn:
