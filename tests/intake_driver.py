@@ -74,3 +74,10 @@ async def answer_one(
         await person.tap(CATALOG.text(lang, "skip"))
     else:
         await person.send(typed or "2021" if question.kind is QuestionKind.YEAR else typed or "x")
+
+
+def status_answer(language: str, status: str) -> str:
+    """What ``/status`` with a right receipt shows for a case a new account may still take on:
+    the status, then the offer to use this account for it."""
+    catalog_status = CATALOG.text(language, f"status_{status}")
+    return f"{catalog_status}\n\n{CATALOG.text(language, 'account_offer')}"

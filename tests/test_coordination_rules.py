@@ -9,6 +9,7 @@ import hmac
 import itertools
 import unicodedata
 from collections.abc import Callable
+from difflib import SequenceMatcher
 
 import pytest
 from hypothesis import given
@@ -48,6 +49,7 @@ from bot.coordination import (
 )
 from bot.coordination.passphrase import REASONS
 from bot.coordination.probes import (
+    TEXT_COMPARED,
     CaseAnswers,
     Closeness,
     _fold,
@@ -60,15 +62,18 @@ from bot.coordination.probes import (
 )
 from bot.coordination.vetting import (
     Done,
+    Latest,
     Mark,
     Refusal,
     Step,
     StepRefused,
     check,
+    latest,
     missing,
     progress,
     uncheck,
 )
+from bot.services.case_view import MESSAGE_LIMIT, message_pieces
 from bot.text import check_first_line, zawgyi_to_unicode
 
 S, A = CaseState, Action
@@ -82,6 +87,7 @@ LEGAL: dict[tuple[CaseState, Action], CaseState] = {
     (S.CLAIMED, A.REASSIGN): S.CLAIMED,
     (S.CLAIMED, A.APPROVE): S.APPROVED,
     (S.CLAIMED, A.REJECT): S.REJECTED,
+    (S.APPROVED, A.REJECT): S.REJECTED,  # before the handoff, an approval can be stopped
     (S.APPROVED, A.HANDOFF): S.HANDED_OFF,
     (S.HANDED_OFF, A.CLOSE): S.CLOSED,
     (S.REJECTED, A.CLOSE): S.CLOSED,
@@ -113,7 +119,7 @@ def test_enum_values_are_the_stored_words() -> None:
 
 def test_the_table_is_exactly_the_designed_graph() -> None:
     assert dict(TRANSITIONS) == LEGAL
-    assert len(ILLEGAL) == len(ALL_PAIRS) - len(LEGAL) == 6 * 7 - 8
+    assert len(ILLEGAL) == len(ALL_PAIRS) - len(LEGAL) == 6 * 7 - 9
 
 
 @pytest.mark.parametrize(("state", "action"), list(LEGAL))
@@ -184,7 +190,8 @@ EXPECTED: dict[str, tuple[str | None, str, bool, bool]] = {
     "show": ("assignee", ANY, True, True),
     "note": ("assignee", ANY, True, True),
     "ask": ("assignee", "assignee", True, True),
-    # A vetting step: the holder's, or a second coordinator's where the step says so.
+    # A vetting step: the holder's (or a lead's), or a second coordinator's where the step says
+    # so; which step is whose is the vetting rules' (the CHECKS table below).
     "check": ("assignee other", "assignee other", True, True),
     "uncheck": ("assignee other", "assignee other", True, True),
     "flag": (ANY, ANY, False, True),
@@ -922,40 +929,50 @@ def test_no_steps_wait_for_nothing() -> None:
     assert missing((), {}, flagged=True) == ()
 
 
-# (done before, step, actor, holder) -> the refusal, or None if the step may be checked.
-CHECKS: list[tuple[tuple[str, ...], str, str, str | None, Refusal | None]] = [
-    ((), "call", "A", "A", None),
-    ((), "call", "B", "A", None),  # another holder of a key may record a call they made
-    (("call:A",), "call", "A", "A", Refusal.ALREADY_DONE),
-    (("call:A",), "call", "B", "A", Refusal.ALREADY_DONE),
-    ((), "nope", "A", "A", Refusal.UNKNOWN_STEP),
-    ((), "CALL", "A", "A", None),  # typed in capitals
+# (done before, step, actor, holder, lead) -> the refusal, or None if the step may be checked.
+CHECKS: list[tuple[tuple[str, ...], str, str, str | None, bool, Refusal | None]] = [
+    ((), "call", "A", "A", False, None),
+    # An ordinary step is the holder's (or a lead's): another coordinator records none.
+    ((), "call", "B", "A", False, Refusal.NOT_HOLDER),
+    ((), "call", "B", "A", True, None),
+    ((), "extra", "B", "A", False, Refusal.NOT_HOLDER),  # required or not
+    (("call:A",), "call", "A", "A", False, Refusal.ALREADY_DONE),
+    (("call:A",), "call", "B", "A", False, Refusal.ALREADY_DONE),
+    ((), "nope", "A", "A", False, Refusal.UNKNOWN_STEP),
+    ((), "CALL", "A", "A", False, None),  # typed in capitals
     # The second person's step: never the holder, never someone who checked another step.
-    ((), "second", "A", "A", Refusal.HOLDER),
-    (("call:A",), "second", "A", "A", Refusal.HOLDER),
-    (("call:B",), "second", "B", "A", Refusal.SAME_PERSON),
-    (("call:A", "story:A"), "second", "B", "A", None),
-    (("call:A", "story:C"), "second", "B", "A", None),
-    (("call:A", "story:B"), "second", "B", "A", Refusal.SAME_PERSON),
+    ((), "second", "A", "A", False, Refusal.HOLDER),
+    ((), "second", "A", "A", True, Refusal.HOLDER),  # a lead holding the case neither
+    (("call:A",), "second", "A", "A", False, Refusal.HOLDER),
+    (("call:B",), "second", "B", "A", True, Refusal.SAME_PERSON),
+    (("call:A", "story:A"), "second", "B", "A", False, None),
+    (("call:A", "story:C"), "second", "B", "A", False, None),
+    (("call:A", "story:B"), "second", "B", "A", True, Refusal.SAME_PERSON),
     # ...and whoever agreed as the second person checks nothing else of the case.
-    (("second:B",), "story", "B", "A", Refusal.SAME_PERSON),
-    (("second:B",), "story", "A", "A", None),
-    (("second:B",), "second", "C", "A", Refusal.ALREADY_DONE),
+    (("second:B",), "story", "B", "A", True, Refusal.SAME_PERSON),
+    (("second:B",), "story", "A", "A", False, None),
+    (("second:B",), "second", "C", "A", False, Refusal.ALREADY_DONE),
     # An unclaimed case has no holder: the second step still needs a fresh person.
-    (("call:A",), "second", "A", None, Refusal.SAME_PERSON),
-    ((), "second", "A", None, None),
+    (("call:A",), "second", "A", None, False, Refusal.SAME_PERSON),
+    ((), "second", "A", None, False, None),
 ]
 
 
-@pytest.mark.parametrize(("done", "step", "actor", "holder", "refusal"), CHECKS)
+@pytest.mark.parametrize(("done", "step", "actor", "holder", "lead", "refusal"), CHECKS)
 def test_who_may_check_a_step(
-    done: tuple[str, ...], step: str, actor: str, holder: str | None, refusal: Refusal | None
+    done: tuple[str, ...],
+    step: str,
+    actor: str,
+    holder: str | None,
+    lead: bool,
+    refusal: Refusal | None,
 ) -> None:
+    got = _done(*done)
     if refusal is None:
-        assert check(STEPS, _done(*done), step, actor=actor, holder=holder).id == step.lower()
+        assert check(STEPS, got, step, actor=actor, holder=holder, lead=lead).id == step.lower()
         return
     with pytest.raises(StepRefused) as caught:
-        check(STEPS, _done(*done), step, actor=actor, holder=holder)
+        check(STEPS, got, step, actor=actor, holder=holder, lead=lead)
     assert caught.value.reason is refusal
 
 
@@ -1003,6 +1020,25 @@ def test_the_record_is_read_in_the_order_written() -> None:
         "story": Done("story", "A", 2),
     }
     assert progress([]) == {}
+
+
+def test_the_view_keeps_each_steps_last_word_and_counts_earlier_undos() -> None:
+    marks = [
+        Mark("call", "A", 1, text="first"),
+        Mark("call", "B", 2, undone=True, text="wrong person"),
+        Mark("call", "A", 3, text="second"),
+        Mark("call", "B", 4, undone=True, text="unsure again"),
+        Mark("story", "A", 5),
+        Mark("story", "A", 6, undone=True, text="no"),
+        Mark("story", "A", 7, text="yes"),
+        Mark("extra", "A", 8),
+    ]
+    assert latest(marks) == {
+        "call": Latest(marks[3], 1),  # the last undo shown, one before it counted
+        "story": Latest(marks[6], 1),
+        "extra": Latest(marks[7], 0),
+    }
+    assert latest([]) == {}
 
 
 def test_a_flagged_case_needs_steps_and_two_approvals() -> None:
@@ -1101,6 +1137,55 @@ def test_the_closest_come_first_and_the_case_itself_never() -> None:
     assert closest(me, others, most=1)[0] == Closeness("SAME", 9, 9, 0)
 
 
+def test_cases_whose_buttons_differ_are_never_compared_word_by_word(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """/queue and /show compare every pair of cases: a typed story is compared letter by letter
+    only where the button answers leave the pair a chance of being close, and never past
+    ``TEXT_COMPARED`` characters."""
+    calls: list[int] = []
+    real = SequenceMatcher.ratio
+
+    def counted(self: SequenceMatcher[str]) -> float:
+        calls.append(max(len(self.a), len(self.b)))
+        return real(self)
+
+    monkeypatch.setattr(SequenceMatcher, "ratio", counted)
+    # Each button answer cycles with its own prime: no two of 300 cases share six of them.
+    primes = dict(
+        zip(
+            ("service", "rank", "years", "region", "family", "when", "how", "who"),
+            (2, 3, 5, 7, 11, 13, 17, 19),
+            strict=True,
+        )
+    )
+    story = "long words about the road to the border " * 12
+
+    def numbered(i: int, notes: str, code: str = "") -> CaseAnswers:
+        answers = {q: f"{q}{i % p}" for q, p in primes.items()}
+        return _case(code or f"C{i:03d}", 10, **answers, notes=notes)
+
+    cases = [numbered(i, f"story number {i} {story}") for i in range(300)]
+    # ...but two more have one case's buttons and nearly its story: those are compared.
+    cases += [numbered(5, f"story number {n} {story}", f"D{n}") for n in (5000, 5001)]
+    assert bursts(cases) == [("C005", "D5000", "D5001")]
+    assert [c.code for c in closest(cases[5], cases[:300])] == []
+    # 302 cases are 45,451 pairs; the three alike are the only ones read letter by letter.
+    assert len(calls) == 3, len(calls)
+    assert max(calls) == TEXT_COMPARED
+
+
+def test_a_long_story_is_compared_on_its_beginning() -> None:
+    long_a = "we are near Monywa " * 40
+    long_b = long_a[:250] + "something else entirely " * 30
+    a, b = (
+        text_readings(long_a, False, lambda t: None),
+        text_readings(long_b, False, lambda t: None),
+    )
+    assert all(len(r) <= TEXT_COMPARED for r in (*a, *b))
+    assert _texts_alike(a, b)
+
+
 def test_a_burst_is_several_close_cases_within_a_day() -> None:
     cases = [
         _case("AAAA", 10, **BASE),
@@ -1111,3 +1196,17 @@ def test_a_burst_is_several_close_cases_within_a_day() -> None:
     ]
     assert bursts(cases) == [("AAAA", "BBBB", "CCCC")]
     assert bursts(cases[:2]) == []  # two alike are not yet a burst
+
+
+# -- long texts as messages -------------------------------------------------------------------
+
+
+def test_a_long_view_is_cut_into_messages_between_sections() -> None:
+    sections = ["head", "a" * 3000, "b\n" * 1500, "c" * 9000, "tail"]
+    text = "\n\n".join(sections)
+    pieces = message_pieces(text)
+    assert all(0 < len(p) <= MESSAGE_LIMIT for p in pieces)
+    assert "".join(pieces).replace("\n", "") == text.replace("\n", "")  # nothing lost
+    assert pieces[0] == "head\n\n" + "a" * 3000  # whole sections kept together where they fit
+    assert pieces[-1].endswith("tail")
+    assert message_pieces("short\n\nview") == ["short\n\nview"]

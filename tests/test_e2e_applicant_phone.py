@@ -21,7 +21,7 @@ from bot.i18n import ZAWGYI
 from bot.text import to_zawgyi
 from bot.transport.applicant import FLOOD_WINDOW_SECONDS, ApplicantHandlers
 from tests.conftest import Applicant, RunningBot, chat_state, running_bot
-from tests.intake_driver import CATALOG, answer_all, begin, default_questionnaire
+from tests.intake_driver import CATALOG, answer_all, begin, default_questionnaire, status_answer
 from tests.resting import rest
 
 ALICE = 540_000_001
@@ -249,7 +249,7 @@ async def test_status_accepts_the_receipt_however_it_is_typed(bot: RunningBot, t
         "spaces": " ".join(receipt.lower().split("-")),
     }[typed]
     await person.send(f"/status {shown}")
-    assert await person.last_text() == CATALOG.text("en", "status_submitted")
+    assert await person.last_text() == status_answer("en", "submitted")
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,14 @@ from tests.conftest import (
     chat_state,
     running_bot,
 )
-from tests.intake_driver import CATALOG, answer_all, answer_one, begin, default_questionnaire
+from tests.intake_driver import (
+    CATALOG,
+    answer_all,
+    answer_one,
+    begin,
+    default_questionnaire,
+    status_answer,
+)
 from tests.resting import rest
 
 ALICE = 510_000_001
@@ -94,7 +101,7 @@ async def test_full_intake_in_english_then_wipe(bot: RunningBot) -> None:
 
     receipt = receipt_text.split("receipt code: ")[1].split()[0]
     await person.send(f"/status {receipt}")
-    assert await person.last_text() == CATALOG.text("en", "status_submitted")
+    assert await person.last_text() == status_answer("en", "submitted")
     await person.send("/status K7QX-AAAA-BBBB-CCCC")
     assert "No form matches" in await person.last_text()
 

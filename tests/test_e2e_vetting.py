@@ -19,6 +19,7 @@ from tests import seizure
 from tests.conftest import GROUP_CHAT_ID, Applicant, RunningBot, running_bot, wait_for_text
 from tests.coordinator_driver import REQUIRED_STEPS, snapshot
 from tests.intake_driver import CATALOG, answer_one, begin, default_questionnaire, default_route
+from tests.resting import rest
 from tests.test_e2e_teams import LEAD, NORTH_MEMBER, SOUTH_LEAD, SOUTH_MEMBER, _enrol
 
 # The coordinators are the teams' end-to-end test's people, enrolled as it enrols them; its
@@ -281,3 +282,198 @@ async def test_close_cases_are_named_only_to_who_can_open_them(
     raw = b"".join(_raw(tmp_path).values())
     for said in ("close to", "answers the same", "near-identical", "10 of 11"):
         assert said.encode() not in raw
+
+
+async def _say(server: DevServer, user: int, typed: str, answer: str) -> bool:
+    """``typed`` in ``user``'s private chat; the bot answers ``answer``. Whether the typed
+    message was deleted from the chat."""
+    sent = await server.send_text(user, typed, first_name="C")
+    await server.wait_for_bot_message(user, after_id=sent["message_id"], timeout=10.0)
+    await rest(server)
+    said = [m.text for m in await server.messages(user) if m.from_bot]
+    assert said[-1] == answer
+    record = await server.message(user, sent["message_id"])
+    assert record is not None
+    return record.deleted
+
+
+async def _status(bot: RunningBot, code: str) -> str:
+    work = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
+    assert work is not None
+    return work.status
+
+
+async def test_steps_stay_as_they_were_approved(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    async with running_bot(server, tmp_path, master_key) as bot:
+        lead = await _enrol(bot, LEAD, "lead", ())
+        second = await _enrol(bot, SECOND, "coordinator", ())
+        code = await _submit(bot, APPLICANTS[0])
+        await lead.send(f"/claim {code}")
+        # Ordinary steps are the holder's: another coordinator records no call of theirs.
+        await second.send(f"/check {code} call I called them")
+        assert await second.last_text() == text("check_not_holder", code=code, step="call")
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {code} {step}")
+        await lead.send(f"/approve {code}")
+        assert await lead.last_text() == text("approved", code=code)
+
+        # Approved: no step is taken back, and the answer says how to stop the case.
+        deleted = await _say(
+            server, LEAD, f"/uncheck {code} call impostor", text("check_approved", code=code)
+        )
+        assert deleted
+        await lead.send(f"/check {code} second")  # nothing an approved case lacks
+        assert await lead.last_text() == text("check_approved", code=code)
+        await lead.send(f"/show {code}")
+        assert text("vetting_heading", done=3, total=4) in await lead.last_text()
+
+        # Flagged after approval, the case lacks the second person's step: no handoff until
+        # it is recorded (the one check an approved case takes).
+        await lead.send(f"/flag {code}")
+        await lead.send(f"/handoff {code} meet at the usual place")
+        assert await lead.last_text() == text(
+            "handoff_steps_missing", code=code, steps=steps_named("en", ("second",))
+        )
+        assert await _status(bot, code) == "approved"
+        await second.send(f"/check {code} second agreed")
+        assert (await second.last_text()).startswith(
+            text("checked", code=code, step="second", done=4, total=4)
+        )
+        await lead.send(f"/handoff {code} meet at the usual place")
+        assert await _status(bot, code) == "handed_off"
+        await lead.send(f"/check {code} call")
+        assert await lead.last_text() == text("check_decided", code=code, state="handed off")
+
+        # An approved case is stopped with /reject, as the refusal said.
+        other = await _submit(bot, APPLICANTS[1])
+        await lead.send(f"/claim {other}")
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {other} {step}")
+        await lead.send(f"/approve {other}")
+        await lead.send(f"/reject {other} the call was not them")
+        assert await lead.last_text() == text("rejected", code=other)
+        assert await _status(bot, other) == "rejected"
+        await lead.send(f"/uncheck {other} call impostor")
+        assert await lead.last_text() == text("check_decided", code=other, state="rejected")
+
+
+async def test_a_step_taken_back_before_the_confirm_holds_the_approval(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    async with running_bot(server, tmp_path, master_key) as bot:
+        lead = await _enrol(bot, LEAD, "lead", ())
+        second = await _enrol(bot, SECOND, "coordinator", ())
+        code = await _submit(bot, APPLICANTS[0])
+        await lead.send(f"/claim {code}")
+        await lead.send(f"/flag {code}")  # two approvals, and every step
+        for step in REQUIRED_STEPS:
+            await lead.send(f"/check {code} {step}")
+        await second.send(f"/check {code} second")
+        await lead.send(f"/approve {code}")
+        assert await lead.last_text() == text("approval_recorded", code=code)
+        await lead.send(f"/uncheck {code} story the contact was unsure")
+        assert await lead.last_text() == text("unchecked", code=code, step="story", done=3, total=4)
+        await second.send(f"/approve {code}")
+        assert await second.last_text() == text(
+            "approve_steps_missing", code=code, steps=steps_named("en", ("story",))
+        )
+        assert await _status(bot, code) == "claimed"
+
+
+ZAWGYI_NOTE = "ကၽြန္ေတာ္ မိသားစုနဲ႔ ထြက္ခ်င္တယ္"
+UNICODE_NOTE = "ကျွန်တော် မိသားစုနဲ့ ထွက်ချင်တယ်"
+
+
+async def test_a_steps_note_never_stays_in_a_chat_and_the_view_stays_readable(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    await server.add_bot_to_group(GROUP_CHAT_ID, LEAD, chat_type="supergroup", as_admin=True)
+    async with running_bot(server, tmp_path, master_key) as bot:
+        lead = await _enrol(bot, LEAD, "lead", ())
+        code = await _submit(bot, APPLICANTS[0])
+        await lead.send(f"/claim {code}")
+
+        # In the group every text command is refused as private-only, and leaves the group.
+        for typed in (
+            f"/check {code} call {STEP_NOTE}",
+            f"/uncheck {code} call {UNDO_REASON}",
+            f"/note {code} {STEP_NOTE}",
+            f"/reject {code} {UNDO_REASON}",
+        ):
+            sent = await server.send_group_text(GROUP_CHAT_ID, LEAD, typed, chat_type="supergroup")
+            await server.wait_for_bot_message(
+                GROUP_CHAT_ID, after_id=sent["message_id"], timeout=10.0
+            )
+            assert (await lead_group_last(server)) == text("denied_private"), typed
+            record = await server.message(GROUP_CHAT_ID, sent["message_id"])
+            assert record is not None and record.deleted, typed
+
+        # A refusal in the private chat takes the message away too.
+        assert await _say(
+            server,
+            LEAD,
+            f"/uncheck {code} call",
+            text("uncheck_usage", code=code, steps="call, story, phrase, second"),
+        )
+        long_note = "x" * 4000
+        assert await _say(
+            server,
+            LEAD,
+            f"/check {code} call {long_note}",
+            text("check_too_long", limit=300, length=4000),
+        )
+        before = await _scheduled(bot)
+        assert await _say(
+            server,
+            LEAD,
+            f"/check {code} call {ZAWGYI_NOTE}",
+            text("checked", code=code, step="call", done=1, total=4)
+            + " "
+            + text("check_still", steps=steps_named("en", ("story", "phrase"))),
+        )
+        assert await _scheduled(bot) == before + 1  # the answer goes after a while, as a view
+
+        # Taken back and checked again and again: the view keeps the last word and a count.
+        for n in range(3):
+            await lead.send(f"/uncheck {code} call reason number {n}")
+            if n < 2:
+                await lead.send(f"/check {code} call")
+        await lead.send(f"/show {code}")
+        shown = await lead.last_text()
+        assert "reason number 2" in shown and text("vetting_earlier_undos", n=2) in shown
+        assert "reason number 0" not in shown and "reason number 1" not in shown
+        await lead.send(f"/check {code} call {ZAWGYI_NOTE}")
+        await lead.send(f"/show {code}")
+        assert UNICODE_NOTE in await lead.last_text()  # stored as Unicode
+        assert ZAWGYI_NOTE not in await lead.last_text()
+
+        # Long notes make a long case: it is read in several messages, none past the limit.
+        notes = [f"note{n} " + "long words " * 90 for n in range(5)]
+        for note in notes:
+            await lead.send(f"/note {code} {note}")
+        count = len(await lead.bot_texts())
+        await lead.send(f"/show {code}")
+        pieces = (await lead.bot_texts())[count:]
+        assert len(pieces) >= 2 and all(len(p) <= 4096 for p in pieces)
+        assert all(n.strip() in "\n".join(pieces) for n in notes)
+
+        # A locked key refuses the step, and the note still leaves the chat.
+        await lead.send("/lock")
+        assert await _say(server, LEAD, f"/check {code} story {STEP_NOTE}", text("denied_locked"))
+
+    hits = seizure.raw_hits(_raw(tmp_path), {"step note": seizure.text_forms(STEP_NOTE)})
+    assert hits == []
+
+
+async def lead_group_last(server: DevServer) -> str:
+    texts = [m.text or "" for m in await server.messages(GROUP_CHAT_ID) if m.from_bot]
+    return texts[-1]
+
+
+async def _scheduled(bot: RunningBot) -> int:
+    async with bot.runtime.db.conn.execute("SELECT COUNT(*) FROM scheduled_deletions") as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])

@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flag": ("claimed", ""),
     "reject": ("claimed", "not credible"),
     "note": ("claimed", "called back, no answer"),
+    "check": ("claimed", "call spoke twenty minutes"),
+    "uncheck": ("claimed", "call the contact was unsure"),
     "ask": ("claimed", "which unit were you in?"),
     "handoff": ("claimed", "meet at the usual place"),
     "close": ("claimed", ""),

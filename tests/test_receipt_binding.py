@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.crypto import MasterKey
 from bot.devserver import DevServer
 from tests.conftest import Applicant, running_bot
-from tests.intake_driver import CATALOG, answer_all, begin
+from tests.intake_driver import CATALOG, answer_all, begin, status_answer
 
 FIRST, SECOND = 640_000_001, 640_000_002
 
@@ -42,6 +42,6 @@ async def test_a_receipt_hash_copied_to_another_case_vouches_for_nothing(
         conn.close()
 
         await first.send(f"/status {first_code}-{first_secret}")
-        assert await first.last_text() == CATALOG.text("en", "status_submitted")
+        assert await first.last_text() == status_answer("en", "submitted")
         await first.send(f"/status {second_code}-{first_secret}")
         assert await first.last_text() == CATALOG.text("en", "status_unknown")

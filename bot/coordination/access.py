@@ -112,8 +112,9 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
         "note": _lead_wider(_ASSIGNEE, private_only=True, needs_unlock=True),
         "ask": _everyone(_ASSIGNEE, private_only=True, needs_unlock=True),
         "flag": _everyone(_ANY, needs_unlock=True),
-        # A vetting step: the holder's, or another's where the step is a second person's (which
-        # one may record which step is vetting.py's call); sealed content, so private only.
+        # A vetting step: an ordinary one the holder's (or a lead's), a second person's step
+        # anyone's but the holder's who checked no other step of the case; so "other" passes
+        # here and vetting.py decides which step is whose. Sealed content: private only.
         "check": _everyone(_CLAIMED, private_only=True, needs_unlock=True),
         "uncheck": _everyone(_CLAIMED, private_only=True, needs_unlock=True),
         # The assignee makes the first approval; "other" lets a second coordinator confirm.

@@ -23,6 +23,9 @@ TEXT_ALIKE = 0.8
 CLOSE_SHARE = 0.75
 #: ...over at least this many answers, so two nearly empty forms are not "close".
 MIN_COMPARED = 4
+#: A typed answer is compared on its first this many characters (folded): longer stories say
+#: whether they are the same by then, and the comparison's cost grows with the square of it.
+TEXT_COMPARED = 300
 #: Several close cases sent within this many days of each other make a burst.
 BURST_DAYS = 1
 BURST_SIZE = 3
@@ -64,7 +67,7 @@ def text_readings(
         converted = to_unicode(text)
         if converted and converted != text:
             readings.append(converted)
-    return tuple(dict.fromkeys(_fold(r) for r in readings))
+    return tuple(dict.fromkeys(_fold(r)[:TEXT_COMPARED] for r in readings))
 
 
 def _fold(text: str) -> str:
@@ -75,11 +78,34 @@ def _fold(text: str) -> str:
 
 
 def _texts_alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    return any(
-        x == y or (x and y and SequenceMatcher(None, x, y).ratio() >= TEXT_ALIKE)
-        for x in a
-        for y in b
+    return any(_alike(x, y) for x in a for y in b)
+
+
+def _alike(x: str, y: str) -> bool:
+    """difflib's ratio, asked only when its two cheap upper bounds (lengths, then letters in
+    common) leave the pair a chance of reaching ``TEXT_ALIKE``. The readings are already cut to
+    ``TEXT_COMPARED`` characters."""
+    if x == y:
+        return True
+    if not (x and y):
+        return False
+    matcher = SequenceMatcher(None, x, y)
+    return (
+        matcher.real_quick_ratio() >= TEXT_ALIKE
+        and matcher.quick_ratio() >= TEXT_ALIKE
+        and matcher.ratio() >= TEXT_ALIKE
     )
+
+
+def _may_be_close(a: CaseAnswers, b: CaseAnswers) -> bool:
+    """Whether ``b`` can be close to ``a`` at all, from the button answers alone (cheap): even
+    if every typed answer both have were alike, would the share reach ``CLOSE_SHARE``?"""
+    choices = set(a.choices) | set(b.choices)
+    texts = set(a.texts) | set(b.texts)
+    compared = len(choices) + len(texts)
+    same = sum(1 for q in set(a.choices) & set(b.choices) if a.choices[q] == b.choices[q])
+    best = same + len(set(a.texts) & set(b.texts))
+    return compared >= MIN_COMPARED and best >= CLOSE_SHARE * compared
 
 
 def compare(a: CaseAnswers, b: CaseAnswers) -> Closeness:
@@ -103,7 +129,11 @@ def is_close(found: Closeness) -> bool:
 
 def closest(case: CaseAnswers, others: Sequence[CaseAnswers], *, most: int = 3) -> list[Closeness]:
     """The other cases close to ``case``, closest first (then nearest in time, then code)."""
-    found = [compare(case, other) for other in others if other.code != case.code]
+    found = [
+        compare(case, other)
+        for other in others
+        if other.code != case.code and _may_be_close(case, other)
+    ]
     close = [c for c in found if is_close(c)]
     close.sort(key=lambda c: (-c.same / c.compared, c.days_apart, c.code))
     return close[:most]
@@ -123,6 +153,10 @@ def bursts(cases: Sequence[CaseAnswers]) -> list[tuple[str, ...]]:
 
     for i, a in enumerate(cases):
         for b in cases[i + 1 :]:
+            if abs(a.submitted_at - b.submitted_at) > (BURST_DAYS + 1) * _DAY:
+                continue
+            if not _may_be_close(a, b):
+                continue
             found = compare(a, b)
             if found.days_apart <= BURST_DAYS and is_close(found):
                 parent[root(b.code)] = root(a.code)

@@ -40,6 +40,9 @@ TRANSITIONS: Mapping[tuple[CaseState, Action], CaseState] = MappingProxyType(
         (CaseState.CLAIMED, Action.REASSIGN): CaseState.CLAIMED,
         (CaseState.CLAIMED, Action.APPROVE): CaseState.APPROVED,
         (CaseState.CLAIMED, Action.REJECT): CaseState.REJECTED,
+        # Approved is not yet handed off: the applicant knows nothing, and whatever turns up
+        # before the handoff (a step found wrong) can still stop the case.
+        (CaseState.APPROVED, Action.REJECT): CaseState.REJECTED,
         (CaseState.APPROVED, Action.HANDOFF): CaseState.HANDED_OFF,
         (CaseState.HANDED_OFF, Action.CLOSE): CaseState.CLOSED,
         (CaseState.REJECTED, Action.CLOSE): CaseState.CLOSED,

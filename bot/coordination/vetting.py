@@ -7,8 +7,9 @@ The steps are the organisation's, from its config; what was done lives sealed in
 a list of marks (a step checked, or a check undone with a reason), and these rules read the list
 in the order it was written. They know nothing of keys, SQL or Telegram.
 
-A step marked ``second_person`` is what "a second coordinator agrees" needs: whoever checks it
-must neither hold the case nor have checked any other of its steps, and whoever checked it may
+An ordinary step is the holder's to record (or a lead's): they made the call, they checked the
+story. A step marked ``second_person`` is what "a second coordinator agrees" needs: whoever checks
+it must neither hold the case nor have checked any other of its steps, and whoever checked it may
 check no other step. So the agreement is always a different person's.
 """
 
@@ -17,6 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+#: The most characters a step's note or an undo's reason may have: the case view lists one of
+#: each per step, and must stay readable (and within a message).
+TEXT_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class Refusal(StrEnum):
     NOT_DONE = "not_done"
     HOLDER = "holder"  # a second-person step, by the case's holder
     SAME_PERSON = "same_person"  # a second-person step and another, by one person
+    NOT_HOLDER = "not_holder"  # an ordinary step, by neither the holder nor a lead
     NOT_THEIRS = "not_theirs"  # undoing another's check, neither holder nor lead
 
 
@@ -105,9 +111,10 @@ def check(
     *,
     actor: str,
     holder: str | None,
+    lead: bool = False,
 ) -> Step:
     """The step ``actor`` may check now, or ``StepRefused``. ``actor`` and ``holder`` name
-    coordinators the same way (their handles)."""
+    coordinators the same way (their handles); ``lead`` says the actor is a lead."""
     step = _step(steps, step_id)
     if step.id in done:
         raise StepRefused(Refusal.ALREADY_DONE, step.id)
@@ -121,6 +128,8 @@ def check(
     elif any(d.step in second for d in others):
         # They agreed as the second person: their agreement stays a second person's.
         raise StepRefused(Refusal.SAME_PERSON, step.id)
+    elif not (actor == holder or lead):
+        raise StepRefused(Refusal.NOT_HOLDER, step.id)
     return step
 
 
@@ -142,6 +151,27 @@ def uncheck(
     if not (record.by == actor or actor == holder or lead):
         raise StepRefused(Refusal.NOT_THEIRS, step.id)
     return step
+
+
+@dataclass(frozen=True)
+class Latest:
+    """What a case view shows of one step: its last mark, and how many undos came before it."""
+
+    mark: Mark
+    earlier_undos: int
+
+
+def latest(marks: Iterable[Mark]) -> dict[str, Latest]:
+    """Each step's last mark and the count of undos before it: every undo stays sealed in the
+    case, but the view lists one line per step, so it never grows past a message."""
+    last: dict[str, Mark] = {}
+    undos: dict[str, int] = {}
+    for mark in marks:
+        before = last.get(mark.step)
+        if before is not None and before.undone:
+            undos[mark.step] = undos.get(mark.step, 0) + 1
+        last[mark.step] = mark
+    return {step: Latest(mark, undos.get(step, 0)) for step, mark in last.items()}
 
 
 def _step(steps: Sequence[Step], step_id: str) -> Step:

@@ -106,3 +106,36 @@ def _history(fields: Mapping[str, bytes], words: Words) -> list[tuple[int, str]]
             (int(data["at"]), words(f"case_{kind}", handle=data["by"], text=data["text"]))
         )
     return entries
+
+
+#: The longest text one Telegram message may carry.
+MESSAGE_LIMIT = 4096
+
+
+def message_pieces(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """``text`` as messages Telegram takes: whole sections (blank-line separated) together as
+    far as they fit, a longer section cut between lines, a longer line cut where it must. A
+    case with many long notes is then read in several messages rather than not at all."""
+    pieces: list[str] = []
+    for section in text.split("\n\n"):
+        for part in _cut(section, "\n", limit):
+            joined = f"{pieces[-1]}\n\n{part}" if pieces else part
+            if pieces and len(joined) <= limit:
+                pieces[-1] = joined
+            else:
+                pieces.append(part)
+    return pieces
+
+
+def _cut(text: str, separator: str, limit: int) -> list[str]:
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    for line in text.split(separator):
+        chunks = [line[i : i + limit] for i in range(0, len(line), limit)] or [""]
+        for chunk in chunks:
+            if parts and len(parts[-1]) + len(separator) + len(chunk) <= limit:
+                parts[-1] += separator + chunk
+            else:
+                parts.append(chunk)
+    return parts

@@ -327,6 +327,9 @@ class ServiceBase:
     async def _before_approval(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
         """Raise ``Refused`` if the case may not be approved yet (nothing stops it here)."""
 
+    async def _before_handoff(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
+        """Raise ``Refused`` if the case may not be handed off yet (nothing stops it here)."""
+
     async def _case_sections(
         self, me: store.CoordinatorRow, work: store.WorkRow, fields: Mapping[str, bytes]
     ) -> list[str]:

@@ -1,10 +1,11 @@
 """Probes and repeats: a case read beside the other cases its reader can open.
 
 When an unlocked coordinator opens a case, its answers are compared, in memory, with those of
-every other case their own key opens, and the closest are named in the case view; a burst of
-near-identical cases in the queue gets a line of its own. Nothing is compared that the reader
-could not already read, nothing computed is stored, and nothing of it goes to a group: another
-team's coordinator, holding no key to these cases, is shown nothing of them.
+every other case their own key opens and not yet closed (the newest few hundred), and the
+closest are named in the case view; a burst of near-identical cases in the queue gets a line of
+its own. Nothing is compared that the reader could not already read, nothing computed is
+stored, and nothing of it goes to a group: another team's coordinator, holding no key to these
+cases, is shown nothing of them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from bot.services.coordination.base import Opened, ServiceBase
 from bot.store import coordination as store
 from bot.text import zawgyi_to_unicode
 
+#: The most other cases a case view is compared with (the most recently sent).
+MOST_COMPARED = 500
+
 
 class ProbesMixin(ServiceBase):
     """Close cases named in /show, bursts of them in /queue."""
@@ -29,16 +33,24 @@ class ProbesMixin(ServiceBase):
         others = []
         for case_id in await store.cases_sealed_to(self.db.conn, me.id):
             row = await self._work_by_id(self.db.conn, case_id)
-            if row is not None and row.case_id != work.case_id:
+            # A closed case is done with; a rejected or handed-off one may still come back.
+            if row is not None and row.case_id != work.case_id and row.status != "closed":
                 others.append(row)
+        # Each is opened and compared while every other command waits: the newest only.
+        others.sort(key=lambda row: row.submitted_at or 0, reverse=True)
+        capped = len(others) > MOST_COMPARED
         near = closest(
             self._answers(work, fields),
-            [self._answers(row, opened) for row, opened in await self._openable(me, others)],
+            [
+                self._answers(row, opened)
+                for row, opened in await self._openable(me, others[:MOST_COMPARED])
+            ],
         )
-        if not near:
-            return sections
-        lines = [self._t(me, "probe_heading"), *(self._close_line(me, found) for found in near)]
-        return [*sections, "\n".join(lines)]
+        lines = [self._t(me, "probe_heading")] if near else []
+        lines += [self._close_line(me, found) for found in near]
+        if capped:  # nothing named may still mean something among the older ones
+            lines.append(self._t(me, "probe_capped", n=MOST_COMPARED))
+        return [*sections, "\n".join(lines)] if lines else sections
 
     async def _queue_additions(
         self, me: store.CoordinatorRow, opened: Sequence[Opened]

@@ -7,6 +7,8 @@ commands exist.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.coordination import (
     Action,
     ApprovalRefused,
@@ -85,7 +87,12 @@ class CoordinationService(
         # case (a repeat sent while the bot was down arrives with the original) must not both
         # read it before either writes.
         async with self._acting:
-            return await self._command(me, rule, inc, inc.command)
+            response = await self._command(me, rule, inc, inc.command)
+        if response is not None and _carries_text(inc) and inc.message_id not in response.delete:
+            # Refused or not (a group, a locked key, a typo in the code), a note, a question, a
+            # reason or a step's note must not stay in the chat for whoever reads it later.
+            response = replace(response, delete=(*response.delete, inc.message_id))
+        return response
 
     async def _command(
         self, me: store.CoordinatorRow, rule: Rule, inc: CoordIncoming, command: str
@@ -181,6 +188,15 @@ class CoordinationService(
         async with self.db.transaction() as conn:
             await store.set_coordinator_language(conn, me.id, chosen)
         return say(self._t(chosen, "language_set"))
+
+
+# Commands whose message carries what a coordinator wrote after the code.
+_TEXT_COMMANDS = frozenset({"note", "ask", "check", "uncheck", "reject", "handoff"})
+
+
+def _carries_text(inc: CoordIncoming) -> bool:
+    """A text command with anything typed after its code (a bare code is no secret)."""
+    return inc.command in _TEXT_COMMANDS and bool(inc.arg.strip().partition(" ")[2].strip())
 
 
 # Commands that move a case, by the move: their name is the action's.

@@ -12,7 +12,19 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from bot.coordination.vetting import Done, Mark, Refusal, Step, StepRefused, missing, progress
+from bot.coordination import CaseState
+from bot.coordination.vetting import (
+    TEXT_LIMIT,
+    Done,
+    Latest,
+    Mark,
+    Refusal,
+    Step,
+    StepRefused,
+    latest,
+    missing,
+    progress,
+)
 from bot.coordination.vetting import check as check_step
 from bot.coordination.vetting import uncheck as uncheck_step
 from bot.i18n import coordinator_language
@@ -23,9 +35,9 @@ from bot.services.coordination.base import (
     Opened,
     Refused,
     ServiceBase,
-    say,
 )
 from bot.store import coordination as store
+from bot.text import normalize_input
 
 #: The kind of a case's entries that record the steps: ``step:0001``, ``step:0002``… The name
 #: says only that some step was checked or taken back; which, by whom and why is sealed.
@@ -39,6 +51,7 @@ _REFUSALS = {
     Refusal.HOLDER: "check_holder",
     Refusal.SAME_PERSON: "check_same_person",
     Refusal.NOT_THEIRS: "uncheck_not_theirs",
+    Refusal.NOT_HOLDER: "check_not_holder",
 }
 
 
@@ -79,52 +92,88 @@ class VettingMixin(ServiceBase):
         undo: bool,
     ) -> CoordResponse:
         """A step checked (with an optional note) or taken back (with a reason, which is
-        required), as the rules allow; the command's message leaves the chat, as a /note's."""
-        step_id, _, text = arg.partition(" ")
-        text = text.strip()
+        required), as the rules allow, while the case is claimed and undecided. Whatever the
+        answer, the command's message leaves the chat once it carries more than the code (the
+        service sees to it for every command that carries text), as a /note's does."""
+        return CoordResponse((Reply(await self._marked(me, work, arg, undo=undo)),), expire=True)
+
+    async def _marked(
+        self, me: store.CoordinatorRow, work: store.WorkRow, arg: str, *, undo: bool
+    ) -> str:
+        step_id, _, typed = arg.partition(" ")
+        text = normalize_input(typed.strip()).text  # Zawgyi stored as Unicode, as an answer
         if not self._steps:
-            return say(self._t(me, "no_steps"))
+            return self._t(me, "no_steps")
+        refused = await self._decided(me, work, step_id, undo=undo)
+        if refused:
+            return refused
         if not step_id or (undo and not text):
             usage = "uncheck_usage" if undo else "check_usage"
-            return say(self._t(me, usage, code=work.code, steps=self._ids()))
+            return self._t(me, usage, code=work.code, steps=self._ids())
+        if len(text) > TEXT_LIMIT:
+            return self._t(me, "check_too_long", limit=TEXT_LIMIT, length=len(text))
         opened = await self._open(me, work)
         marks = marks_of(opened[1])
         done, holder = progress(marks), work.assignee_handle
+        lead = me.role == "lead"
         try:
             if undo:
-                lead = me.role == "lead"
                 step = uncheck_step(
                     self._steps, done, step_id, actor=me.handle, holder=holder, lead=lead
                 )
             else:
-                step = check_step(self._steps, done, step_id, actor=me.handle, holder=holder)
+                step = check_step(
+                    self._steps, done, step_id, actor=me.handle, holder=holder, lead=lead
+                )
         except StepRefused as exc:
             refusal = _REFUSALS[exc.reason]
-            return say(self._t(me, refusal, code=work.code, step=exc.step, steps=self._ids()))
+            return self._t(me, refusal, code=work.code, step=exc.step, steps=self._ids())
         record = self._record(me, text, step=step.id, **({"undo": "1"} if undo else {}))
         audit = "unchecked" if undo else "checked"
         async with self.db.transaction() as conn:
             await self._add_entry(conn, me, work, opened, ENTRY, record, audit=audit)
         done = progress([*marks, Mark(step.id, me.handle, self._now(), undo, text)])
         if undo:
-            answer = self._t(me, "unchecked", code=work.code, step=step.id, **self._tally(done))
-        else:
-            answer = self._t(me, "checked", code=work.code, step=step.id, **self._tally(done))
-            answer += self._still_needed(me, work, done)
-        return CoordResponse((Reply(answer),), delete=(inc.message_id,))
+            return self._t(me, "unchecked", code=work.code, step=step.id, **self._tally(done))
+        answer = self._t(me, "checked", code=work.code, step=step.id, **self._tally(done))
+        return answer + self._still_needed(me, work, done)
+
+    async def _decided(
+        self, me: store.CoordinatorRow, work: store.WorkRow, step_id: str, *, undo: bool
+    ) -> str:
+        """The answer if the case's state closes its steps, else "". Steps change only while
+        the case is claimed: an approval was given on the steps as they stood, so taking one
+        back afterwards would hand off a case vetted less than its approver saw. The one
+        exception is a step an approved case lacks (the config made it required, or the case
+        was flagged, after approval): it may be checked, so /handoff can go ahead."""
+        state = CaseState(work.status)
+        if state is CaseState.CLAIMED:
+            return ""
+        if state is CaseState.APPROVED:
+            if not undo and step_id.strip().lower() in await self._waiting(me, work):
+                return ""
+            return self._t(me, "check_approved", code=work.code)
+        return self._t(me, "check_decided", code=work.code, state=self._t(me, f"state_{state}"))
+
+    async def _waiting(self, me: store.CoordinatorRow, work: store.WorkRow) -> tuple[str, ...]:
+        """The steps approval would wait for now, from the case as ``me``'s key opens it."""
+        done = progress(marks_of((await self._open(me, work))[1]))
+        return missing(self._steps, done, flagged=work.flagged)
 
     async def _before_approval(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
         await super()._before_approval(me, work)
-        if not self._steps:
-            return
-        done = progress(marks_of((await self._open(me, work))[1]))
-        waiting = missing(self._steps, done, flagged=work.flagged)
-        if waiting:
-            raise Refused(
-                self._t(
-                    me, "approve_steps_missing", code=work.code, steps=self._listed(me, waiting)
-                )
-            )
+        if self._steps and (waiting := await self._waiting(me, work)):
+            steps = self._listed(me, waiting)
+            raise Refused(self._t(me, "approve_steps_missing", code=work.code, steps=steps))
+
+    async def _before_handoff(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
+        """Steps cannot be taken back once a case is approved; this holds a handoff back all the
+        same if one is missing, as when the config made a step required (or the case was
+        flagged) after the approval: the applicant is sent on only once it is recorded."""
+        await super()._before_handoff(me, work)
+        if self._steps and (waiting := await self._waiting(me, work)):
+            steps = self._listed(me, waiting)
+            raise Refused(self._t(me, "handoff_steps_missing", code=work.code, steps=steps))
 
     async def _case_sections(
         self, me: store.CoordinatorRow, work: store.WorkRow, fields: Mapping[str, bytes]
@@ -133,42 +182,47 @@ class VettingMixin(ServiceBase):
         if not self._steps:
             return sections
         marks = marks_of(fields)
-        done = progress(marks)
+        done, last = progress(marks), latest(marks)
         lines = [self._t(me, "vetting_heading", **self._tally(done))]
         for step in self._steps:
-            text = self._step_text(me, step)
-            record = done.get(step.id)
-            if record is not None:
-                note = self._t(me, "vetting_note", text=record.text) if record.text else ""
-                lines.append(
-                    self._t(
-                        me,
-                        "vetting_done",
-                        step=step.id,
-                        text=text,
-                        handle=record.by,
-                        note=note,
-                        **_day(record.at),
-                    )
-                )
-                continue
-            wanted = step.required or work.flagged
-            kind = "vetting_todo_required" if wanted else "vetting_todo"
-            second = self._t(me, "vetting_second") if step.second_person else ""
-            lines.append(self._t(me, kind, step=step.id, text=text, second=second))
-        lines += [
-            self._t(
-                me,
-                "vetting_undone",
-                step=mark.step,
-                handle=mark.by,
-                reason=mark.text,
-                **_day(mark.at),
-            )
-            for mark in marks
-            if mark.undone
-        ]
+            lines += self._step_lines(me, work, step, done.get(step.id), last.get(step.id))
         return [*sections, "\n".join(lines)]
+
+    def _step_lines(
+        self,
+        me: store.CoordinatorRow,
+        work: store.WorkRow,
+        step: Step,
+        record: Done | None,
+        last: Latest | None,
+    ) -> list[str]:
+        """One step in the case view: done or to do, then its last undo if that is the latest
+        word on it; earlier undos are counted, not listed, so the view stays one message."""
+        text = self._step_text(me, step)
+        earlier = last.earlier_undos if last is not None else 0
+        again = self._t(me, "vetting_earlier_undos", n=earlier) if earlier else ""
+        if record is not None:
+            note = self._t(me, "vetting_note", text=record.text) if record.text else ""
+            return [
+                self._t(
+                    me,
+                    "vetting_done",
+                    step=step.id,
+                    text=text,
+                    handle=record.by,
+                    note=note + again,
+                    **_day(record.at),
+                )
+            ]
+        wanted = step.required or work.flagged
+        kind = "vetting_todo_required" if wanted else "vetting_todo"
+        second = self._t(me, "vetting_second") if step.second_person else ""
+        lines = [self._t(me, kind, step=step.id, text=text, second=second)]
+        if last is not None and last.mark.undone:
+            by, reason, at = last.mark.by, last.mark.text, _day(last.mark.at)
+            undone = self._t(me, "vetting_undone", step=step.id, handle=by, reason=reason, **at)
+            lines.append(undone + again)
+        return lines
 
     async def _queue_additions(
         self, me: store.CoordinatorRow, opened: Sequence[Opened]

@@ -25,7 +25,7 @@ from bot.coordination.queue import SEPARATOR
 from bot.coordination.teams import receives
 from bot.crypto import DecryptionError, new_case_dropbox
 from bot.intake.events import Reply
-from bot.services.case_view import render_case
+from bot.services.case_view import message_pieces, render_case
 from bot.services.coordination.base import CoordIncoming, CoordResponse, ServiceBase, say
 from bot.services.intake import Submission
 from bot.services.outbox import OutMessage
@@ -231,7 +231,8 @@ class WorkflowMixin(ServiceBase):
         text = "\n".join([*self._case_notes(me, fields), text])
         async with self.db.transaction() as conn:
             await self._audit(conn, me.handle, "shown", work.code)
-        return CoordResponse((Reply(text, protect=True),), expire=True)
+        pieces = message_pieces(text)
+        return CoordResponse(tuple(Reply(p, protect=True) for p in pieces), expire=True)
 
     async def _cmd_note(
         self, me: store.CoordinatorRow, inc: CoordIncoming, work: store.WorkRow, arg: str
@@ -270,6 +271,7 @@ class WorkflowMixin(ServiceBase):
     ) -> CoordResponse:
         if not arg:
             return say(self._t(me, "handoff_missing", code=work.code))
+        await self._before_handoff(me, work)
         key, fields = await self._open(me, work)
         chat_id, lang = self._applicant(fields)
         phrase = fields["verification_phrase"].decode()
