@@ -450,7 +450,7 @@ DEFAULT_VETTING_STEPS: tuple[VettingStepConfig, ...] = (
         "အဲဒီမှာ တာဝန်ထမ်းခဲ့ဖူးသူနဲ့ စစ်ကြည့်ပြီး ပြောတာတွေ ကိုက်ညီတယ်",
     ),
     _default_step(
-        "phrase",
+        "number",
         "They said the verification number back",
         "အတည်ပြုနံပါတ်ကို သူ ပြန်ပြောနိုင်တယ်",
         reopen=True,

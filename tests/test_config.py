@@ -706,7 +706,7 @@ def test_without_a_vetting_section_the_examples_steps_apply(tmp_path: Path) -> N
     example = load_config(EXAMPLE, example_env())
     assert config.vetting == example.vetting
     assert config.vetting.steps == DEFAULT_VETTING_STEPS
-    assert [s.id for s in config.vetting.steps if s.required] == ["call", "story", "phrase"]
+    assert [s.id for s in config.vetting.steps if s.required] == ["call", "story", "number"]
     assert [s.id for s in config.vetting.steps if s.second_person] == ["second"]
     for step in config.vetting.steps:
         assert re.search(r"[\u1000-\u109f]", step.text["my"]), step.id

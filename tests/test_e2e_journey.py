@@ -408,7 +408,7 @@ async def test_a_new_account_reopens_the_steps_the_config_says(
 
         await lead.send(f"/approve {code}")
         reopened = [s.id for s in DEFAULT_VETTING_STEPS if s.reopen_on_account_change]
-        assert reopened == ["call", "phrase"]
+        assert reopened == ["call", "number"]
         refusal = await lead.last_text()
         assert refusal.startswith(f"Case {code} cannot be approved yet."), refusal
         for step in (*reopened, "second"):  # flagged: the second person's step too

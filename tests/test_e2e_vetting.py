@@ -79,7 +79,7 @@ async def test_approval_waits_for_the_steps_and_a_flagged_case_for_two_people(
         await lead.send(f"/claim {code}")
 
         # Nothing recorded: approval names every required step, in the config's order.
-        assert REQUIRED_STEPS == ("call", "story", "phrase")
+        assert REQUIRED_STEPS == ("call", "story", "number")
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == text(
             "approve_steps_missing", code=code, steps=steps_named("en", REQUIRED_STEPS)
@@ -97,12 +97,12 @@ async def test_approval_waits_for_the_steps_and_a_flagged_case_for_two_people(
         assert await lead.last_text() == text("check_holder", code=code, step="second")
         await lead.send(f"/check {code} nosuch")
         assert await lead.last_text() == text(
-            "check_unknown", step="nosuch", steps="call, story, phrase, second"
+            "check_unknown", step="nosuch", steps="call, story, number, second"
         )
         await lead.send(f"/check {code} story")
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == text(
-            "approve_steps_missing", code=code, steps=steps_named("en", ("phrase",))
+            "approve_steps_missing", code=code, steps=steps_named("en", ("number",))
         )
 
         # /queue and /show say where the vetting stands, in each reader's language.
@@ -116,7 +116,7 @@ async def test_approval_waits_for_the_steps_and_a_flagged_case_for_two_people(
         shown = await lead.last_text()
         assert text("vetting_heading", done=2, total=4) in shown
         assert "✓ call: A call with the person, " in shown and STEP_NOTE in shown
-        assert "☐ phrase: They said the verification number back, needed to approve" in shown
+        assert "☐ number: They said the verification number back, needed to approve" in shown
         assert "☐ second: A second coordinator agrees (another coordinator's)" in shown
         await lead.send("/language my")
         await lead.send("/queue")
@@ -126,17 +126,17 @@ async def test_approval_waits_for_the_steps_and_a_flagged_case_for_two_people(
         shown = await lead.last_text()
         assert text("vetting_heading", "my", done=2, total=4) in shown
         assert "✓ call: လူကိုယ်တိုင်နဲ့ ဖုန်းပြောပြီးပြီ၊ " in shown
-        assert "☐ phrase: အတည်ပြုနံပါတ်ကို သူ ပြန်ပြောနိုင်တယ်၊ အတည်ပြုဖို့ လိုတယ်" in shown
+        assert "☐ number: အတည်ပြုနံပါတ်ကို သူ ပြန်ပြောနိုင်တယ်၊ အတည်ပြုဖို့ လိုတယ်" in shown
         await lead.send(f"/approve {code}")
         assert await lead.last_text() == text(
-            "approve_steps_missing", "my", code=code, steps=steps_named("my", ("phrase",))
+            "approve_steps_missing", "my", code=code, steps=steps_named("my", ("number",))
         )
         await lead.send("/language en")
 
         # A step taken back needs a reason, and counts no more.
         await lead.send(f"/uncheck {code} story")
         assert await lead.last_text() == text(
-            "uncheck_usage", code=code, steps="call, story, phrase, second"
+            "uncheck_usage", code=code, steps="call, story, number, second"
         )
         await lead.send(f"/uncheck {code} story {UNDO_REASON}")
         assert await lead.last_text() == text("unchecked", code=code, step="story", done=1, total=4)
@@ -144,9 +144,9 @@ async def test_approval_waits_for_the_steps_and_a_flagged_case_for_two_people(
         assert "↺ story taken back by" in await lead.last_text()
         assert UNDO_REASON in await lead.last_text()
         await lead.send(f"/check {code} story")
-        await lead.send(f"/check {code} phrase")
+        await lead.send(f"/check {code} number")
         assert await lead.last_text() == (
-            text("checked", code=code, step="phrase", done=3, total=4)
+            text("checked", code=code, step="number", done=3, total=4)
             + " "
             + text("check_all_done", code=code)
         )
@@ -415,7 +415,7 @@ async def test_a_steps_note_never_stays_in_a_chat_and_the_view_stays_readable(
             server,
             LEAD,
             f"/uncheck {code} call",
-            text("uncheck_usage", code=code, steps="call, story, phrase, second"),
+            text("uncheck_usage", code=code, steps="call, story, number, second"),
         )
         long_note = "x" * 4000
         assert await _say(
@@ -431,7 +431,7 @@ async def test_a_steps_note_never_stays_in_a_chat_and_the_view_stays_readable(
             f"/check {code} call {ZAWGYI_NOTE}",
             text("checked", code=code, step="call", done=1, total=4)
             + " "
-            + text("check_still", steps=steps_named("en", ("story", "phrase"))),
+            + text("check_still", steps=steps_named("en", ("story", "number"))),
         )
         assert await _scheduled(bot) == before + 1  # the answer goes after a while, as a view
 
