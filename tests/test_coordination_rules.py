@@ -929,8 +929,11 @@ def test_no_steps_wait_for_nothing() -> None:
     assert missing((), {}, flagged=True) == ()
 
 
+# (done before, step, actor, holder, lead, the refusal or None): a row of the tables below.
+StepRow = tuple[tuple[str, ...], str, str, str | None, bool, Refusal | None]
+
 # (done before, step, actor, holder, lead) -> the refusal, or None if the step may be checked.
-CHECKS: list[tuple[tuple[str, ...], str, str, str | None, bool, Refusal | None]] = [
+CHECKS: list[StepRow] = [
     ((), "call", "A", "A", False, None),
     # An ordinary step is the holder's (or a lead's): another coordinator records none.
     ((), "call", "B", "A", False, Refusal.NOT_HOLDER),
@@ -958,8 +961,13 @@ CHECKS: list[tuple[tuple[str, ...], str, str, str | None, bool, Refusal | None]]
 ]
 
 
-@pytest.mark.parametrize(("done", "step", "actor", "holder", "lead", "refusal"), CHECKS)
-def test_who_may_check_a_step(
+@pytest.mark.parametrize("row", CHECKS, ids=str)
+def test_who_may_check_a_step(row: StepRow) -> None:
+    _decided(check, *row)
+
+
+def _decided(
+    rule: Callable[..., Step],
     done: tuple[str, ...],
     step: str,
     actor: str,
@@ -967,17 +975,19 @@ def test_who_may_check_a_step(
     lead: bool,
     refusal: Refusal | None,
 ) -> None:
+    """``rule`` (check or uncheck) on the record ``done``: the step it records (named as typed,
+    in any case), or the refusal expected."""
     got = _done(*done)
     if refusal is None:
-        assert check(STEPS, got, step, actor=actor, holder=holder, lead=lead).id == step.lower()
+        assert rule(STEPS, got, step, actor=actor, holder=holder, lead=lead).id == step.lower()
         return
     with pytest.raises(StepRefused) as caught:
-        check(STEPS, got, step, actor=actor, holder=holder, lead=lead)
+        rule(STEPS, got, step, actor=actor, holder=holder, lead=lead)
     assert caught.value.reason is refusal
 
 
 # (done before, step, actor, holder, lead) -> the refusal, or None.
-UNCHECKS: list[tuple[tuple[str, ...], str, str, str | None, bool, Refusal | None]] = [
+UNCHECKS: list[StepRow] = [
     (("call:A",), "call", "A", "A", False, None),
     (("call:B",), "call", "B", "A", False, None),  # whoever checked it
     (("call:B",), "call", "A", "A", False, None),  # the holder
@@ -988,22 +998,9 @@ UNCHECKS: list[tuple[tuple[str, ...], str, str, str | None, bool, Refusal | None
 ]
 
 
-@pytest.mark.parametrize(("done", "step", "actor", "holder", "lead", "refusal"), UNCHECKS)
-def test_who_may_take_a_step_back(
-    done: tuple[str, ...],
-    step: str,
-    actor: str,
-    holder: str | None,
-    lead: bool,
-    refusal: Refusal | None,
-) -> None:
-    if refusal is None:
-        got = uncheck(STEPS, _done(*done), step, actor=actor, holder=holder, lead=lead)
-        assert got.id == step
-        return
-    with pytest.raises(StepRefused) as caught:
-        uncheck(STEPS, _done(*done), step, actor=actor, holder=holder, lead=lead)
-    assert caught.value.reason is refusal
+@pytest.mark.parametrize("row", UNCHECKS, ids=str)
+def test_who_may_take_a_step_back(row: StepRow) -> None:
+    _decided(uncheck, *row)
 
 
 def test_the_record_is_read_in_the_order_written() -> None:

@@ -36,6 +36,7 @@ from tests.coordinator_driver import REQUIRED_STEPS, Coordinator
 from tests.intake_driver import CATALOG, answer_all, begin
 from tests.resting import rest
 from tests.test_e2e_coordination import _enrol, _unlock, team
+from tests.test_e2e_coordination import _group_texts as _group
 
 team_text = team
 
@@ -58,9 +59,9 @@ async def _pass(bot: RunningBot, hours: float) -> None:
     await rest(bot.server)
 
 
-async def _handed_off(bot: RunningBot) -> tuple[Applicant, Applicant, str]:
+async def _handed_off(bot: RunningBot) -> tuple[Applicant, Applicant, str, str]:
     """An applicant sends a form (keeping the receipt) and the lead takes it to the handoff;
-    returns the applicant, the lead (unlocked) and the full receipt."""
+    returns the applicant, the lead (unlocked), the full receipt and the case's code."""
     await bot.server.send_group_text(GROUP_CHAT_ID, LEAD, "hello", chat_type="supergroup")
     lead = await _enrol(bot, LEAD, "lead", PASSPHRASE)  # before the case: sealed to them too
     person = Applicant(bot.server, APPLICANT)
@@ -76,16 +77,42 @@ async def _handed_off(bot: RunningBot) -> tuple[Applicant, Applicant, str]:
     )
     code = receipt.split("-")[0]
     await _unlock(bot, lead, PASSPHRASE)
-    await lead.send(f"/claim {code}")
-    for step in REQUIRED_STEPS:
-        await lead.send(f"/check {code} {step}")
+    await _vetted(lead, code)
     await lead.send(f"/approve {code}")
     await lead.send(f"/handoff {code} A volunteer calls you on Friday.")
     assert await lead.last_text() == team("handed_off", code=code, phrase=phrase), (
         await lead.bot_texts()
     )
     await wait_for_text(bot.server, APPLICANT, "Friday")
-    return person, lead, receipt
+    return person, lead, receipt, code
+
+
+async def _vetted(coordinator: Applicant, code: str) -> None:
+    """``coordinator`` claims the case and records every step /approve waits for."""
+    await coordinator.send(f"/claim {code}")
+    for step in REQUIRED_STEPS:
+        await coordinator.send(f"/check {code} {step}")
+
+
+async def _armed(bot: RunningBot, period: str = "3h 1d") -> tuple[Applicant, Applicant, str, str]:
+    """Handed off (as ``_handed_off`` returns it), and the lead arms check-ins: ``period`` is
+    /checkin's every and, if given, for how long."""
+    person, lead, receipt, code = await _handed_off(bot)
+    await lead.send(f"/checkin {code} {period}")
+    return person, lead, receipt, code
+
+
+async def _first_checkin(bot: RunningBot, person: Applicant) -> MessageRecord:
+    """Three hours on, the first check-in: the one on the phone."""
+    await _pass(bot, 3)
+    [checkin] = await _checkins(person)
+    return checkin
+
+
+def _button(checkin: MessageRecord, key: str) -> str:
+    """The callback data of the check-in's button labelled with ``key``'s English text."""
+    label = CATALOG.text("en", key)
+    return next(b["callback_data"] for b in checkin.buttons if b["text"] == label)
 
 
 def _receipt(messages: list[MessageRecord]) -> str:
@@ -111,16 +138,11 @@ def _checkin_text(lang: str) -> str:
     return CATALOG.text(lang, "team_message", text=CATALOG.text(lang, "checkin_message"))
 
 
-async def _group(server: DevServer) -> list[str]:
-    return [m.text or "" for m in await server.messages(GROUP_CHAT_ID) if m.from_bot]
-
-
 async def test_check_ins_fine_missed_and_not_safe(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        person, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
+        person, lead, _, code = await _handed_off(bot)
         handoff = await wait_for_text(server, APPLICANT, "Friday")
         assert CATALOG.text("en", "checkin_explain") in handoff  # explained once, at handoff
 
@@ -196,16 +218,8 @@ async def test_a_button_of_another_chat_or_a_made_up_one_answers_nothing(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        person, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
-        await lead.send(f"/checkin {code} 3h")
-        await _pass(bot, 3)
-        [checkin] = await _checkins(person)
-        help_data = next(
-            b["callback_data"]
-            for b in checkin.buttons
-            if b["text"] == CATALOG.text("en", "checkin_help")
-        )
+        person, _, _, _ = await _armed(bot, "3h")
+        help_data = _button(await _first_checkin(bot, person), "checkin_help")
         group_before = await _group(server)
         stranger = Applicant(server, STRANGER)
         await stranger.send("/start")
@@ -221,9 +235,7 @@ async def test_a_restart_arms_check_ins_again_when_a_holder_unlocks(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        person, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
-        await lead.send(f"/checkin {code} 3h 2d")
+        person, lead, _, code = await _armed(bot, "3h 2d")
     async with running_bot(server, tmp_path, master_key) as bot:
         assert bot.runtime.coordination.armed_checkins() == ()  # nothing at rest says whom
         await _pass(bot, 3)
@@ -244,13 +256,10 @@ async def test_a_case_follows_its_person_to_a_new_account(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        old, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
-        await lead.send(f"/checkin {code} 3h")
+        old, lead, receipt, code = await _armed(bot, "3h")
         await lead.send(f"/ask {code} Which road FirstCanary?")  # never answered on the old phone
         await wait_for_text(server, APPLICANT, "FirstCanary")
-        await _pass(bot, 3)
-        [old_checkin] = await _checkins(old)
+        old_checkin = await _first_checkin(bot, old)
 
         new = Applicant(server, NEW_PHONE)
         await new.send(f"/status {receipt}")
@@ -315,8 +324,7 @@ async def test_a_stale_or_borrowed_account_button_moves_nothing(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        _, _, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
+        _, _, receipt, code = await _handed_off(bot)
         new = Applicant(server, NEW_PHONE)
         await new.send(f"/status {receipt}")
         offer = await new.message_with_button(CATALOG.text("en", "account_use"))
@@ -397,9 +405,7 @@ async def test_a_new_account_reopens_the_steps_the_config_says(
         receipt = _receipt(await person.visible())
         code = receipt.split("-")[0]
         await _unlock(bot, lead, PASSPHRASE)
-        await lead.send(f"/claim {code}")
-        for step in REQUIRED_STEPS:
-            await lead.send(f"/check {code} {step}")
+        await _vetted(lead, code)
 
         new = Applicant(server, NEW_PHONE)
         await new.send(f"/status {receipt}")
@@ -421,26 +427,39 @@ async def test_a_new_account_reopens_the_steps_the_config_says(
             assert f"↺ {step} taken back by system" in shown, shown
 
 
+# The southern team waits one hour for a check-in to be answered, not the default two.
+SOUTH_GRACE = teams.TEAMS.replace(
+    f"group_chat_id = {teams.SOUTH_GROUP}\n",
+    f"group_chat_id = {teams.SOUTH_GROUP}\ncheckin_grace_minutes = 60\n",
+)
+
+
+async def _greet_groups(server: DevServer) -> None:
+    """The bot is added to each team's group and to the default one."""
+    for group in (teams.SOUTH_GROUP, teams.NORTH_GROUP, GROUP_CHAT_ID):
+        await server.send_group_text(group, teams.LEAD, "hello", chat_type="supergroup")
+
+
+async def _armed_in_the_south(bot: RunningBot, member: Applicant) -> str:
+    """A southerner's case, vetted and handed off by the southern ``member``, who then arms
+    check-ins every three hours (left as /checkin's answer); returns its code."""
+    code = await teams._submit(bot, teams.SOUTHERNER, "mon")
+    await _vetted(member, code)
+    await member.send(f"/approve {code}")
+    await member.send(f"/handoff {code} Friday.")
+    await member.send(f"/checkin {code} 3h")
+    return code
+
+
 async def test_a_missed_check_in_goes_to_the_cases_own_team_after_its_own_grace_time(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     """Two teams, each with its group; the southern team waits one hour, not the default two."""
-    south_grace = teams.TEAMS.replace(
-        f"group_chat_id = {teams.SOUTH_GROUP}\n",
-        f"group_chat_id = {teams.SOUTH_GROUP}\ncheckin_grace_minutes = 60\n",
-    )
-    assert "checkin_grace_minutes = 60" in south_grace
-    async with running_bot(server, tmp_path, master_key, coordination_extra=south_grace) as bot:
-        for group in (teams.SOUTH_GROUP, teams.NORTH_GROUP, GROUP_CHAT_ID):
-            await server.send_group_text(group, teams.LEAD, "hello", chat_type="supergroup")
+    assert "checkin_grace_minutes = 60" in SOUTH_GRACE
+    async with running_bot(server, tmp_path, master_key, coordination_extra=SOUTH_GRACE) as bot:
+        await _greet_groups(server)
         member = await teams._enrol(bot, teams.SOUTH_MEMBER, "coordinator", ("south",))
-        code = await teams._submit(bot, teams.SOUTHERNER, "mon")
-        await member.send(f"/claim {code}")
-        for step in REQUIRED_STEPS:
-            await member.send(f"/check {code} {step}")
-        await member.send(f"/approve {code}")
-        await member.send(f"/handoff {code} Friday.")
-        await member.send(f"/checkin {code} 3h")
+        code = await _armed_in_the_south(bot, member)
         assert await member.last_text() == team(
             "checkin_armed", code=code, every="3h", length="7d", grace="1h"
         )
@@ -463,8 +482,7 @@ async def test_a_question_still_waiting_for_the_old_account_never_reaches_it(
     outbox); meanwhile the person moved to a new phone. The question is dropped, not delivered
     to a phone that may be in other hands, and the relay it belonged to answers nothing."""
     async with running_bot(server, tmp_path, master_key) as bot:
-        old, _, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
+        old, _, receipt, code = await _handed_off(bot)
         config = bot.config
     async with open_services(config) as services:  # no Telegram: the outbox only fills
         coordinator = Coordinator(services, LEAD, PASSPHRASE)
@@ -502,11 +520,8 @@ async def test_a_not_safe_tap_on_a_check_in_sent_before_a_restart_reaches_the_te
     """The check-in on the phone outlives a restart: "not safe" is posted and told, with the
     same toast as "all fine"; the holder heard at startup that check-ins wait for /unlock."""
     async with running_bot(server, tmp_path, master_key) as bot:
-        person, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
-        await lead.send(f"/checkin {code} 3h 1d")
-        await _pass(bot, 3)
-        [checkin] = await _checkins(person)
+        person, _, _, code = await _armed(bot)
+        checkin = await _first_checkin(bot, person)
     async with running_bot(server, tmp_path, master_key) as bot:
         await wait_for_text(server, LEAD, team("checkins_paused", code=code))
         before = await _group(server)
@@ -529,8 +544,7 @@ async def test_an_offer_made_with_the_old_code_moves_nothing_after_the_move(
     """Someone with the phone asks first and keeps the offer; the person moves; the offer
     taken then moves nothing and answers as a code nobody issued."""
     async with running_bot(server, tmp_path, master_key) as bot:
-        _, _, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
+        _, _, receipt, code = await _handed_off(bot)
         new, thief = Applicant(server, NEW_PHONE), Applicant(server, STRANGER)
         await thief.send(f"/status {receipt}")
         await thief.message_with_button(CATALOG.text("en", "account_use"))
@@ -570,9 +584,7 @@ async def test_an_alarm_that_could_not_be_written_is_written_at_the_next_try(
 ) -> None:
     """A write that fails loses neither a missed check-in nor a "not safe" tap."""
     async with running_bot(server, tmp_path, master_key) as bot:
-        person, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
-        await lead.send(f"/checkin {code} 3h 1d")
+        person, _, _, code = await _armed(bot)
         await _pass(bot, 3)
         failed = _fail_once_to(bot, GROUP_CHAT_ID)
         await _pass(bot, 2)
@@ -584,11 +596,7 @@ async def test_an_alarm_that_could_not_be_written_is_written_at_the_next_try(
         await _pass(bot, 1)  # the next check-in
         failed = _fail_once_to(bot, GROUP_CHAT_ID)
         [checkin] = await _checkins(person)
-        data = next(
-            b["callback_data"]
-            for b in checkin.buttons
-            if b["text"] == CATALOG.text("en", "checkin_help")
-        )
+        data = _button(checkin, "checkin_help")
         await server.forge_callback(APPLICANT, checkin.message_id, data)  # fails: no toast
         await rest(server)
         assert failed
@@ -605,8 +613,7 @@ async def test_delete_everything_erases_the_handoff_and_a_check_in(
     """The handoff (which explains the check-ins) and a check-in on the phone are messages of
     the chat like the others: "Delete everything" erases them."""
     async with running_bot(server, tmp_path, master_key) as bot:
-        person, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
+        person, lead, _, code = await _handed_off(bot)
         handoff = next(m for m in await person.visible() if "Friday" in (m.text or ""))
         assert CATALOG.text("en", "checkin_explain") in (handoff.text or "")
         await person.send("/delete")
@@ -616,8 +623,7 @@ async def test_delete_everything_erases_the_handoff_and_a_check_in(
         assert left is not None and left.deleted
 
         await lead.send(f"/checkin {code} 3h 1d")
-        await _pass(bot, 3)
-        [checkin] = await _checkins(person)
+        checkin = await _first_checkin(bot, person)
         await person.send("/delete")
         await person.tap(CATALOG.text("en", "delete_yes"))
         await rest(server)
@@ -631,9 +637,7 @@ async def test_a_check_in_on_its_way_during_a_move_does_not_stay_on_the_old_phon
     """The move lands while a check-in is being sent to the old chat: it is erased there, and
     its buttons answer nothing."""
     async with running_bot(server, tmp_path, master_key) as bot:
-        _, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
-        await lead.send(f"/checkin {code} 3h 1d")
+        _, _, _, code = await _armed(bot)
         row = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
         assert row is not None
         coordination = bot.runtime.coordination
@@ -683,8 +687,7 @@ async def test_a_move_waits_for_a_command_that_read_the_old_chat(
     """A question, a handoff or /checkin reads the case's chat and then writes for it: a move
     landing in between would send it to the old phone. The move waits for the command."""
     async with running_bot(server, tmp_path, master_key) as bot:
-        _, _, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
+        _, _, _, code = await _handed_off(bot)
         row = await coord_store.work_row_by_code(bot.runtime.db.conn, code)
         assert row is not None
         conn, coordination = bot.runtime.db.conn, bot.runtime.coordination
@@ -708,22 +711,11 @@ async def test_a_missed_check_in_waits_for_the_grace_time_of_the_team_it_moved_t
 ) -> None:
     """Armed in the south (one hour's grace), moved north (the default two hours): a check-in
     unanswered goes to the northern group after two hours, not one."""
-    south_grace = teams.TEAMS.replace(
-        f"group_chat_id = {teams.SOUTH_GROUP}\n",
-        f"group_chat_id = {teams.SOUTH_GROUP}\ncheckin_grace_minutes = 60\n",
-    )
-    async with running_bot(server, tmp_path, master_key, coordination_extra=south_grace) as bot:
-        for group in (teams.SOUTH_GROUP, teams.NORTH_GROUP, GROUP_CHAT_ID):
-            await server.send_group_text(group, teams.LEAD, "hello", chat_type="supergroup")
+    async with running_bot(server, tmp_path, master_key, coordination_extra=SOUTH_GRACE) as bot:
+        await _greet_groups(server)
         lead = await teams._enrol(bot, teams.LEAD, "lead", ())
         member = await teams._enrol(bot, teams.SOUTH_MEMBER, "coordinator", ("south",))
-        code = await teams._submit(bot, teams.SOUTHERNER, "mon")
-        await member.send(f"/claim {code}")
-        for step in REQUIRED_STEPS:
-            await member.send(f"/check {code} {step}")
-        await member.send(f"/approve {code}")
-        await member.send(f"/handoff {code} Friday.")
-        await member.send(f"/checkin {code} 3h")
+        code = await _armed_in_the_south(bot, member)
         assert "1h" in await member.last_text()
         await lead.send(f"/transfer {code} north")
         assert await lead.last_text() == team("transferred", code=code, team="north", count=1)
@@ -742,9 +734,7 @@ async def test_stopping_the_check_ins_of_a_closed_case_says_they_are_stopped(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        _, lead, receipt = await _handed_off(bot)
-        code = receipt.split("-")[0]
-        await lead.send(f"/checkin {code} 3h")
+        _, lead, _, code = await _armed(bot, "3h")
         await lead.send(f"/close {code}")
         await lead.send(f"/checkin {code} off")
         assert await lead.last_text() == team("checkin_stopped", code=code)

@@ -65,6 +65,18 @@ async def _submit(
     return receipt.split("receipt code: ")[1].split("-")[0]
 
 
+async def _claimed(
+    bot: RunningBot, typed: dict[str, str] | None = None
+) -> tuple[Applicant, Applicant, str]:
+    """The lead and a second coordinator enrol, the first applicant sends a form (``typed`` as
+    ``_submit`` takes it) and the lead claims it; returns the lead, the second and the code."""
+    lead = await _enrol(bot, LEAD, "lead", ())
+    second = await _enrol(bot, SECOND, "coordinator", ())
+    code = await _submit(bot, APPLICANTS[0], typed=typed)
+    await lead.send(f"/claim {code}")
+    return lead, second, code
+
+
 def _raw(tmp_path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in tmp_path.glob("bot.sqlite3*")}
 
@@ -73,10 +85,7 @@ async def test_approval_waits_for_the_steps_and_a_flagged_case_for_two_people(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        lead = await _enrol(bot, LEAD, "lead", ())
-        second = await _enrol(bot, SECOND, "coordinator", ())
-        code = await _submit(bot, APPLICANTS[0], typed={"call_name": "x", "notes": "near Pyay"})
-        await lead.send(f"/claim {code}")
+        lead, second, code = await _claimed(bot, {"call_name": "x", "notes": "near Pyay"})
 
         # Nothing recorded: approval names every required step, in the config's order.
         assert REQUIRED_STEPS == ("call", "story", "number")
@@ -307,10 +316,7 @@ async def test_steps_stay_as_they_were_approved(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        lead = await _enrol(bot, LEAD, "lead", ())
-        second = await _enrol(bot, SECOND, "coordinator", ())
-        code = await _submit(bot, APPLICANTS[0])
-        await lead.send(f"/claim {code}")
+        lead, second, code = await _claimed(bot)
         # Ordinary steps are the holder's: another coordinator records no call of theirs.
         await second.send(f"/check {code} call I called them")
         assert await second.last_text() == text("check_not_holder", code=code, step="call")
@@ -363,10 +369,7 @@ async def test_a_step_taken_back_before_the_confirm_holds_the_approval(
     server: DevServer, tmp_path: Path, master_key: MasterKey
 ) -> None:
     async with running_bot(server, tmp_path, master_key) as bot:
-        lead = await _enrol(bot, LEAD, "lead", ())
-        second = await _enrol(bot, SECOND, "coordinator", ())
-        code = await _submit(bot, APPLICANTS[0])
-        await lead.send(f"/claim {code}")
+        lead, second, code = await _claimed(bot)
         await lead.send(f"/flag {code}")  # two approvals, and every step
         for step in REQUIRED_STEPS:
             await lead.send(f"/check {code} {step}")
