@@ -9,6 +9,7 @@ by accident.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -152,6 +153,34 @@ async def test_a_flood_costs_a_trace_write_a_second_not_one_a_message(
     await _flood(bot, person, 4 * FLOOD)
     assert sum(writes) == 4 * FLOOD - FLOOD_LIMIT + 1  # every unread message, and the warning
     assert len(writes) <= 4
+
+
+async def test_a_tap_that_fails_on_our_side_is_answered_and_loses_nothing(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk mid-tap: the button stops spinning, the person is told calmly to try again,
+    and the same tap then goes through."""
+    intake = bot.runtime.intake
+    original = intake.handle
+    failed: list[int] = []
+
+    async def failing_once(*args: object, **kwargs: object) -> None:
+        if not failed:
+            failed.append(1)
+            raise sqlite3.OperationalError("database or disk is full")
+        await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    person = Applicant(bot.server, ALICE)
+    await begin(person)
+    monkeypatch.setattr(intake, "handle", failing_once)
+    first = Q.question(Q.first)
+    label = CATALOG.localize("en", first.options[0].text)
+    await person.tap(label)  # waits for the tap's answer: without it, this times out
+    assert failed == [1]
+    assert await person.last_text() == CATALOG.text("en", "sorry")
+    await person.tap(label)
+    following = Q.question(Q.next_step(first.id, first.options[0].id) or "")
+    assert CATALOG.localize("en", following.text) in await person.last_text()
 
 
 # --- 2. the chosen language, everywhere ------------------------------------------------------

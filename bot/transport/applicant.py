@@ -210,6 +210,12 @@ class ApplicantHandlers:
         log.error("handler_failed", error=type(error).__name__)
         if not isinstance(update, Update):
             return
+        if update.callback_query is not None:
+            # An unanswered tap keeps the button spinning on the phone, as if still at work.
+            try:
+                await update.callback_query.answer()
+            except Exception:  # noqa: BLE001 - the error path must not raise again
+                log.error("tap_not_answered")
         chat = update.effective_chat
         if chat is None or chat.type != "private":
             return
