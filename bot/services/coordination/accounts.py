@@ -243,14 +243,12 @@ class AccountsMixin(CheckinMixin):
         Written when a holder first opens the case after the move: the bot cannot write into
         the case before (only holders' keys open it), and every command that could approve it
         opens it first."""
-        n = 1 + sum(1 for name in fields if name.startswith(ENTRY + ":"))
-        entries = {}
         reason = " · ".join(self._t(lang, "vetting_reopened") for lang in COORDINATOR_LANGUAGES)
-        for step in reopened_by_account_change(self.settings.vetting, progress(marks_of(fields))):
-            record = {"at": self._now(), "by": "system", "text": reason, "step": step, "undo": "1"}
-            entries[f"{ENTRY}:{n:04d}"] = json.dumps(record).encode()
-            n += 1
-        return entries
+        steps = reopened_by_account_change(self.settings.vetting, progress(marks_of(fields)))
+        return {
+            name: self._record("system", reason, step=step, undo="1")
+            for name, step in zip(self._next_entries(fields, ENTRY), steps, strict=False)
+        }
 
     def _case_notes(self, me: store.CoordinatorRow, fields: Mapping[str, bytes]) -> list[str]:
         if ACCOUNT_FIELD not in fields:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiosqlite
@@ -264,10 +264,20 @@ class ServiceBase:
     async def _inbox(self, case_id: str, key: CaseKey) -> list[tuple[int, str, bool]]:
         return await open_inbox(self.db.conn, case_id, key)
 
-    def _record(self, me: store.CoordinatorRow, text: str, **more: str) -> bytes:
-        """What a coordinator enters into a case (a note, a question, a decision, a step): who,
-        when and what, to be sealed under the case key and never stored any other way."""
-        return json.dumps({"at": self._now(), "by": me.handle, "text": text, **more}).encode()
+    def _record(self, by: str, text: str, **more: str) -> bytes:
+        """What a coordinator (or the system) enters into a case (a note, a question, a
+        decision, a step): who, when and what, to be sealed under the case key and never
+        stored any other way."""
+        return json.dumps({"at": self._now(), "by": by, "text": text, **more}).encode()
+
+    @staticmethod
+    def _next_entries(fields: Mapping[str, bytes], kind: str) -> Iterator[str]:
+        """The names of the case's next entries of ``kind`` (``note:0003``, ``note:0004``…),
+        numbered after those its opened fields already hold."""
+        n = 1 + sum(1 for name in fields if name.startswith(kind + ":"))
+        while True:
+            yield f"{kind}:{n:04d}"
+            n += 1
 
     async def _add_entry(
         self,
@@ -284,8 +294,8 @@ class ServiceBase:
         opened fields), and its audit entry, which names the action and the case and never the
         content; in the caller's transaction, with whatever else the command causes."""
         key, fields = sealing
-        n = 1 + sum(1 for name in fields if name.startswith(kind + ":"))
-        await self._write_fields(conn, work.case_id, key, {f"{kind}:{n:04d}": record})
+        name = next(self._next_entries(fields, kind))
+        await self._write_fields(conn, work.case_id, key, {name: record})
         await self._audit(conn, me.handle, audit, work.code)
 
     async def _write_fields(

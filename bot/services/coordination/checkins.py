@@ -127,13 +127,8 @@ class CheckinMixin(ServiceBase):
 
     def _arm(self, case_id: str, fields: dict[str, bytes], schedule: Schedule) -> None:
         self._disarm(case_id)
-        armed = _Armed(
-            case_id,
-            int(fields["chat_id"]),
-            fields.get("language", b"en").decode(),
-            schedule,
-            schedule.next_after(self.clock()),
-        )
+        chat_id, language = self._applicant(fields)
+        armed = _Armed(case_id, chat_id, language, schedule, schedule.next_after(self.clock()))
         self._armed[case_id] = armed
         while len(self._armed) > MAX_ARMED:
             self._disarm(next(iter(self._armed)))

@@ -104,7 +104,7 @@ class RelayMixin(ServiceBase):
                 now=self._now(),
             )
             await self._add_entry(
-                conn, me, work, opened, "ask", self._record(me, arg), audit="asked"
+                conn, me, work, opened, "ask", self._record(me.handle, arg), audit="asked"
             )
             await self.outbox.put(conn, chat_id, message)
         return CoordResponse(

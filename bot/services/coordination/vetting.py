@@ -128,7 +128,7 @@ class VettingMixin(ServiceBase):
         except StepRefused as exc:
             refusal = _REFUSALS[exc.reason]
             return self._t(me, refusal, code=work.code, step=exc.step, steps=self._ids())
-        record = self._record(me, text, step=step.id, **({"undo": "1"} if undo else {}))
+        record = self._record(me.handle, text, step=step.id, **({"undo": "1"} if undo else {}))
         audit = "unchecked" if undo else "checked"
         async with self.db.transaction() as conn:
             await self._add_entry(conn, me, work, opened, ENTRY, record, audit=audit)
@@ -162,18 +162,22 @@ class VettingMixin(ServiceBase):
 
     async def _before_approval(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
         await super()._before_approval(me, work)
-        if self._steps and (waiting := await self._waiting(me, work)):
-            steps = self._listed(me, waiting)
-            raise Refused(self._t(me, "approve_steps_missing", code=work.code, steps=steps))
+        await self._refuse_while_waiting(me, work, "approve_steps_missing")
 
     async def _before_handoff(self, me: store.CoordinatorRow, work: store.WorkRow) -> None:
         """Steps cannot be taken back once a case is approved; this holds a handoff back all the
         same if one is missing, as when the config made a step required (or the case was
         flagged) after the approval: the applicant is sent on only once it is recorded."""
         await super()._before_handoff(me, work)
+        await self._refuse_while_waiting(me, work, "handoff_steps_missing")
+
+    async def _refuse_while_waiting(
+        self, me: store.CoordinatorRow, work: store.WorkRow, refusal: str
+    ) -> None:
+        """Raise ``Refused`` (``refusal``'s text, naming the steps) while any is missing."""
         if self._steps and (waiting := await self._waiting(me, work)):
             steps = self._listed(me, waiting)
-            raise Refused(self._t(me, "handoff_steps_missing", code=work.code, steps=steps))
+            raise Refused(self._t(me, refusal, code=work.code, steps=steps))
 
     async def _case_sections(
         self, me: store.CoordinatorRow, work: store.WorkRow, fields: Mapping[str, bytes]

@@ -242,7 +242,7 @@ class WorkflowMixin(ServiceBase):
         opened = await self._open(me, work)
         async with self.db.transaction() as conn:
             await self._add_entry(
-                conn, me, work, opened, "note", self._record(me, arg), audit="noted"
+                conn, me, work, opened, "note", self._record(me.handle, arg), audit="noted"
             )
         return CoordResponse(
             (Reply(self._t(me, "note_saved", code=work.code)),), delete=(inc.message_id,)
@@ -259,7 +259,7 @@ class WorkflowMixin(ServiceBase):
             Action.REJECT,
             assignee=work.assignee,
             audit="rejected",
-            write=(key, {"decision": self._record(me, arg or "(no reason)")}),
+            write=(key, {"decision": self._record(me.handle, arg or "(no reason)")}),
             tell=(chat_id, OutMessage(self.catalog.text(lang, "decision_rejected"))),
         )
         return CoordResponse(
@@ -284,7 +284,7 @@ class WorkflowMixin(ServiceBase):
             Action.HANDOFF,
             assignee=work.assignee,
             audit="handed_off",
-            write=(key, {"handoff": self._record(me, arg)}),
+            write=(key, {"handoff": self._record(me.handle, arg)}),
             tell=(chat_id, OutMessage(next_step, protect=True)),
         )
         return CoordResponse(
