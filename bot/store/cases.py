@@ -185,10 +185,21 @@ async def write_fields(
     await apply(conn, *field_writes(case_id, fields, now=now))
 
 
-def field_deletions(case_id: str, names: Iterable[str]) -> Write:
-    return Write(
-        "DELETE FROM case_fields WHERE case_id = ? AND name = ?",
-        [(case_id, name) for name in names],
+async def read_field(conn: aiosqlite.Connection, case_id: str, name: str) -> bytes | None:
+    """One sealed field of a case, without reading the others."""
+    row = await one(
+        conn, "SELECT value FROM case_fields WHERE case_id = ? AND name = ?", (case_id, name)
+    )
+    return bytes(row[0]) if row else None
+
+
+async def delete_fields(conn: aiosqlite.Connection, case_id: str, names: Iterable[str]) -> None:
+    await apply(
+        conn,
+        Write(
+            "DELETE FROM case_fields WHERE case_id = ? AND name = ?",
+            [(case_id, name) for name in names],
+        ),
     )
 
 

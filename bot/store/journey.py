@@ -1,5 +1,5 @@
-"""Rows the journey after the handoff touches: one sealed field of a case, the receipt a new
-account is given, the relays an old account must no longer answer, the outbox rows for it.
+"""Rows the journey after the handoff touches: the receipt a new account is given, the relays
+an old account must no longer answer, the outbox rows for it, a check-in's buttons.
 
 Nothing here names an account: a check-in's schedule is a case field sealed under the case
 key, the chat it goes to lives in memory (and, sealed, in the case), and a check-in's buttons
@@ -12,18 +12,6 @@ import aiosqlite
 
 from bot.store.query import every, one
 from bot.store.times import to_day
-
-
-async def read_field(conn: aiosqlite.Connection, case_id: str, name: str) -> bytes | None:
-    """One sealed field of a case, without reading the others."""
-    row = await one(
-        conn, "SELECT value FROM case_fields WHERE case_id = ? AND name = ?", (case_id, name)
-    )
-    return bytes(row[0]) if row else None
-
-
-async def delete_field(conn: aiosqlite.Connection, case_id: str, name: str) -> None:
-    await conn.execute("DELETE FROM case_fields WHERE case_id = ? AND name = ?", (case_id, name))
 
 
 async def set_receipt_hash(conn: aiosqlite.Connection, case_id: str, receipt_hash: str) -> None:

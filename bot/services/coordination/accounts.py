@@ -34,6 +34,7 @@ from bot.logs import get_logger
 from bot.services.coordination.checkins import CHECKIN_FIELD, CheckinMixin
 from bot.services.coordination.vetting import ENTRY, marks_of
 from bot.services.outbox import OutMessage
+from bot.store import cases as case_store
 from bot.store import coordination as store
 from bot.store import journey as journey_store
 
@@ -124,7 +125,7 @@ class AccountsMixin(CheckinMixin):
             await self._drop_waiting_for_old_chat(conn, case_id)
             body = json.dumps({"at": time.time(), "chat": chat_id}).encode()
             await store.add_inbox(conn, case_id, seal(body, dropbox[0], context=case_id), now=now)
-            await journey_store.delete_field(conn, case_id, "chat_id")
+            await case_store.delete_fields(conn, case_id, ["chat_id"])
             await journey_store.set_receipt_hash(conn, case_id, receipt_hash)
             await journey_store.close_relays(conn, case_id, now=now)
             await store.set_flagged(conn, case_id, True, now=now)
@@ -149,10 +150,10 @@ class AccountsMixin(CheckinMixin):
         armed = self._armed.get(work.case_id)
         pending = armed is not None and armed.shown is not None and not armed.shown.told
         had = armed is not None or (
-            await journey_store.read_field(conn, work.case_id, CHECKIN_FIELD) is not None
+            await case_store.read_field(conn, work.case_id, CHECKIN_FIELD) is not None
         )
         await journey_store.drop_checkin_tokens(conn, work.case_id)
-        await journey_store.delete_field(conn, work.case_id, CHECKIN_FIELD)
+        await case_store.delete_fields(conn, work.case_id, [CHECKIN_FIELD])
         if pending:
             # As the person taps: audited without the code, as the move is.
             await self._put_alarm(conn, work, "checkin_missed", by_applicant=True)

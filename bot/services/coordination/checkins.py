@@ -34,6 +34,7 @@ from bot.intake.events import Button
 from bot.logs import get_logger
 from bot.services.coordination.base import CoordIncoming, CoordResponse, ServiceBase, say
 from bot.services.outbox import DeliveryFailed, OutMessage
+from bot.store import cases as case_store
 from bot.store import coordination as store
 from bot.store import journey as journey_store
 
@@ -96,7 +97,7 @@ class CheckinMixin(ServiceBase):
             self._disarm(work.case_id)
             self.checkins_now.set()
             async with self.db.transaction() as conn:
-                await journey_store.delete_field(conn, work.case_id, CHECKIN_FIELD)
+                await case_store.delete_fields(conn, work.case_id, [CHECKIN_FIELD])
                 await journey_store.drop_checkin_tokens(conn, work.case_id)
                 await self._audit(conn, me.handle, "checkin_off", work.code)
             return say(self._t(me, "checkin_stopped", code=work.code))
@@ -181,7 +182,7 @@ class CheckinMixin(ServiceBase):
         for case_id in await store.cases_sealed_to(self.db.conn, me.id):
             if case_id in self._armed:
                 continue
-            sealed_schedule = await journey_store.read_field(self.db.conn, case_id, CHECKIN_FIELD)
+            sealed_schedule = await case_store.read_field(self.db.conn, case_id, CHECKIN_FIELD)
             work = await self._work_by_id(self.db.conn, case_id)
             if sealed_schedule is None or work is None or work.status != CaseState.HANDED_OFF:
                 continue
@@ -208,7 +209,7 @@ class CheckinMixin(ServiceBase):
         """The case's chat id and language, opened with its key (a new account's included)."""
         fields = {}
         for name in ("language", "chat_id"):
-            sealed = await journey_store.read_field(self.db.conn, case_id, name)
+            sealed = await case_store.read_field(self.db.conn, case_id, name)
             if sealed is not None:
                 fields[name] = key.decrypt(sealed, case_id=case_id, field=name)
         return await self._adopt_account(case_id, key, fields)
