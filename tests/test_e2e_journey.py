@@ -203,6 +203,31 @@ async def test_check_ins_fine_missed_and_not_safe(
         assert await _checkins(person) == []
 
 
+async def test_which_button_was_tapped_leaves_no_trace_on_disk(
+    server: DevServer, tmp_path: Path, master_key: MasterKey
+) -> None:
+    """A seizer who reads the audit log must not learn that a case's person tapped "not safe":
+    either answer leaves the log as it was (the group and the holder are told, off the disk)."""
+
+    async def audit(bot: RunningBot) -> list[tuple[str, str, str | None]]:
+        async with bot.runtime.db.conn.execute(
+            "SELECT actor, action, case_code FROM audit_log ORDER BY seq"
+        ) as cur:
+            return [(str(a), str(b), c) for a, b, c in await cur.fetchall()]
+
+    async with running_bot(server, tmp_path, master_key) as bot:
+        person, _, _, code = await _armed(bot)
+        for key in ("checkin_fine", "checkin_help"):
+            await _pass(bot, 3)
+            [_] = await _checkins(person)
+            before = await audit(bot)
+            await person.tap(CATALOG.text("en", key))
+            await rest(server)
+            assert await _checkins(person) == []
+            assert await audit(bot) == before, key
+        await wait_for_text(server, GROUP_CHAT_ID, team("group_checkin_needs_help", code=code))
+
+
 async def test_a_check_in_reads_the_same_on_the_lock_screen_in_both_languages() -> None:
     """A lock screen shows a message's first line, an expanded notification a few more: a
     check-in's first four are a team message's, in English and in Burmese (Unicode and

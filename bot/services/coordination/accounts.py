@@ -155,7 +155,7 @@ class AccountsMixin(CheckinMixin):
         await journey_store.drop_checkin_tokens(conn, work.case_id)
         await case_store.delete_fields(conn, work.case_id, [CHECKIN_FIELD])
         if pending:
-            # As the person taps: audited without the code, as the move is.
+            # As the person taps: no entry of its own beside the move's (``_put_alarm``).
             await self._put_alarm(conn, work, "checkin_missed", by_applicant=True)
         if had and work.assignee is not None:
             await self._notify(conn, work.assignee, "checkins_paused_moved", code=work.code)

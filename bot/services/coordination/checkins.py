@@ -362,17 +362,20 @@ class CheckinMixin(ServiceBase):
     ) -> None:
         """The code and what happened, to the team's group in both languages and to the holder.
 
-        An answer from the applicant is audited without the code, as a relayed answer is, and
-        the WAL is folded at once (the runner's round, woken by the answer), while the tap's
-        answer is on its way to the phone: the order of commits must not pair the account with
-        the case for longer than that."""
+        An answer from the applicant is not audited at all: "all fine" leaves no entry, so an
+        entry for "not safe" (even without the code) would tell a seizer, beside the case whose
+        check-ins were armed, which button its person tapped. The group's message and the
+        holder's are the record, off the disk once delivered; the WAL is folded at once (the
+        runner's round, woken by the answer), while the tap's answer is on its way to the
+        phone, so the order of commits does not pair the account with the case for longer."""
         line = " · ".join(
             self._t(lang, f"group_{what}", code=work.code) for lang in COORDINATOR_LANGUAGES
         )
         await self.outbox.put(conn, self.teams.group_of(work.team), OutMessage(line))
         if work.assignee is not None:
             await self._notify(conn, work.assignee, what, code=work.code)
-        await self._audit(conn, "system", what, None if by_applicant else work.code)
+        if not by_applicant:
+            await self._audit(conn, "system", what, work.code)
 
     def armed_checkins(self) -> Iterable[str]:
         """The case ids whose check-ins run now (for the operator's health and the tests)."""
